@@ -1,0 +1,96 @@
+"""MACs and parameters: counted with thop on a built model, and in closed form from an Arch.
+
+Convention (DESIGN.md): MACs of ONE sample over ALL time steps, counting convolutions,
+linear layers and the two attention matrix products. BatchNorm (foldable into the
+preceding layer at inference), LIF neurons, max-pooling, additions and means are not
+MACs. This is also what ``torch.utils.flop_counter.FlopCounterMode`` counts (FLOPs = 2 x MACs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import thop
+import torch
+from spikingjelly.activation_based import neuron
+from torch import nn
+
+from autost.arch import Arch
+from autost.model import MAX_STEM_POOLS, AttentionProduct, stem_pools
+
+
+@dataclass(frozen=True)
+class Cost:
+    params: int
+    macs: int
+
+
+def module_macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+    """MACs of one call of a weight layer (whole batch), by the same rule thop uses."""
+    if isinstance(module, nn.Conv2d):
+        per_output = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+        return output.numel() * per_output
+    if isinstance(module, nn.Linear):
+        return output.numel() * module.in_features
+    if isinstance(module, AttentionProduct):
+        return output.numel() * inputs[0].shape[-1]
+    raise TypeError(f"not a weight layer: {type(module).__name__}")
+
+
+def _attention_hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+    module.total_ops += torch.DoubleTensor([module_macs(module, inputs, output)])
+
+
+def _no_macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+    """BatchNorm is folded into the preceding layer at inference; thop would count 2 per element."""
+
+
+_CUSTOM_OPS = {
+    AttentionProduct: _attention_hook,
+    nn.BatchNorm1d: _no_macs,
+    nn.BatchNorm2d: _no_macs,
+    nn.MaxPool2d: _no_macs,
+    neuron.LIFNode: _no_macs,
+}
+
+
+def count_macs(model: nn.Module, example_input: torch.Tensor) -> int:
+    """MACs per sample over all time steps, counted by thop's module hooks plus our rule for
+    the attention products. ``example_input`` may hold any batch size; the count is per sample."""
+    was_training = model.training
+    macs, _ = thop.profile(model, inputs=(example_input,), custom_ops=_CUSTOM_OPS, verbose=False)
+    model.train(was_training)
+    return round(macs / example_input.shape[0])
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def analytic_cost(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
+                  num_classes: int) -> Cost:
+    """Params and MACs (per sample, all T steps) in closed form, without building a model.
+
+    Mirrors ``autost.model``: bias-free convs and linears each followed by BatchNorm
+    (2 parameters per channel), a biased classifier head.
+    """
+    d = arch.embed_dim
+    pools = stem_pools(img_size, patch_size)
+    widths = [d // 8, d // 4, d // 2, d]
+    params = macs = 0
+    side, cin = img_size, in_channels
+    for i, cout in enumerate(widths):
+        params += 9 * cin * cout + 2 * cout
+        macs += side * side * 9 * cin * cout
+        if i >= MAX_STEM_POOLS - pools:
+            side = (side + 1) // 2  # MaxPool2d(3, stride 2, padding 1)
+        cin = cout
+    params += 9 * d * d + 2 * d  # relative position conv
+    macs += side * side * 9 * d * d
+    tokens = side * side
+    for i in range(arch.depth):
+        hidden = arch.hidden_dim(i)
+        params += 4 * (d * d + 2 * d) + 2 * d * hidden + 2 * hidden + 2 * d
+        macs += tokens * (4 * d * d + 2 * d * hidden) + 2 * tokens * tokens * d
+    params += d * num_classes + num_classes
+    macs += d * num_classes
+    return Cost(params=params, macs=macs * time_steps)

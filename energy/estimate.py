@@ -1,0 +1,149 @@
+"""Spike-activity energy of a spiking transformer (Spikformer / AutoST model, DESIGN.md).
+
+One forward pass of a real batch records, for every weight layer (conv, linear, attention
+product), its MACs per sample and the firing rate of its input. A layer whose input is
+binary spikes costs ``E_AC x MACs x firing_rate``; a layer with real-valued input costs
+``E_MAC x MACs``. Costs: 45 nm, Horowitz 2014 (ISSCC), as used by Spikformer and AutoST.
+
+BatchNorm during the pass: a freshly initialized network (no BatchNorm has seen a batch)
+normalizes with the batch's own statistics, since its running statistics (mean 0, var 1)
+say nothing about the data; a trained network uses its running statistics, as at
+inference. Neither changes the model: running statistics are never updated here.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from autost.cost import module_macs
+from autost.model import AttentionProduct
+
+E_MAC_PJ = 4.6
+E_AC_PJ = 0.9
+PJ_PER_MJ = 1e9
+
+WEIGHT_LAYERS = (nn.Conv2d, nn.Linear, AttentionProduct)
+
+
+@dataclass
+class LayerEnergy:
+    name: str
+    kind: str  # "MAC" (real-valued input) or "AC" (binary spike input)
+    macs: int  # per sample, all time steps
+    firing_rate: float  # fraction of non-zero input elements (1.0 for real-valued input)
+    energy_mj: float  # per sample
+
+
+@dataclass
+class EnergyReport:
+    layers: list[LayerEnergy] = field(default_factory=list)
+
+    @property
+    def mac_mj(self) -> float:
+        return sum(layer.energy_mj for layer in self.layers if layer.kind == "MAC")
+
+    @property
+    def ac_mj(self) -> float:
+        return sum(layer.energy_mj for layer in self.layers if layer.kind == "AC")
+
+    @property
+    def total_mj(self) -> float:
+        return sum(layer.energy_mj for layer in self.layers)
+
+    @property
+    def ann_mj(self) -> float:
+        """The same network as a non-spiking ANN: every MAC at E_MAC."""
+        return sum(layer.macs for layer in self.layers) * E_MAC_PJ / PJ_PER_MJ
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    def to_dict(self) -> dict:
+        return {
+            "energy_mj": self.total_mj,
+            "mac_mj": self.mac_mj,
+            "ac_mj": self.ac_mj,
+            "ann_mj": self.ann_mj,
+            "layers": [asdict(layer) for layer in self.layers],
+        }
+
+
+def is_binary(x: torch.Tensor) -> bool:
+    return bool(((x == 0) | (x == 1)).all())
+
+
+def layer_energy(name: str, macs: int, spikes: torch.Tensor | None) -> LayerEnergy:
+    """Energy of one layer given its MACs and its binary input (``None`` for real-valued input)."""
+    if spikes is None:
+        return LayerEnergy(name, "MAC", macs, 1.0, macs * E_MAC_PJ / PJ_PER_MJ)
+    rate = float(spikes.count_nonzero()) / spikes.numel()
+    return LayerEnergy(name, "AC", macs, rate, macs * rate * E_AC_PJ / PJ_PER_MJ)
+
+
+def _binary_operand(module: nn.Module, inputs: tuple) -> torch.Tensor | None:
+    """The spike input that gates a layer's accumulations, if any.
+
+    ``q @ k^T``: both are spikes and each spike of q adds a row of k, so q's rate counts;
+    ``attn @ v``: attn holds real values (scaled spike counts), so v's spikes gate it.
+    """
+    if isinstance(module, AttentionProduct):
+        return next((x for x in inputs if is_binary(x)), None)
+    return inputs[0] if is_binary(inputs[0]) else None
+
+
+@contextlib.contextmanager
+def batchnorm_mode(model: nn.Module, use_batch_stats: bool) -> Iterator[None]:
+    """Eval mode throughout; with ``use_batch_stats`` BatchNorm normalizes with the batch's
+    statistics without touching its running statistics. Restores everything on exit."""
+    modes = {m: (m.training, getattr(m, "track_running_stats", None)) for m in model.modules()}
+    model.eval()
+    if use_batch_stats:
+        for m in modes:
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.train()
+                m.track_running_stats = False
+    try:
+        yield
+    finally:
+        for m, (training, track) in modes.items():
+            m.training = training
+            if track is not None:
+                m.track_running_stats = track
+
+
+def is_fresh(model: nn.Module) -> bool:
+    """True when no BatchNorm of ``model`` has ever been updated (an untrained network)."""
+    return all(int(m.num_batches_tracked) == 0 for m in model.modules()
+               if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.num_batches_tracked is not None)
+
+
+@torch.no_grad()
+def estimate_energy(model: nn.Module, inputs: torch.Tensor, *, use_batch_stats: bool | None = None) -> EnergyReport:
+    """Energy per sample of ``model`` on the batch ``inputs`` (one forward pass).
+
+    ``use_batch_stats=None`` picks batch statistics for a fresh network and running
+    statistics for a trained one (see the module docstring).
+    """
+    if use_batch_stats is None:
+        use_batch_stats = is_fresh(model)
+    batch = inputs.shape[0]
+    layers: list[LayerEnergy] = []
+    handles = []
+    for name, module in model.named_modules():
+        if isinstance(module, WEIGHT_LAYERS):
+            def hook(mod, args, out, name=name):
+                macs = module_macs(mod, args, out) // batch
+                layers.append(layer_energy(name, macs, _binary_operand(mod, args)))
+            handles.append(module.register_forward_hook(hook))
+    try:
+        with batchnorm_mode(model, use_batch_stats):
+            model(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return EnergyReport(layers)
