@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autost.commands import sample
+from autost.commands import profile, sample
 from autost.errors import UsageError
 
-COMMANDS = (sample,)
+COMMANDS = (sample, profile)
 
 
 def build_parser() -> argparse.ArgumentParser:
