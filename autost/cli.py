@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autost.commands import profile, sample
+from autost.commands import profile, sample, search
 from autost.errors import UsageError
 
-COMMANDS = (sample, profile)
+COMMANDS = (sample, profile, search)
 
 
 def build_parser() -> argparse.ArgumentParser:

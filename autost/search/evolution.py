@@ -1,0 +1,174 @@
+"""AutoST's evolutionary search (after AutoFormer's): each generation evaluates its
+population, keeps the top ``select`` legal candidates, and builds the next population from
+``mutation`` mutants and ``crossover`` children of them, filled up with random architectures.
+Random search is the same loop with no mutants and no children.
+
+Only legal candidates count: inside the space, inside the constraints, and not seen before.
+The whole state is plain data (``SearchState``) so that a run can stop after any
+generation and resume to the same result.
+"""
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from autost.arch import Arch
+from autost.search.evaluate import Constraints, Evaluator
+from autost.space import SearchSpace
+
+
+@dataclass(frozen=True)
+class EvolutionSettings:
+    population: int = 50
+    select: int = 10
+    mutation: int = 25
+    crossover: int = 25
+    generations: int = 20
+    m_prob: float = 0.2
+    s_prob: float = 0.4
+
+    def check(self) -> None:
+        for name in ("population", "select", "generations"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"--{name} must be positive")
+        if self.mutation < 0 or self.crossover < 0:
+            raise ValueError("--mutation and --crossover must be non-negative")
+        if self.mutation + self.crossover > self.population:
+            raise ValueError(f"--mutation + --crossover ({self.mutation + self.crossover}) exceeds "
+                             f"--population ({self.population})")
+        for name in ("m_prob", "s_prob"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1]")
+
+
+def arch_key(arch: Arch) -> str:
+    return arch.short()
+
+
+@dataclass
+class SearchState:
+    """Everything needed to continue a search: JSON-serializable."""
+
+    generation: int = 0  # the next generation to evaluate
+    population: list[dict] = field(default_factory=list)  # RETRAIN mappings to evaluate next
+    seen: dict[str, dict | None] = field(default_factory=dict)  # key -> record (None: never evaluated)
+    history: list[dict] = field(default_factory=list)
+    rng: list | None = None
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SearchState":
+        return cls(**data)
+
+    def legal_records(self) -> list[dict]:
+        return [r for r in self.seen.values() if r is not None and r["legal"]]
+
+
+def rng_state(rng: random.Random) -> list:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def set_rng_state(rng: random.Random, state: list) -> None:
+    rng.setstate((state[0], tuple(state[1]), state[2]))
+
+
+def ranked(records: list[dict]) -> list[dict]:
+    """Best first; ties broken by the architecture so the order is reproducible."""
+    return sorted(records, key=lambda r: (-r["score"], arch_key(Arch.from_dict(r["arch"]))))
+
+
+class Evolution:
+    """One evolutionary (or random) search over ``space``."""
+
+    def __init__(self, space: SearchSpace, evaluator: Evaluator, constraints: Constraints,
+                 settings: EvolutionSettings, seed: int, random_only: bool = False):
+        self.space = space
+        self.evaluator = evaluator
+        self.constraints = constraints
+        self.settings = settings
+        self.random_only = random_only
+        self.rng = random.Random(seed)
+
+    def _fresh(self, arch: Arch, state: SearchState, queued: set[str]) -> bool:
+        """Legal before evaluation: unseen, unqueued, params inside the limits."""
+        key = arch_key(arch)
+        if key in state.seen or key in queued:
+            return False
+        if not self.constraints.params_ok(self.evaluator.cost(arch)[0]):
+            state.seen[key] = None  # never legal; remember so it is not retried
+            return False
+        return True
+
+    def _collect(self, make: Callable[[], Arch | None], want: int, state: SearchState,
+                 queued: set[str], tries: int) -> list[Arch]:
+        out: list[Arch] = []
+        for _ in range(tries):
+            if len(out) >= want:
+                break
+            arch = make()
+            if arch is not None and self._fresh(arch, state, queued):
+                out.append(arch)
+                queued.add(arch_key(arch))
+        return out
+
+    def _next_population(self, state: SearchState, top: list[Arch]) -> list[Arch]:
+        s = self.settings
+        queued: set[str] = set()
+        rng = self.rng
+        population: list[Arch] = []
+        if top and not self.random_only:
+            population += self._collect(lambda: self.space.mutate(rng.choice(top), rng, s.m_prob, s.s_prob),
+                                        s.mutation, state, queued, tries=s.mutation * 10)
+
+            def child() -> Arch | None:
+                a, b = rng.choice(top), rng.choice(top)
+                return self.space.crossover(a, b, rng) if a.depth == b.depth else None
+
+            population += self._collect(child, s.crossover, state, queued, tries=s.crossover * 10)
+        population += self._collect(lambda: self.space.sample(rng), s.population - len(population), state, queued,
+                                    tries=s.population * 100)
+        return population
+
+    def run(self, state: SearchState, on_generation: Callable[[SearchState], None],
+            on_candidate: Callable[[], None] = lambda: None) -> SearchState:
+        """Run the remaining generations of ``state``, calling ``on_generation`` after each
+        (with the state ready to resume from) and ``on_candidate`` after each evaluation."""
+        s = self.settings
+        if state.rng is None:
+            state.population = [a.to_dict()["RETRAIN"] for a in self._next_population(state, [])]
+        else:
+            set_rng_state(self.rng, state.rng)
+        while state.generation < s.generations:
+            start = time.perf_counter()
+            for mapping in state.population:
+                arch = Arch.from_dict(mapping)
+                record = self.evaluator.evaluate(arch)
+                record["generation"] = state.generation
+                record["legal"] = self.constraints.energy_ok(record["energy_mj"])
+                state.seen[arch_key(arch)] = record
+                on_candidate()
+            top_records = ranked(state.legal_records())[: s.select]
+            scores = [r["score"] for r in top_records]
+            top = [Arch.from_dict(r["arch"]) for r in top_records]
+            next_population = self._next_population(state, top) if state.generation + 1 < s.generations else []
+            state.population = [a.to_dict()["RETRAIN"] for a in next_population]
+            state.elapsed_s += time.perf_counter() - start
+            state.history.append({
+                "generation": state.generation,
+                "best": max(scores) if scores else None,
+                "mean": statistics.fmean(scores) if scores else None,
+                "worst": min(scores) if scores else None,
+                "evaluated": len(state.legal_records()),
+                "elapsed_s": round(state.elapsed_s, 3),
+            })
+            state.generation += 1
+            state.rng = rng_state(self.rng)
+            on_generation(state)
+        return state

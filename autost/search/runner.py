@@ -1,0 +1,183 @@
+"""A whole search run: validate inputs, search (resumably), write the results.
+
+Files in the output folder:
+  checkpoint.json  the search state after the last finished generation (atomic)
+  search.json      candidates best first, the best one, settings and timing
+  history.csv      best / mean / worst score of the top-k per generation
+  top/NN.yaml      the best K architectures in AutoST's RETRAIN format
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from autost.arch import Arch
+from autost.batches import real_batch
+from autost.errors import UsageError
+from autost.geometry import Geometry
+from autost.io import atomic_write_json, atomic_write_text
+from autost.search.evaluate import Constraints, Evaluator
+from autost.search.evolution import Evolution, EvolutionSettings, SearchState, ranked
+from autost.search.exact import exact_flops_optimum
+from autost.space import SearchSpace
+
+ALGORITHMS = ("evolution", "random", "exact")
+CHECKPOINT = "checkpoint.json"
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    space: str
+    geometry: Geometry
+    dataset: str | None = None
+    data_root: str | None = None
+    algorithm: str = "evolution"
+    score: str = "flops"
+    lam: float = 0.0
+    settings: EvolutionSettings = field(default_factory=EvolutionSettings)
+    constraints: Constraints = field(default_factory=Constraints)
+    top_k: int = 5
+    seed: int = 0
+    batch_size: int = 32
+
+    def to_dict(self) -> dict:
+        """What identifies a run (a resumed run must match it); the data root may move."""
+        data = asdict(self)
+        data.pop("data_root")
+        return data
+
+
+def validate(config: SearchConfig) -> SearchSpace:
+    """Every check that needs no search, so bad input fails before any work."""
+    if config.algorithm not in ALGORITHMS:
+        raise UsageError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {config.algorithm!r}")
+    config.settings.check()
+    c = config.constraints
+    if c.param_min is not None and c.param_max is not None and c.param_min > c.param_max:
+        raise UsageError(f"--param-limits MIN {c.param_min} is larger than MAX {c.param_max}")
+    if config.top_k <= 0:
+        raise UsageError("--top-k must be positive")
+    space = SearchSpace.from_yaml(config.space)
+    if not exact_flops_optimum(space, config.geometry, Constraints(c.param_min, c.param_max), keep=1):
+        bounds = exact_flops_optimum(space, config.geometry, Constraints(), keep=10 ** 9)
+        params = [p for _, p, _ in bounds]
+        raise UsageError(f"no architecture in {config.space} has {c.param_min}-{c.param_max} M params "
+                         f"(the space spans {min(params) / 1e6:.3f}-{max(params) / 1e6:.3f} M); widen --param-limits")
+    if config.algorithm == "exact" and (config.score != "flops" or c.energy_max_mj is not None):
+        raise UsageError("--algorithm exact maximizes MACs (--score flops) under --param-limits; "
+                         "it takes no other score and no --energy-limit")
+    if c.energy_max_mj is not None and not config.dataset:
+        raise UsageError("--energy-limit needs --dataset: energy is measured on real data")
+    if config.dataset:
+        from datasets import check_available
+
+        check_available(config.dataset, config.data_root)
+    return space
+
+
+def _evaluator(config: SearchConfig) -> Evaluator:
+    batch = None
+    if config.dataset:
+        batch = real_batch(config.dataset, batch_size=config.batch_size, time_steps=config.geometry.time_steps,
+                           seed=config.seed, data_root=config.data_root, img_size=config.geometry.img_size)
+    return Evaluator(config.score, config.geometry, batch=batch, lam=config.lam, seed=config.seed)
+
+
+def _load_checkpoint(out: Path, config: SearchConfig, resume: bool) -> SearchState:
+    path = out / CHECKPOINT
+    if not path.exists():
+        return SearchState()
+    if not resume:
+        raise UsageError(f"{out} already holds a search; pass --resume to continue it or choose another --out")
+    try:
+        data = json.loads(path.read_text())
+        saved, state = data["config"], SearchState.from_dict(data["state"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise UsageError(f"{path} is not a readable search checkpoint ({err}); delete it to start over") from err
+    current = json.loads(json.dumps(config.to_dict()))  # tuples become lists, as in the file
+    if saved != current:
+        changed = sorted(k for k in current if saved.get(k) != current[k])
+        raise UsageError(f"{path} was made with other settings ({', '.join(changed)}); "
+                         "rerun with the same options or choose another --out")
+    return state
+
+
+def _history_csv(history: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["generation", "best", "mean", "worst", "evaluated", "elapsed_s"],
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buf.getvalue()
+
+
+def _write_results(out: Path, config: SearchConfig, candidates: list[dict], history: list[dict],
+                   elapsed_s: float) -> dict:
+    result = {
+        "space": config.space,
+        "dataset": config.dataset,
+        "algorithm": config.algorithm,
+        "score": config.score,
+        "seed": config.seed,
+        "settings": config.to_dict(),
+        "candidates": candidates,
+        "best": candidates[0] if candidates else None,
+        "elapsed_s": round(elapsed_s, 3),
+    }
+    atomic_write_json(out / "search.json", result)
+    atomic_write_text(out / "history.csv", _history_csv(history))
+    for old in (out / "top").glob("*.yaml"):
+        old.unlink()
+    for i, record in enumerate(candidates[: config.top_k], start=1):
+        Arch.from_dict(record["arch"]).to_yaml(out / "top" / f"{i:02d}.yaml")
+    return result
+
+
+def _run_exact(config: SearchConfig, space: SearchSpace, evaluator: Evaluator, progress: bool) -> SearchState:
+    start = time.perf_counter()
+    keep = max(config.top_k, config.settings.population)
+    optimum = exact_flops_optimum(space, config.geometry, config.constraints, keep=keep)
+    state = SearchState()
+    for _, _, arch in tqdm(optimum, desc="exact: evaluating the best", unit="cand", disable=not progress):
+        record = evaluator.evaluate(arch)
+        record.update(generation=0, legal=True)
+        state.seen[arch.short()] = record
+    state.elapsed_s = time.perf_counter() - start
+    scores = [r["score"] for r in state.legal_records()]
+    state.history = [{"generation": 0, "best": max(scores), "mean": sum(scores) / len(scores),
+                      "worst": min(scores), "evaluated": len(scores), "elapsed_s": round(state.elapsed_s, 3)}]
+    return state
+
+
+def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progress: bool = True) -> dict:
+    """Search as configured, writing into ``out``; returns the content of search.json."""
+    space = validate(config)
+    out = Path(out)
+    state = _load_checkpoint(out, config, resume)
+    evaluator = _evaluator(config)
+    if config.algorithm == "exact":
+        state = _run_exact(config, space, evaluator, progress)
+    else:
+        settings = config.settings
+        evolution = Evolution(space, evaluator, config.constraints, settings, config.seed,
+                              random_only=config.algorithm == "random")
+        total = settings.population * settings.generations
+        with tqdm(total=total, initial=settings.population * state.generation, unit="cand",
+                  desc=f"{config.algorithm} search", disable=not progress) as bar:
+            def after_generation(s: SearchState) -> None:
+                atomic_write_json(out / CHECKPOINT, {"config": config.to_dict(), "state": s.to_dict()})
+                best = s.history[-1]["best"]
+                bar.set_postfix(generation=f"{s.generation}/{settings.generations}",
+                                best="-" if best is None else f"{best:.4g}")
+
+            state = evolution.run(state, after_generation, on_candidate=lambda: bar.update(1))
+    candidates = [{k: v for k, v in r.items() if k != "legal"} for r in ranked(state.legal_records())]
+    if not candidates:
+        raise UsageError("no evaluated architecture met the constraints; loosen --param-limits or --energy-limit")
+    return _write_results(out, config, candidates, state.history, state.elapsed_s)
