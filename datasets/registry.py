@@ -1,0 +1,87 @@
+"""The dataset names, their default shapes, and ``get_dataset``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from datasets.files import check_files
+from datasets.splits import check_split
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset's sample shape and defaults: ``img_size`` square pixels, cut by the model's stem into
+    ``(img_size / patch_size)**2`` tokens. Static samples are ``[in_channels, H, W]``, neuromorphic ones
+    ``[T, in_channels, H, W]`` (the two polarities)."""
+
+    name: str
+    in_channels: int
+    img_size: int
+    num_classes: int
+    kind: str
+    patch_size: int
+
+
+_INFO = {info.name: info for info in (
+    DatasetInfo("digits", 1, 16, 10, "static", 4),
+    DatasetInfo("ndigits", 2, 32, 10, "neuromorphic", 4),
+    DatasetInfo("cifar10", 3, 32, 10, "static", 4),
+    DatasetInfo("cifar100", 3, 32, 100, "static", 4),
+    DatasetInfo("dvsgesture", 2, 128, 11, "neuromorphic", 16),
+    DatasetInfo("cifar10dvs", 2, 128, 10, "neuromorphic", 16),
+    DatasetInfo("nmnist", 2, 32, 10, "neuromorphic", 4),
+)}
+KNOWN = tuple(_INFO)
+EMBEDDED = ("digits", "ndigits")
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in _INFO:
+        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(KNOWN)}")
+    return _INFO[name]
+
+
+def check_available(name: str, data_root: str | Path | None) -> None:
+    """Raise ``DatasetNotFoundError`` now if ``name``'s files are missing under ``data_root``
+    (cheap: file sizes and directory listings only). The embedded datasets are always available."""
+    dataset_info(name)
+    if name not in EMBEDDED:
+        check_files(name, data_root)
+
+
+def get_dataset(name: str, split: str, *, data_root: str | Path | None = None, time_steps: int = 4,
+                img_size: int | None = None, seed: int = 0) -> Dataset:
+    """Dataset of ``(x, label)``: ``x`` a float ``[C, H, W]`` tensor (static) or ``[T, 2, H, W]`` event
+    counts (neuromorphic), ``label`` an int.
+
+    Splits: "train", "val", "test", and "trainval" (train before the val carve). "val" is a seeded,
+    stratified 10% of the training part and "train" the remaining 90%, so the two never overlap.
+    ``seed`` fixes every carved split (val; the test part of digits, ndigits and cifar10dvs).
+    ``time_steps`` is the number of frames of a neuromorphic sample (static ones have no time axis);
+    ``img_size`` defaults to ``dataset_info(name).img_size``. The real datasets are read from
+    ``data_root``; caches (ndigits' events, tonic sets' frames) go under ``data_root`` when given, else
+    under ``$AUTOST_CACHE`` or ``~/.cache/autost``.
+    """
+    info = dataset_info(name)
+    check_split(split)
+    size = info.img_size if img_size is None else img_size
+    if size < 1 or time_steps < 1:
+        raise ValueError(f"img_size and time_steps must be positive, got {size} and {time_steps}")
+    if name == "digits":
+        from datasets.static import digits
+
+        return digits(split, img_size=size, seed=seed)
+    if name == "ndigits":
+        from datasets.neuromorphic import ndigits
+
+        return ndigits(split, data_root=data_root, time_steps=time_steps, img_size=size, seed=seed)
+    root = check_files(name, data_root)
+    if info.kind == "static":
+        from datasets.static import cifar
+
+        return cifar(name, split, root=root, img_size=size, seed=seed)
+    from datasets.neuromorphic import tonic_dataset
+
+    return tonic_dataset(name, split, root=root, time_steps=time_steps, img_size=size, seed=seed)

@@ -1,0 +1,119 @@
+"""Static image datasets: scikit-learn's bundled digits and the binary CIFAR-10/100 files.
+
+Samples are ``(x, label)`` with ``x`` a float ``[C, H, W]`` tensor, normalized per channel.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from datasets import splits
+from datasets.files import CIFAR
+
+DIGITS_TEST_FRACTION = 0.2
+
+# Per-channel mean and std of each training set's pixels in [0, 1] (the widely used values).
+CIFAR_STATS = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+CIFAR_PADDING = 4
+
+
+class ImageDataset(Dataset):
+    """Images in one tensor with integer labels; ``index`` holds each sample's position in the source
+    (the dataset's file or array), and ``transform`` (if any) is applied per sample."""
+
+    def __init__(self, images: torch.Tensor, labels: Sequence[int], index: np.ndarray,
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        self.images = images
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.index = np.asarray(index, dtype=np.int64)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        x = self.images[index]
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, int(self.labels[index])
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize the last two dims of ``[..., H, W]`` to ``size`` (bilinear; antialiased when shrinking)."""
+    if x.shape[-2:] == (size, size):
+        return x
+    lead = x.shape[:-2]
+    flat = x.reshape(-1, 1, *x.shape[-2:]).float()
+    out = F.interpolate(flat, size=(size, size), mode="bilinear", align_corners=False,
+                        antialias=size < max(x.shape[-2:]))
+    return out.reshape(*lead, size, size)
+
+
+def load_digit_images(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1797 8x8 digits as float32 ``[N, size, size]`` in [0, 1], and their labels."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = torch.from_numpy(digits.images.astype(np.float32) / 16.0)
+    return resize(images, size).clamp(0.0, 1.0).numpy(), digits.target.astype(np.int64)
+
+
+def digits(split: str, *, img_size: int, seed: int) -> ImageDataset:
+    """The digits at ``img_size``, normalized by the train part's mean and std; test is a seeded,
+    stratified ``DIGITS_TEST_FRACTION`` of the 1797 images."""
+    images, labels = load_digit_images(img_size)
+    train, _ = splits.holdout(labels, DIGITS_TEST_FRACTION, seed)
+    mean, std = images[train].mean(), images[train].std()
+    index = splits.select(split, labels, seed, DIGITS_TEST_FRACTION)
+    x = torch.from_numpy((images[index] - mean) / std).unsqueeze(1)
+    return ImageDataset(x, labels[index], index)
+
+
+def read_cifar(name: str, root: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Read a CIFAR binary split with numpy: uint8 images ``[N, 3, 32, 32]`` and int64 labels
+    (the fine label for CIFAR-100)."""
+    files = CIFAR[name]
+    paths = [root / files.folder / f for f in (files.train if train else files.test)]
+    raw = np.concatenate([np.fromfile(p, dtype=np.uint8) for p in paths]).reshape(-1, files.record_bytes)
+    images = raw[:, files.label_bytes:].reshape(-1, 3, 32, 32)
+    return np.ascontiguousarray(images), raw[:, files.label_index].astype(np.int64)
+
+
+class CifarTransform:
+    """uint8 ``[3, 32, 32]`` -> normalized float; with ``augment``, first a random 32x32 crop of
+    the image zero-padded by 4 and a horizontal flip with probability 1/2 (the standard CIFAR
+    augmentation), drawn from torch's global generator."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], augment: bool, size: int):
+        self.mean = torch.tensor(mean).view(3, 1, 1)
+        self.std = torch.tensor(std).view(3, 1, 1)
+        self.augment = augment
+        self.size = size
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        x = image.float() / 255.0
+        if self.augment:
+            p = CIFAR_PADDING
+            x = F.pad(x, (p, p, p, p))
+            i, j = torch.randint(0, 2 * p + 1, (2,)).tolist()
+            x = x[:, i:i + 32, j:j + 32]
+            if torch.rand(()) < 0.5:
+                x = x.flip(-1)
+        return resize((x - self.mean) / self.std, self.size)
+
+
+def cifar(name: str, split: str, *, root: Path, img_size: int, seed: int) -> ImageDataset:
+    """CIFAR-10/100 from the official binary files; train and trainval samples are augmented."""
+    images, labels = read_cifar(name, root, train=split != "test")
+    index = splits.select(split, labels, seed)
+    mean, std = CIFAR_STATS[name]
+    transform = CifarTransform(mean, std, augment=split in ("train", "trainval"), size=img_size)
+    return ImageDataset(torch.from_numpy(images[index]), labels[index], index, transform)
