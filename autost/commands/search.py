@@ -30,6 +30,7 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
         top_k=args.top_k,
         seed=args.seed,
         batch_size=args.batch_size,
+        objectives=tuple(args.objectives.split(",")),
     )
 
 
@@ -46,7 +47,12 @@ def run(args: argparse.Namespace) -> int:
 def add_search_arguments(p: argparse.ArgumentParser) -> None:
     """The search options, shared with the pipeline."""
     p.add_argument("--algorithm", choices=ALGORITHMS, default="evolution",
-                   help="evolution (AutoST, default), random (same budget) or exact (certified MACs optimum)")
+                   help="evolution (AutoST, default), random (same budget), exact (certified MACs optimum) or "
+                        "nsga2 (multi-objective: the Pareto front of --objectives)")
+    p.add_argument("--objectives", default="score,energy",
+                   help="NSGA-II objectives, comma-separated from score (maximized), energy and params "
+                        "(minimized); also the objectives of the front reported in search.json "
+                        "(default score,energy)")
     p.add_argument("--score", choices=SCORES, default="flops",
                    help="flops: MACs (AutoST's default); autost: MACs + lambda/NASWOT; naswot; sahd; "
                         "energy-aware: GMACs per mJ of init-time spike energy")

@@ -1,7 +1,8 @@
 """AutoST's evolutionary search (after AutoFormer's): each generation evaluates its
 population, keeps the top ``select`` legal candidates, and builds the next population from
 ``mutation`` mutants and ``crossover`` children of them, filled up with random architectures.
-Random search is the same loop with no mutants and no children.
+Random search is the same loop with no mutants and no children. NSGA-II is the same loop
+with its own survival and parent selection (``autost.search.nsga2``).
 
 Only legal candidates count: inside the space, inside the constraints, and not seen before.
 The whole state is plain data (``SearchState``) so that a run can stop after any
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from autost.arch import Arch
+from autost.search import nsga2
 from autost.search.evaluate import Constraints, Evaluator
 from autost.space import SearchSpace
 
@@ -85,16 +87,31 @@ def ranked(records: list[dict]) -> list[dict]:
 
 
 class Evolution:
-    """One evolutionary (or random) search over ``space``."""
+    """One search over ``space``: ``algorithm`` is "evolution" (AutoST), "random" or "nsga2"
+    (multi-objective over ``objectives``, see ``autost.search.nsga2``)."""
 
     def __init__(self, space: SearchSpace, evaluator: Evaluator, constraints: Constraints,
-                 settings: EvolutionSettings, seed: int, random_only: bool = False):
+                 settings: EvolutionSettings, seed: int, algorithm: str = "evolution",
+                 objectives: tuple[str, ...] = ("score", "energy")):
         self.space = space
         self.evaluator = evaluator
         self.constraints = constraints
         self.settings = settings
-        self.random_only = random_only
+        self.algorithm = algorithm
+        self.objectives = objectives
         self.rng = random.Random(seed)
+
+    def parents(self, state: SearchState) -> list[dict]:
+        """The records the next generation is bred from: AutoST's top ``select`` by score, or
+        NSGA-II's ``population`` survivors by front rank and crowding."""
+        legal = ranked(state.legal_records())
+        if self.algorithm == "nsga2":
+            return nsga2.survivors(legal, self.objectives, self.settings.population)
+        return legal[: self.settings.select]
+
+    def _pick(self, pool: list[dict]) -> Arch:
+        chosen = nsga2.tournament(pool, self.rng) if self.algorithm == "nsga2" else self.rng.choice(pool)
+        return Arch.from_dict(chosen["arch"])
 
     def _fresh(self, arch: Arch, state: SearchState, queued: set[str]) -> bool:
         """Legal before evaluation: unseen, unqueued, params inside the limits."""
@@ -118,17 +135,17 @@ class Evolution:
                 queued.add(arch_key(arch))
         return out
 
-    def _next_population(self, state: SearchState, top: list[Arch]) -> list[Arch]:
+    def _next_population(self, state: SearchState, pool: list[dict]) -> list[Arch]:
         s = self.settings
         queued: set[str] = set()
         rng = self.rng
         population: list[Arch] = []
-        if top and not self.random_only:
-            population += self._collect(lambda: self.space.mutate(rng.choice(top), rng, s.m_prob, s.s_prob),
+        if pool and self.algorithm != "random":
+            population += self._collect(lambda: self.space.mutate(self._pick(pool), rng, s.m_prob, s.s_prob),
                                         s.mutation, state, queued, tries=s.mutation * 10)
 
             def child() -> Arch | None:
-                a, b = rng.choice(top), rng.choice(top)
+                a, b = self._pick(pool), self._pick(pool)
                 return self.space.crossover(a, b, rng) if a.depth == b.depth else None
 
             population += self._collect(child, s.crossover, state, queued, tries=s.crossover * 10)
@@ -154,10 +171,9 @@ class Evolution:
                 record["legal"] = self.constraints.energy_ok(record["energy_mj"])
                 state.seen[arch_key(arch)] = record
                 on_candidate()
-            top_records = ranked(state.legal_records())[: s.select]
-            scores = [r["score"] for r in top_records]
-            top = [Arch.from_dict(r["arch"]) for r in top_records]
-            next_population = self._next_population(state, top) if state.generation + 1 < s.generations else []
+            pool = self.parents(state)
+            scores = [r["score"] for r in pool]
+            next_population = self._next_population(state, pool) if state.generation + 1 < s.generations else []
             state.population = [a.to_dict()["RETRAIN"] for a in next_population]
             state.elapsed_s += time.perf_counter() - start
             state.history.append({

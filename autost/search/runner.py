@@ -22,12 +22,14 @@ from autost.batches import real_batch
 from autost.errors import UsageError
 from autost.geometry import Geometry
 from autost.io import atomic_write_json, atomic_write_text
+from autost.pareto import non_dominated
 from autost.search.evaluate import Constraints, Evaluator
 from autost.search.evolution import Evolution, EvolutionSettings, SearchState, ranked
 from autost.search.exact import exact_flops_optimum
+from autost.search.nsga2 import OBJECTIVES, objective_functions
 from autost.space import SearchSpace
 
-ALGORITHMS = ("evolution", "random", "exact")
+ALGORITHMS = ("evolution", "random", "exact", "nsga2")
 CHECKPOINT = "checkpoint.json"
 
 
@@ -45,6 +47,7 @@ class SearchConfig:
     top_k: int = 5
     seed: int = 0
     batch_size: int = 32
+    objectives: tuple[str, ...] = ("score", "energy")  # NSGA-II's; also those of the reported front
 
     def to_dict(self) -> dict:
         """What identifies a run (a resumed run must match it); the data root may move."""
@@ -74,6 +77,11 @@ def validate(config: SearchConfig) -> SearchSpace:
                          "it takes no other score and no --energy-limit")
     if c.energy_max_mj is not None and not config.dataset:
         raise UsageError("--energy-limit needs --dataset: energy is measured on real data")
+    if len(set(config.objectives)) < 2 or any(o not in OBJECTIVES for o in config.objectives):
+        raise UsageError(f"--objectives needs two or three of {', '.join(OBJECTIVES)}, got {','.join(config.objectives)}")
+    if config.algorithm == "nsga2" and "energy" in config.objectives and not config.dataset:
+        raise UsageError("--algorithm nsga2 minimizes init-time energy, which needs --dataset "
+                         "(or drop energy from --objectives)")
     if config.dataset:
         from datasets import check_available
 
@@ -117,8 +125,23 @@ def _history_csv(history: list[dict]) -> str:
     return buf.getvalue()
 
 
+def pareto_front(config: SearchConfig, candidates: list[dict]) -> list[dict] | None:
+    """The candidates that no other dominates under ``config.objectives``, best score first;
+    ``None`` when an objective was not measured (energy without data)."""
+    if "energy" in config.objectives and any(c["energy_mj"] is None for c in candidates):
+        return None
+    return non_dominated(candidates, objective_functions(config.objectives))
+
+
 def _write_results(out: Path, config: SearchConfig, candidates: list[dict], history: list[dict],
                    elapsed_s: float) -> dict:
+    pareto = pareto_front(config, candidates)
+    if config.algorithm == "nsga2":
+        # a multi-objective search hands on its front first, then the rest by score
+        on_front = {id(c) for c in pareto}
+        chosen = pareto + [c for c in candidates if id(c) not in on_front]
+    else:
+        chosen = candidates
     result = {
         "space": config.space,
         "dataset": config.dataset,
@@ -128,13 +151,14 @@ def _write_results(out: Path, config: SearchConfig, candidates: list[dict], hist
         "settings": config.to_dict(),
         "candidates": candidates,
         "best": candidates[0] if candidates else None,
+        "pareto": pareto,
         "elapsed_s": round(elapsed_s, 3),
     }
     atomic_write_json(out / "search.json", result)
     atomic_write_text(out / "history.csv", _history_csv(history))
     for old in (out / "top").glob("*.yaml"):
         old.unlink()
-    for i, record in enumerate(candidates[: config.top_k], start=1):
+    for i, record in enumerate(chosen[: config.top_k], start=1):
         Arch.from_dict(record["arch"]).to_yaml(out / "top" / f"{i:02d}.yaml")
     return result
 
@@ -166,7 +190,7 @@ def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progres
     else:
         settings = config.settings
         evolution = Evolution(space, evaluator, config.constraints, settings, config.seed,
-                              random_only=config.algorithm == "random")
+                              algorithm=config.algorithm, objectives=config.objectives)
         total = settings.population * settings.generations
         with tqdm(total=total, initial=settings.population * state.generation, unit="cand",
                   desc=f"{config.algorithm} search", disable=not progress) as bar:

@@ -1,0 +1,56 @@
+import json
+
+from autost.arch import Arch
+from autost.cli import main
+from autost.geometry import Geometry
+from autost.search.evaluate import Constraints, Evaluator
+from autost.search.evolution import EvolutionSettings
+from autost.search.exact import exact_flops_optimum
+from autost.search.runner import SearchConfig, run_search
+from autost.space import SearchSpace
+from conftest import ROOT
+
+TINY = str(ROOT / "spaces" / "spikformer_tiny.yaml")
+CIFAR = Geometry(in_channels=3, img_size=32, patch_size=4, num_classes=10, time_steps=4)
+
+
+def _dominates(a, b, keys):
+    return all(a[k] <= b[k] for k in keys) and any(a[k] < b[k] for k in keys)
+
+
+def _brute_force_front(candidates, objectives):
+    signed = {"score": lambda c: -c["score"], "energy": lambda c: c["energy_mj"], "params": lambda c: c["params"]}
+    vals = [{o: signed[o](c) for o in objectives} for c in candidates]
+    return [c for c, v in zip(candidates, vals) if not any(_dominates(w, v, objectives) for w in vals)]
+
+
+def test_pareto_is_the_non_dominated_subset_with_energy(tmp_path):
+    out = tmp_path / "n"
+    assert main(["search", "--space", str(ROOT / "spaces" / "digits.yaml"), "--dataset", "digits",
+                 "--time-steps", "2", "--algorithm", "nsga2", "--objectives", "score,energy,params",
+                 "--population", "8", "--mutation", "4", "--crossover", "4", "--generations", "3",
+                 "--batch-size", "8", "--top-k", "3", "--out", str(out)]) == 0
+    result = json.loads((out / "search.json").read_text())
+    assert result["pareto"] == _brute_force_front(result["candidates"], ["score", "energy", "params"])
+    tops = [Arch.from_yaml(p).to_dict()["RETRAIN"] for p in sorted((out / "top").glob("*.yaml"))]
+    assert tops == [c["arch"] for c in result["pareto"][:3]]
+
+
+def test_front_on_tiny_space_holds_the_exact_flops_optimum(tmp_path):
+    config = SearchConfig(space=TINY, geometry=CIFAR, algorithm="nsga2", objectives=("score", "params"),
+                          constraints=Constraints(11, 12), seed=1,
+                          settings=EvolutionSettings(population=30, mutation=15, crossover=15, generations=10))
+    result = run_search(config, tmp_path / "t", progress=False)
+    assert result["pareto"] == _brute_force_front(result["candidates"], ["score", "params"])
+    optimum_macs, _, _ = exact_flops_optimum(SearchSpace.from_yaml(TINY), CIFAR, Constraints(11, 12), keep=1)[0]
+    evaluator = Evaluator("flops", CIFAR)
+    optimal = [c for c in result["candidates"] if c["macs"] == optimum_macs]
+    assert optimal, "NSGA-II never evaluated an architecture with the optimal MACs"
+    on_front = [c for c in result["pareto"] if c["macs"] == optimum_macs]
+    assert on_front and all(evaluator.cost(Arch.from_dict(c["arch"]))[1] == optimum_macs for c in on_front)
+
+
+def test_nsga2_needs_data_for_energy(tmp_path, capsys):
+    assert main(["search", "--space", TINY, "--input-shape", "3x32x32", "--num-classes", "10", "--patch-size", "4",
+                 "--algorithm", "nsga2", "--out", str(tmp_path / "x")]) == 2
+    assert "needs --dataset" in capsys.readouterr().err
