@@ -6,7 +6,7 @@ from autost.geometry import Geometry
 from autost.search.evaluate import Constraints, Evaluator
 from autost.search.evolution import EvolutionSettings
 from autost.search.exact import exact_flops_optimum
-from autost.search.runner import SearchConfig, run_search
+from autost.search.runner import SearchConfig, distinct_costs, run_search
 from autost.space import SearchSpace
 from conftest import ROOT
 
@@ -33,7 +33,7 @@ def test_pareto_is_the_non_dominated_subset_with_energy(tmp_path):
     result = json.loads((out / "search.json").read_text())
     assert result["pareto"] == _brute_force_front(result["candidates"], ["score", "energy", "params"])
     tops = [Arch.from_yaml(p).to_dict()["RETRAIN"] for p in sorted((out / "top").glob("*.yaml"))]
-    assert tops == [c["arch"] for c in result["pareto"][:3]]
+    assert tops == [c["arch"] for c in distinct_costs(result["pareto"])[:3]]
 
 
 def test_front_on_tiny_space_holds_the_exact_flops_optimum(tmp_path):

@@ -73,6 +73,9 @@ def test_search_outputs_are_consistent(paper_setting):
     tops = sorted((tmp / "evo" / "top").glob("*.yaml"))
     assert [p.name for p in tops] == ["01.yaml", "02.yaml", "03.yaml", "04.yaml", "05.yaml"]
     assert Arch.from_yaml(tops[0]).to_dict()["RETRAIN"] == evo["best"]["arch"]
+    costs = {(c["params"], c["macs"]) for c in evo["candidates"] if c["arch"] in
+             [Arch.from_yaml(p).to_dict()["RETRAIN"] for p in tops]}
+    assert len(costs) == 5  # the top-k differ in cost, not only in head counts
 
 
 def test_same_seed_same_candidates(tmp_path):

@@ -68,7 +68,7 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep architectures with MIN..MAX million parameters")
     p.add_argument("--energy-limit", type=float, metavar="MJ",
                    help="keep architectures whose init-time energy per sample is at most MJ (needs --dataset)")
-    p.add_argument("--top-k", type=int, default=5, help="architectures written to OUT/top (default 5)")
+    p.add_argument("--top-k", type=int, default=5, help="best architectures of distinct cost (params, MACs) written to OUT/top (default 5)")
     p.add_argument("--batch-size", type=int, default=32, help="real batch size for energy and scores (default 32)")
 
 

@@ -4,7 +4,7 @@ Files in the output folder:
   checkpoint.json  the search state after the last finished generation (atomic)
   search.json      candidates best first, the best one, settings and timing
   history.csv      best / mean / worst score of the top-k per generation
-  top/NN.yaml      the best K architectures in AutoST's RETRAIN format
+  top/NN.yaml      the best K architectures of distinct cost, in AutoST's RETRAIN format
 """
 from __future__ import annotations
 
@@ -133,6 +133,19 @@ def pareto_front(config: SearchConfig, candidates: list[dict]) -> list[dict] | N
     return non_dominated(candidates, objective_functions(config.objectives))
 
 
+def distinct_costs(records: list[dict]) -> list[dict]:
+    """The records in order, keeping the first of each (params, MACs): candidates that differ
+    only in head counts cost the same and score the same under FLOPs, and training K copies
+    of one cost would waste the top-k."""
+    seen: set[tuple[int, int]] = set()
+    kept = []
+    for r in records:
+        if (r["params"], r["macs"]) not in seen:
+            seen.add((r["params"], r["macs"]))
+            kept.append(r)
+    return kept
+
+
 def _write_results(out: Path, config: SearchConfig, candidates: list[dict], history: list[dict],
                    elapsed_s: float) -> dict:
     pareto = pareto_front(config, candidates)
@@ -142,6 +155,7 @@ def _write_results(out: Path, config: SearchConfig, candidates: list[dict], hist
         chosen = pareto + [c for c in candidates if id(c) not in on_front]
     else:
         chosen = candidates
+    chosen = distinct_costs(chosen)
     result = {
         "space": config.space,
         "dataset": config.dataset,
