@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autost.commands import profile, sample, search
+from autost.commands import profile, sample, search, train
 from autost.errors import UsageError
 
-COMMANDS = (sample, profile, search)
+COMMANDS = (sample, profile, search, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

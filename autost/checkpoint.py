@@ -1,0 +1,100 @@
+"""Training checkpoints: written atomically, read back with ``weights_only=True``, and checked
+against the run that resumes from them.
+
+A checkpoint holds only tensors and plain Python values (random generator states included),
+so loading one never runs pickled code.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import torch
+
+from autost.arch import Arch
+from autost.errors import UsageError
+from autost.io import atomic_torch_save
+
+FORMAT = 1
+KEYS = ("format", "model", "optimizer", "scheduler", "scaler", "epoch", "rng", "arch", "dataset",
+        "settings", "history")
+
+
+class CheckpointError(UsageError):
+    """A checkpoint that cannot be read, or that belongs to another architecture or run."""
+
+
+def rng_state() -> dict[str, Any]:
+    """The python, numpy, torch (and CUDA, if any) generator states as tensors and numbers."""
+    version, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": {"version": version, "mt": torch.tensor(mt, dtype=torch.int64), "gauss": gauss},
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what ``rng_state`` recorded. CUDA states are restored only when the device count
+    matches; a run resumed on other hardware draws fresh CUDA randomness."""
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(v) for v in py["mt"].tolist()), py["gauss"]))
+    npy = state["numpy"]
+    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["cached"]))
+    torch.set_rng_state(state["torch"].cpu())
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+
+
+def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> None:
+    missing = [k for k in KEYS if k != "format" and k not in payload]
+    if missing:
+        raise ValueError(f"checkpoint payload lacks {', '.join(missing)}")
+    atomic_torch_save(path, {"format": FORMAT, **payload})
+
+
+def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by ``save_checkpoint``; anything else is a ``CheckpointError``."""
+    path = Path(path)
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # torch raises many types for a damaged file; all mean "unreadable"
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({type(err).__name__}); delete it or train into another --out"
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or any(k not in data for k in KEYS):
+        raise CheckpointError(f"{path}: not an AutoST training checkpoint (format {FORMAT})")
+    return data
+
+
+def check_compatible(data: Mapping[str, Any], path: str | Path, *, arch: Arch, dataset: str,
+                     settings: Mapping[str, Any], must_match: Iterable[str]) -> None:
+    """Raise ``CheckpointError`` unless ``data`` was written by a run of ``arch`` on ``dataset``
+    with the same values for the ``must_match`` settings."""
+    try:
+        saved = Arch.from_dict(data["arch"])
+    except ValueError as err:
+        raise CheckpointError(f"{path}: its architecture is unreadable ({err})") from None
+    if saved != arch:
+        raise CheckpointError(f"{path} is a checkpoint of {saved.short()}, not of {arch.short()}; "
+                              "resume with the architecture it was trained for, or use another --out")
+    if data["dataset"] != dataset:
+        raise CheckpointError(f"{path} was trained on {data['dataset']!r}, not {dataset!r}; "
+                              "resume on the same dataset, or use another --out")
+    saved_settings = data["settings"]
+    changed = [f"{key} {saved_settings.get(key)!r} -> {settings[key]!r}" for key in must_match
+               if saved_settings.get(key) != settings[key]]
+    if changed:
+        raise CheckpointError(f"{path} was trained with other settings ({'; '.join(changed)}); "
+                              "repeat the original ones to resume")

@@ -1,0 +1,87 @@
+"""`run.py train`: train one architecture, or a search's top-k, and write their metrics."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autost.arch import Arch
+from autost.backend import BACKENDS
+from autost.errors import UsageError
+from autost.train import AUTOST_RECIPE, DEVICES, RECIPES, Recipe, TrainConfig, train, train_top
+
+
+def _recipe_line(name: str, r: Recipe) -> str:
+    return (f"  {name:10s} epochs {r.epochs}, batch {r.batch_size}, lr {r.lr:g}, weight decay {r.weight_decay:g}, "
+            f"warm-up {r.warmup_epochs}, label smoothing {r.label_smoothing:g}, T {r.time_steps}")
+
+
+def _epilog() -> str:
+    lines = ["Defaults per dataset (AdamW, linear warm-up then cosine decay, stepped per batch):"]
+    lines += [_recipe_line(name, recipe) for name, recipe in RECIPES.items()]
+    lines.append(_recipe_line("others", AUTOST_RECIPE) + "  (AutoST's CIFAR recipe)")
+    lines.append("Accuracies in metrics.json are fractions in [0, 1].")
+    return "\n".join(lines)
+
+
+def _summary(name: str, metrics: dict, out: Path) -> str:
+    return (f"{name}: {Arch.from_dict(metrics['arch']).short()}  best val {metrics['best_val_acc']:.2%} "
+            f"(epoch {metrics['best_epoch']})  test {metrics['test_acc']:.2%}  "
+            f"{metrics['energy_mj']:.4g} mJ/sample  -> {out / 'metrics.json'}")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.top_k is not None and args.arch:
+        raise UsageError("--top-k goes with --from-search, not --arch")
+    config = TrainConfig.for_dataset(
+        args.dataset, data_root=args.data_root, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
+        time_steps=args.time_steps, device=args.device, backend=args.backend, amp=args.amp, seed=args.seed,
+        limit=args.limit, num_workers=args.num_workers, resume=args.resume)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    if args.arch:
+        metrics = train(Arch.from_yaml(args.arch), config, args.out, log=log)
+        print(_summary(args.arch.stem, metrics, args.out))
+        return 0
+    results = train_top(args.from_search, args.top_k, config, args.out, log=log)
+    for name, metrics in results.items():
+        print(_summary(name, metrics, args.out / name))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train an architecture (or a search's top-k) and measure accuracy and energy",
+        description="Train architectures with AdamW, warm-up + cosine schedule and label smoothing; write last.pt, "
+                    "best.pt (by validation accuracy) and metrics.json (test accuracy, trained-network energy and "
+                    "firing rates of the best checkpoint) into --out, or into --out/NN per architecture with "
+                    "--from-search.",
+        epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--arch", type=Path, help="architecture YAML (AutoST's RETRAIN format)")
+    source.add_argument("--from-search", type=Path, metavar="DIR", help="a search's output folder: trains DIR/top/*.yaml")
+    p.add_argument("--top-k", type=int, help="with --from-search: train the first K (default: all)")
+    p.add_argument("--dataset", required=True, help="dataset name (digits and ndigits are embedded)")
+    p.add_argument("--data-root", type=Path, help="folder holding the non-embedded datasets")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--epochs", type=int, help="training epochs (default: per dataset, below)")
+    p.add_argument("--batch-size", type=int, help="batch size (default: per dataset)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: per dataset)")
+    p.add_argument("--weight-decay", type=float, help="AdamW weight decay, not applied to biases and BatchNorm")
+    p.add_argument("--warmup-epochs", type=int, help="epochs of linear warm-up (default: per dataset)")
+    p.add_argument("--label-smoothing", type=float, help="label smoothing (default: per dataset)")
+    p.add_argument("--time-steps", type=int, help="time steps T (default: per dataset)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when available (default)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="LIF implementation on CUDA: SpikingJelly's GPU kernels (cuda), its torch reference (torch), "
+                        "or auto (default); the CPU always runs torch")
+    p.add_argument("--amp", action="store_true", help="fp16 mixed precision with a GradScaler (CUDA only)")
+    p.add_argument("--seed", type=int, default=0, help="seed of initialization and data order (default 0)")
+    p.add_argument("--limit", type=int, help="use only the first N samples of each split (quick trials)")
+    p.add_argument("--num-workers", type=int, default=0, help="data-loading worker processes (default 0)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --out's last.pt (settings must match; a finished run is only re-evaluated)")
+    p.set_defaults(func=run)

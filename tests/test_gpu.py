@@ -1,0 +1,74 @@
+"""The CUDA path: SpikingJelly's GPU LIF kernels against its torch reference, and training with AMP.
+
+SpikingJelly reads ``SJ_LIF_CUDA_IMPLEMENTATION`` when its LIF operator is imported, so each
+backend runs in a fresh interpreter that selects it first and saves outputs and gradients.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from autost import cli
+from autost.arch import Arch
+from autost.checkpoint import load_checkpoint
+from conftest import ROOT
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+FORWARD_BACKWARD = """
+import sys
+from autost.backend import select_lif_backend
+select_lif_backend(sys.argv[1])  # before SpikingJelly is imported
+
+import torch
+from spikingjelly.activation_based.functional import neuron_implementation
+from autost.arch import Arch
+from autost.model import build_model
+
+torch.manual_seed(0)
+model = build_model(Arch(2, 64, (4, 4), (4, 4)), backend=sys.argv[1], in_channels=3, img_size=32, patch_size=4,
+                    time_steps=4, num_classes=10).cuda()
+x = torch.randn(8, 3, 32, 32, device="cuda")
+out = model(x)
+torch.nn.functional.cross_entropy(out, torch.arange(8, device="cuda") % 10).backward()
+torch.save({"out": out.detach().cpu(), "grads": {n: p.grad.cpu() for n, p in model.named_parameters()},
+            "implementation": neuron_implementation("lif", torch.device("cuda"))["implementation"]}, sys.argv[2])
+"""
+
+
+def _run_backend(backend: str, path):
+    subprocess.run([sys.executable, "-c", FORWARD_BACKWARD, backend, str(path)], cwd=ROOT, check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return torch.load(path, weights_only=True)
+
+
+def test_cuda_backend_matches_torch_backend(tmp_path):
+    pytest.importorskip("triton", reason="SpikingJelly's GPU kernels for pip installs are triton's")
+    kernels = _run_backend("cuda", tmp_path / "cuda.pt")
+    reference = _run_backend("torch", tmp_path / "torch.pt")
+    assert kernels["implementation"] == "triton" and reference["implementation"] == "torch"
+    # Float32 either way; a few ulps of difference may flip a spike sitting on its threshold,
+    # so the comparison allows a little more than rounding.
+    torch.testing.assert_close(kernels["out"], reference["out"], rtol=1e-3, atol=1e-3)
+    for name, grad in reference["grads"].items():
+        difference = (kernels["grads"][name] - grad).norm() / grad.norm().clamp_min(1e-12)
+        assert difference < 1e-2, f"{name}: relative gradient difference {difference:.2e}"
+
+
+def test_training_on_cuda_with_amp_checkpoints_and_resumes(tmp_path, capsys):
+    pytest.importorskip("triton", reason="SpikingJelly's GPU kernels for pip installs are triton's")
+    arch = tmp_path / "arch.yaml"
+    Arch(1, 32, (2,), (2,)).to_yaml(arch)
+    args = ["train", "--arch", str(arch), "--dataset", "digits", "--out", str(tmp_path / "run"), "--epochs", "2",
+            "--limit", "128", "--batch-size", "32", "--warmup-epochs", "1", "--device", "cuda", "--backend", "cuda",
+            "--amp"]
+    assert cli.main(args) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["device"] == "cuda" and metrics["lif_implementation"] == "triton" and metrics["energy_mj"] > 0
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert last["scaler"] and "cuda" in last["rng"]
+    assert cli.main(args + ["--resume"]) == 0
+    capsys.readouterr()
