@@ -18,7 +18,7 @@ test: setup
 	$(PYTHON) -m pytest -q tests
 
 demo: setup
-	$(PYTHON) run.py sample --space spaces/digits.yaml
+	$(PYTHON) run.py pipeline --config configs/demo.yaml --out runs/demo --resume
 
 clean:
 	rm -rf $(VENV) runs

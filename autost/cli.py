@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autost.commands import profile, sample, search, train
+from autost.commands import correlate, energy, pipeline, profile, report, sample, search, train
 from autost.errors import UsageError
 
-COMMANDS = (sample, profile, search, train)
+COMMANDS = (pipeline, search, train, energy, report, profile, sample, correlate)
 
 
 def build_parser() -> argparse.ArgumentParser:

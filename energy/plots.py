@@ -117,6 +117,7 @@ def proxy_energy_front(candidates: Sequence[dict], score: str, path: Path) -> Pa
     ax.plot([c["energy_mj"] for c in front], [c["score"] for c in front], marker="o", color="#d62728",
             label=f"Pareto front ({len(front)})", drawstyle="steps-post")
     ax.set_xlabel("init-time energy (mJ / sample)")
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
     ax.set_ylabel(f"accuracy proxy: {score}")
     ax.set_title("Accuracy proxy vs energy")
     ax.legend()

@@ -23,6 +23,7 @@ class RunData:
     search: dict | None = None
     history: list[dict] = field(default_factory=list)
     trained: list[tuple[str, dict]] = field(default_factory=list)  # (label, metrics.json)
+    init_energy: dict[str, float] = field(default_factory=dict)  # label -> init-time mJ (pipeline's energy step)
 
 
 def _first(*paths: Path) -> Path | None:
@@ -41,11 +42,13 @@ def load_run(run_dir: str | Path) -> RunData:
         history = search.parent / "history.csv"
         if history.is_file():
             data.history = list(csv.DictReader(history.open()))
-    metrics = sorted((run_dir / "train").glob("*/metrics.json")) or sorted(run_dir.glob("*/metrics.json"))
-    single = _first(run_dir / "train" / "metrics.json", run_dir / "metrics.json")
-    if single:
-        metrics.append(single)
-    data.trained = [(m.parent.name if m.parent != run_dir else "run", json.loads(m.read_text())) for m in metrics]
+    train_dir = run_dir / "train" if (run_dir / "train").is_dir() else run_dir
+    for path in sorted(train_dir.rglob("metrics.json")):
+        label = path.parent.relative_to(train_dir).as_posix()
+        data.trained.append((label if label != "." else "run", json.loads(path.read_text())))
+    for path in sorted((run_dir / "energy").rglob("*.json")):
+        label = path.relative_to(run_dir / "energy").with_suffix("").as_posix()
+        data.init_energy[label] = json.loads(path.read_text())["init"]["energy_mj"]
     if data.search is None and not data.trained:
         raise FileNotFoundError(f"{run_dir}: no search.json and no metrics.json found; is this a run folder?")
     return data
@@ -70,7 +73,7 @@ def architecture_rows(run: RunData) -> list[dict]:
         rates = list(m.get("firing_rates", {}).values())
         rows.append({
             "label": label, "arch": Arch.from_dict(m["arch"]).short(), "params": m["params"], "macs": m["macs"],
-            "init_mj": _init_energy(run.search, m["arch"]), "trained_mj": m["energy_mj"],
+            "init_mj": run.init_energy.get(label, _init_energy(run.search, m["arch"])), "trained_mj": m["energy_mj"],
             "test_acc": m["test_acc"], "mean_rate": sum(rates) / len(rates) if rates else None,
         })
     if not rows and run.search:
@@ -110,10 +113,11 @@ def make_plots(run: RunData, out: Path) -> list[tuple[str, str, Path]]:
     for label, m in run.trained:
         layers = m.get("energy_layers") or []
         if layers:
+            stem = label.replace("/", "_")
             figures.append(("Energy", f"{label}: input firing rate per layer (trained)",
-                            plots.firing_rates(layers, out / f"firing_rates_{label}.png")))
+                            plots.firing_rates(layers, out / f"firing_rates_{stem}.png")))
             figures.append(("Energy", f"{label}: MAC vs AC energy per layer (trained)",
-                            plots.energy_breakdown(layers, out / f"energy_layers_{label}.png")))
+                            plots.energy_breakdown(layers, out / f"energy_layers_{stem}.png")))
     if run.trained:
         entries = [(label, m["energy_mj"], m["ann_mj"]) for label, m in run.trained if m.get("ann_mj") is not None]
         if entries:

@@ -1,0 +1,50 @@
+"""`run.py energy`: the spike energy of one architecture, at init or trained, with plots."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from autost.arch import Arch
+from autost.batches import real_batch
+from autost.geometry import resolve_geometry
+from autost.io import atomic_write_json
+from energy import plots
+from energy.measure import measure_energy
+
+
+def run(args: argparse.Namespace) -> int:
+    arch = Arch.from_yaml(args.arch)
+    geometry = resolve_geometry(dataset=args.dataset, input_shape=None, num_classes=None, patch_size=None,
+                                time_steps=args.time_steps)
+    batch = real_batch(args.dataset, batch_size=args.batch_size, time_steps=args.time_steps, seed=args.seed,
+                       data_root=args.data_root, split="test")
+    report = measure_energy(arch, geometry, batch, checkpoint=args.checkpoint, seed=args.seed)
+    stage = "trained" if args.checkpoint else "init"
+    result = {"arch": arch.to_dict()["RETRAIN"], "dataset": args.dataset, "stage": stage,
+              "checkpoint": str(args.checkpoint) if args.checkpoint else None, "batch_size": args.batch_size,
+              "macs": report.macs, **report.to_dict()}
+    out = args.out
+    atomic_write_json(out / "energy.json", result)
+    layers = result["layers"]
+    plots.firing_rates(layers, out / "firing_rates.png", title=f"Input firing rate per layer ({stage})")
+    plots.energy_breakdown(layers, out / "energy_layers.png")
+    plots.snn_vs_ann([(arch.short(), report.total_mj, report.ann_mj)], out / "snn_vs_ann.png")
+    print(f"{arch.short()} ({stage}): {report.total_mj:.6g} mJ per sample (MAC {report.mac_mj:.6g}, "
+          f"AC {report.ac_mj:.6g}; as an ANN {report.ann_mj:.6g}) -> {out / 'energy.json'}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("energy", help="spike energy of one architecture, at init or trained, with plots",
+                       description="Estimate the energy per sample of one architecture from a real test batch: "
+                                   "freshly initialized (BatchNorm on batch statistics) or, with --checkpoint, "
+                                   "trained (running statistics). Writes OUT/energy.json and per-layer plots.")
+    p.add_argument("--arch", type=Path, required=True, help="architecture YAML (AutoST RETRAIN format)")
+    p.add_argument("--dataset", required=True, help="dataset for the real batch")
+    p.add_argument("--data-root", type=Path, help="folder holding real datasets (not needed for digits/ndigits)")
+    p.add_argument("--checkpoint", type=Path, help="best.pt or last.pt of `run.py train` (default: at init)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--time-steps", type=int, default=4, help="time steps T (default 4; match the training run)")
+    p.add_argument("--batch-size", type=int, default=64, help="test samples in the batch (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the batch and of the init weights (default 0)")
+    p.set_defaults(func=run)

@@ -1,0 +1,31 @@
+"""`run.py pipeline`: search, train the top-k, measure energy and report, from one config."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autost.pipeline import load_config, run_pipeline
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.set or [])
+    out = args.out or Path("runs") / args.config.stem
+    run_pipeline(config, out, resume=args.resume, data_root=str(args.data_root) if args.data_root else None,
+                 log=lambda message: print(message, file=sys.stderr, flush=True))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pipeline", help="the whole flow from one config: search, train, energy, report",
+                       description="Run AutoST end to end from a YAML config with the sections search, train, "
+                                   "energy and report (keys: the options of those subcommands). Writes "
+                                   "OUT/search, OUT/train/DATASET/NN, OUT/energy and OUT/report; a killed run "
+                                   "continues with --resume without redoing finished stages.")
+    p.add_argument("--config", type=Path, required=True, help="pipeline YAML, e.g. configs/demo.yaml")
+    p.add_argument("--out", type=Path, help="output folder (default runs/CONFIG-NAME)")
+    p.add_argument("--resume", action="store_true", help="continue a killed or finished run in OUT")
+    p.add_argument("--data-root", type=Path, help="folder holding real datasets (overrides the config)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override one config value, e.g. --set train.epochs=5 (repeatable)")
+    p.set_defaults(func=run)

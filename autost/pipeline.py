@@ -1,0 +1,158 @@
+"""The whole AutoST flow from one YAML config: search, train the top-k, measure energy, report.
+
+The config has the sections ``search``, ``train``, ``energy`` and ``report``; their keys are
+the options of the matching subcommand (``param_limits`` or ``param-limits`` for
+``--param-limits``, ``true`` for a flag). ``train.dataset`` may list several datasets:
+the same top architectures are then trained on each. Layout of the output folder::
+
+    OUT/search/            search.json, history.csv, top/NN.yaml
+    OUT/train/DATASET/NN/  metrics.json, best.pt, last.pt
+    OUT/energy/DATASET/NN.json   init-time energy of each trained architecture on DATASET
+                                 (the trained energy is in its metrics.json)
+    OUT/report/            report.html, report.md, plots
+
+A rerun with ``--resume`` skips a finished search and continues every training run from
+its last checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from autost.arch import Arch
+from autost.batches import real_batch
+from autost.errors import UsageError
+from autost.geometry import resolve_geometry
+from autost.io import atomic_write_json
+
+SECTIONS = ("search", "train", "energy", "report")
+ENERGY_KEYS = {"batch_size", "seed"}
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, dict]:
+    """Read the pipeline YAML and apply ``section.key=value`` overrides (values parsed as YAML)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: pipeline config not found")
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
+    if not isinstance(config, dict) or any(k not in SECTIONS for k in config):
+        raise UsageError(f"{path}: expected a mapping with the sections {', '.join(SECTIONS)}")
+    config = {name: dict(config.get(name) or {}) for name in SECTIONS}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        section, dot, option = key.partition(".")
+        if not sep or not dot or section not in SECTIONS:
+            raise UsageError(f"--set takes SECTION.KEY=VALUE with SECTION one of {', '.join(SECTIONS)}, got {item!r}")
+        config[section][option.replace("-", "_")] = yaml.safe_load(value)
+    if not config["search"].get("space"):
+        raise UsageError(f"{path}: search.space is required")
+    unknown = set(config["energy"]) - ENERGY_KEYS
+    if unknown:
+        raise UsageError(f"{path}: energy.{sorted(unknown)[0]} is not an energy option ({', '.join(sorted(ENERGY_KEYS))})")
+    return config
+
+
+def _argv(section: dict[str, Any]) -> list[str]:
+    argv: list[str] = []
+    for key, value in section.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value is False or value is None:
+            continue
+        elif isinstance(value, list):
+            argv += [flag, *map(str, value)]
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def parse_section(command: str, section: dict[str, Any], fixed: dict[str, Any]) -> argparse.Namespace:
+    """The section's options parsed by ``run.py COMMAND``'s own parser, with ``fixed`` options
+    (output folders) set by the pipeline; an unknown key is a one-line error."""
+    from autost.cli import build_parser
+
+    clash = sorted(set(section) & set(fixed))
+    if clash:
+        raise UsageError(f"{command}.{clash[0]} is set by the pipeline; remove it from the config")
+    args, unknown = build_parser().parse_known_args([command, *_argv(section), *_argv(fixed)])
+    if unknown:
+        raise UsageError(f"{command}: {unknown[0]} is not an option of run.py {command} (see run.py {command} --help)")
+    return args
+
+
+def _train_datasets(config: dict) -> list[str]:
+    datasets = config["train"].get("dataset") or config["search"].get("dataset")
+    if not datasets:
+        raise UsageError("train.dataset (or search.dataset) is required: training needs data")
+    return datasets if isinstance(datasets, list) else [datasets]
+
+
+def check_data(config: dict, data_root: str | None) -> None:
+    """Fail at once, before any search, when a dataset the config needs is missing."""
+    from datasets import check_available
+
+    root = data_root or config["search"].get("data_root") or config["train"].get("data_root")
+    for name in {config["search"].get("dataset"), *_train_datasets(config)} - {None}:
+        check_available(name, root)
+
+
+def run_pipeline(config: dict, out: Path, *, resume: bool = False, data_root: str | None = None,
+                 log: Callable[[str], None] = print) -> Path:
+    """Run every stage; returns the report's HTML path."""
+    from autost.commands.search import config_from_args
+    from autost.search.runner import run_search
+    from autost.train import TrainConfig, train_top
+    from energy.measure import measure_energy
+    from energy.report import load_run, write_report
+
+    check_data(config, data_root)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise UsageError(f"{out} already holds a pipeline run; pass --resume to continue it or choose another --out")
+    root = {"data_root": data_root} if data_root else {}
+    search_dir = out / "search"
+    search_args = parse_section("search", {**config["search"], **root}, {"out": search_dir})
+    if (search_dir / "search.json").exists():
+        log(f"search: done before, reusing {search_dir / 'search.json'}")
+    else:
+        log("search: scoring candidates without training")
+        run_search(config_from_args(search_args), search_dir, resume=resume)
+
+    train_section = {k: v for k, v in config["train"].items() if k != "dataset"}
+    energy = config["energy"]
+    for dataset in _train_datasets(config):
+        train_dir = out / "train" / dataset
+        args = parse_section("train", {**train_section, **root, "dataset": dataset},
+                             {"from_search": search_dir, "out": train_dir})
+        train_config = TrainConfig.for_dataset(
+            dataset, data_root=args.data_root, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+            weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
+            time_steps=args.time_steps, device=args.device, backend=args.backend, amp=args.amp, seed=args.seed,
+            limit=args.limit, num_workers=args.num_workers, resume=True)
+        log(f"train: top {args.top_k or 'all'} on {dataset}")
+        trained = train_top(search_dir, args.top_k, train_config, train_dir, log=log)
+
+        geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
+                                    time_steps=train_config.time_steps)
+        seed = energy.get("seed", search_args.seed)
+        batch = real_batch(dataset, batch_size=energy.get("batch_size", 64), time_steps=train_config.time_steps,
+                           seed=seed, data_root=args.data_root, split="test")
+        for name, metrics in trained.items():
+            arch = Arch.from_dict(metrics["arch"])
+            init = measure_energy(arch, geometry, batch, seed=seed)
+            atomic_write_json(out / "energy" / dataset / f"{name}.json", {
+                "arch": metrics["arch"], "dataset": dataset, "batch_size": len(batch), "init": init.to_dict()})
+            log(f"energy {dataset}/{name}: at init {init.total_mj:.4g} mJ, trained {metrics['energy_mj']:.4g} mJ "
+                "per sample")
+
+    report_dir = Path(config["report"].get("out") or out / "report")
+    page = write_report(load_run(out), report_dir)
+    log(f"report: {page}")
+    return page

@@ -1,0 +1,40 @@
+"""Energy of one architecture, freshly initialized or from a training checkpoint."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from autost.arch import Arch
+from autost.checkpoint import CheckpointError, load_checkpoint
+from autost.geometry import Geometry
+from autost.model import build_model
+from autost.search.evaluate import arch_seed
+from energy.estimate import EnergyReport, estimate_energy
+
+
+def load_trained(arch: Arch, geometry: Geometry, checkpoint: str | Path) -> torch.nn.Module:
+    """``arch``'s model with the weights of a training checkpoint (which must be for ``arch``)."""
+    data = load_checkpoint(checkpoint)
+    saved = Arch.from_dict(data["arch"])
+    if saved != arch:
+        raise CheckpointError(f"{checkpoint} holds {saved.short()}, not {arch.short()}; give the matching --arch")
+    model = build_model(arch, **geometry.model_kwargs())
+    try:
+        model.load_state_dict(data["model"])
+    except RuntimeError as err:
+        raise CheckpointError(f"{checkpoint}: weights do not fit {arch.short()} for this dataset "
+                              f"({str(err).splitlines()[0]})") from None
+    return model
+
+
+def measure_energy(arch: Arch, geometry: Geometry, batch: torch.Tensor, *, checkpoint: str | Path | None = None,
+                   seed: int = 0) -> EnergyReport:
+    """Init-time energy (weights seeded as the search seeds them) or, with ``checkpoint``,
+    the trained network's energy, on ``batch``."""
+    if checkpoint is not None:
+        model = load_trained(arch, geometry, checkpoint)
+    else:
+        torch.manual_seed(arch_seed(seed, arch))
+        model = build_model(arch, **geometry.model_kwargs())
+    return estimate_energy(model, batch)
