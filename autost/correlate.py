@@ -1,0 +1,358 @@
+"""Does a training-free proxy predict accuracy? Sample architectures, score them at
+initialization with every proxy, train each one, and rank-correlate the two.
+
+Files in the output folder:
+  correlate.json    settings, the per-architecture table (every proxy and the test accuracy)
+                    and, once all are trained, Kendall's tau and Spearman's rho of each proxy
+                    against test accuracy with bootstrap intervals (atomic; rewritten after
+                    every architecture, so a killed study loses at most the one in training)
+  runs/NNN/         the training run of architecture NNN (checkpoints and metrics.json)
+  correlate_scatter.png, correlate_tau.png   the plots
+
+A study is resumable per architecture: with ``resume`` the saved scores are reused, an
+architecture whose ``metrics.json`` exists is skipped, and the one that was in training
+continues from its ``last.pt``.
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from scipy import stats
+from tqdm import tqdm
+
+from autost.arch import Arch
+from autost.cost import analytic_cost
+from autost.errors import UsageError
+from autost.geometry import Geometry, resolve_geometry
+from autost.io import atomic_write_json
+from autost.model import build_model
+from autost.proxies import grad_norm, synflow
+from autost.scores import activation_scores, autost_score
+from autost.search.evaluate import Constraints, arch_seed
+from autost.space import SearchSpace
+from autost.train import METRICS, TrainConfig, train
+from energy.estimate import estimate_energy
+
+RESULT = "correlate.json"
+RUNS = "runs"
+TARGET = "test_acc"
+# Every training-free score the project has, plus the two gradient proxies. "autost" is
+# AutoST's MACs + lambda / NASWOT with the study's lambda (at lambda = 0 it would be "macs").
+PROXIES = ("macs", "params", "energy_mj", "naswot", "sahd", "autost", "synflow", "grad_norm")
+MISSES_PER_CELL = 50  # consecutive duplicates / out-of-limit draws before a cell counts as exhausted
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    space: str
+    dataset: str
+    n: int = 30
+    epochs: int = 3
+    seed: int = 0
+    param_limits: tuple[float, float] | None = None  # millions of parameters
+    time_steps: int = 4
+    batch_size: int = 32  # the scoring batch
+    # Small batches: a short run needs enough optimizer steps (about 100) for BatchNorm's running
+    # statistics to forget their initial values, or eval-mode accuracy stays at chance.
+    train_batch_size: int | None = 16  # None: the dataset's recipe
+    limit: int | None = None  # training on the first N samples of each split
+    lam: float = 1.0  # lambda of the "autost" proxy
+    resamples: int = 1000  # bootstrap resamples of the architectures
+    data_root: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What identifies a study (a resumed one must match it); the data root may move."""
+        data = asdict(self)
+        data.pop("data_root")
+        return json.loads(json.dumps(data))  # tuples as lists, as read back from the file
+
+
+def validate(config: StudyConfig) -> SearchSpace:
+    """Every check that needs no work, so bad input fails at once."""
+    if config.n < 3:
+        raise UsageError(f"--n must be at least 3 (a rank correlation needs three points), got {config.n}")
+    if config.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {config.epochs}")
+    if config.batch_size < 2:
+        raise UsageError(f"--batch-size must be at least 2 (NASWOT compares samples), got {config.batch_size}")
+    if config.resamples < 1:
+        raise UsageError(f"--resamples must be positive, got {config.resamples}")
+    if config.param_limits and config.param_limits[0] > config.param_limits[1]:
+        raise UsageError(f"--param-limits MIN {config.param_limits[0]} is larger than MAX {config.param_limits[1]}")
+    train_config(config, resume=False)  # TrainConfig checks the training settings
+    from datasets import check_available
+
+    check_available(config.dataset, config.data_root)
+    return SearchSpace.from_yaml(config.space)
+
+
+def geometry_of(config: StudyConfig) -> Geometry:
+    return resolve_geometry(dataset=config.dataset, input_shape=None, num_classes=None, patch_size=None,
+                            time_steps=config.time_steps)
+
+
+def train_config(config: StudyConfig, *, resume: bool) -> TrainConfig:
+    """The dataset's recipe for ``config.epochs`` epochs. Its warm-up is cut to at most a third
+    of a short run, so that most steps see the peak learning rate and the cosine decay."""
+    recipe = TrainConfig.for_dataset(config.dataset)
+    return TrainConfig.for_dataset(
+        config.dataset, epochs=config.epochs, warmup_epochs=min(recipe.warmup_epochs, config.epochs // 3),
+        batch_size=config.train_batch_size, time_steps=config.time_steps, limit=config.limit, seed=config.seed,
+        data_root=config.data_root, resume=resume)
+
+
+def sample_architectures(space: SearchSpace, n: int, rng: random.Random, geometry: Geometry,
+                         constraints: Constraints = Constraints()) -> list[Arch]:
+    """``n`` distinct architectures within ``constraints``, stratified over depth and width: the
+    (depth, embed_dim) cells are visited in a shuffled order, round after round, and each visit
+    draws the per-block MLP ratios and head counts at random. A cell that yields nothing new
+    for ``MISSES_PER_CELL`` draws in a row is dropped."""
+    cells = [(depth, dim) for depth in space.depth for dim in space.embed_dim]
+    rng.shuffle(cells)
+    chosen: list[Arch] = []
+    seen: set[Arch] = set()
+    while cells and len(chosen) < n:
+        for cell in list(cells):
+            arch = _draw(space, *cell, rng, geometry, constraints, seen)
+            if arch is None:
+                cells.remove(cell)
+                continue
+            seen.add(arch)
+            chosen.append(arch)
+            if len(chosen) == n:
+                break
+    if len(chosen) < n:
+        raise UsageError(f"{space.name} holds only {len(chosen)} distinct architectures within the parameter "
+                         f"limits; lower --n or widen --param-limits")
+    return chosen
+
+
+def _draw(space: SearchSpace, depth: int, dim: int, rng: random.Random, geometry: Geometry,
+          constraints: Constraints, seen: set[Arch]) -> Arch | None:
+    heads = space.heads_for(dim)
+    for _ in range(MISSES_PER_CELL):
+        arch = Arch(depth, dim, tuple(rng.choice(space.mlp_ratio) for _ in range(depth)),
+                    tuple(rng.choice(heads) for _ in range(depth)))
+        if arch not in seen and constraints.params_ok(analytic_cost(arch, **geometry.model_kwargs()).params):
+            return arch
+    return None
+
+
+def labeled_batch(dataset: str, *, batch_size: int, time_steps: int, seed: int, data_root: str | None = None,
+                  img_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` (input, label) pairs drawn with ``seed`` from ``dataset``'s training split,
+    the draw ``autost.batches.real_batch`` makes, with the labels that grad-norm needs."""
+    from datasets import get_dataset
+
+    data = get_dataset(dataset, "train", data_root=data_root, time_steps=time_steps, img_size=img_size, seed=seed)
+    index = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:batch_size].tolist()
+    samples = [data[i] for i in index]
+    return (torch.stack([torch.as_tensor(x, dtype=torch.float32) for x, _ in samples]),
+            torch.tensor([int(y) for _, y in samples]))
+
+
+def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, targets: torch.Tensor, *,
+                       seed: int, lam: float) -> dict[str, float]:
+    """Every proxy of ``arch`` at initialization. The weights are seeded from ``seed`` and the
+    architecture alone (as the search does), so a score does not depend on the order of scoring."""
+    torch.manual_seed(arch_seed(seed, arch))
+    model = build_model(arch, **geometry.model_kwargs())
+    cost = analytic_cost(arch, **geometry.model_kwargs())
+    codes = activation_scores(model, inputs)
+    return {
+        "macs": cost.macs,
+        "params": cost.params,
+        "energy_mj": estimate_energy(model, inputs).total_mj,
+        "naswot": codes.naswot,
+        "sahd": codes.sahd,
+        "autost": autost_score(cost.macs, codes.naswot, lam),
+        "synflow": synflow(model, inputs),
+        "grad_norm": grad_norm(model, inputs, targets),
+    }
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def correlation_stats(table: Sequence[Mapping[str, Any]], proxies: Sequence[str] = PROXIES, target: str = TARGET,
+                      *, resamples: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, dict[str, Any]]:
+    """Kendall's tau-b and Spearman's rho of each proxy against ``target`` over the rows of
+    ``table`` that have a target, with percentile bootstrap intervals at ``level``: the
+    architectures are resampled with replacement ``resamples`` times (seeded). A statistic that
+    is undefined (a constant column) is ``None``; so are resamples where it is undefined, which
+    are left out of the interval."""
+    rows = [row for row in table if row.get(target) is not None]
+    y = np.array([row[target] for row in rows], dtype=float)
+    draws = np.random.default_rng(seed).integers(0, len(rows), size=(resamples, len(rows)))
+    result = {}
+    for proxy in proxies:
+        x = np.array([row[proxy] for row in rows], dtype=float)
+        with warnings.catch_warnings():
+            # A constant column, or a resample that drew one architecture only, is expected: it gives nan.
+            warnings.simplefilter("ignore", stats.ConstantInputWarning)
+            tau = stats.kendalltau(x, y)
+            rho = stats.spearmanr(x, y)
+            boot = np.array([(stats.kendalltau(x[i], y[i]).statistic, stats.spearmanr(x[i], y[i]).statistic)
+                             for i in draws])
+        result[proxy] = {
+            "n": len(rows),
+            "kendall_tau": _finite(tau.statistic),
+            "kendall_p": _finite(tau.pvalue),
+            "kendall_ci": _interval(boot[:, 0], level),
+            "spearman_rho": _finite(rho.statistic),
+            "spearman_p": _finite(rho.pvalue),
+            "spearman_ci": _interval(boot[:, 1], level),
+        }
+    return result
+
+
+def _interval(values: np.ndarray, level: float) -> list[float] | None:
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None
+    tail = 50 * (1 - level)
+    return [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))]
+
+
+def ranking(proxy_stats: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Proxies by Kendall's tau, highest first (undefined ones last). Signed: every score is
+    used by maximizing it, so a proxy that ranks accuracy backwards is a bad one."""
+    return sorted(proxy_stats, key=lambda p: -np.inf if proxy_stats[p]["kendall_tau"] is None
+                  else proxy_stats[p]["kendall_tau"], reverse=True)
+
+
+class _Study:
+    """The study's state: config, table and timings, and how to write them."""
+
+    def __init__(self, config: StudyConfig, out: Path):
+        self.config, self.out = config, out
+        self.table: list[dict[str, Any]] = []
+        self.timing = {"scoring_s": 0.0, "training_s": 0.0}
+
+    @property
+    def path(self) -> Path:
+        return self.out / RESULT
+
+    def load(self) -> None:
+        try:
+            data = json.loads(self.path.read_text())
+            saved, table, timing = data["settings"], data["table"], data["timing"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise UsageError(f"{self.path} is not a readable study ({err}); delete the folder to start over") from err
+        current = self.config.to_dict()
+        if saved != current:
+            changed = sorted(k for k in current if saved.get(k) != current[k])
+            raise UsageError(f"{self.path} was made with other settings ({', '.join(changed)}); "
+                             "rerun with the same options or choose another --out")
+        self.table, self.timing = table, timing
+
+    def run_dir(self, index: int) -> Path:
+        return self.out / RUNS / f"{index:03d}"
+
+    def write(self, proxy_stats: dict | None = None) -> None:
+        trained = sum(row[TARGET] is not None for row in self.table)
+        data = {
+            "settings": self.config.to_dict(),
+            "target": TARGET,
+            "proxies": list(PROXIES),
+            "notes": {
+                "autost": f"AutoST's score GMACs + lambda / NASWOT with lambda = {self.config.lam:g} "
+                          "(lambda = 0 makes it MACs)",
+                "synflow": "Tanaka et al. 2020, through the LIF surrogate gradient; absolute weights, "
+                           "BatchNorm on running statistics, all-ones input, float64",
+                "grad_norm": "Abdelfattah et al. 2021: sum of per-layer L2 norms of the cross-entropy "
+                             "gradient on the scoring batch, BatchNorm on batch statistics",
+                "intervals": f"percentile bootstrap over architectures, {self.config.resamples} resamples",
+            },
+            "complete": trained == len(self.table) and proxy_stats is not None,
+            "trained": trained,
+            "stats": proxy_stats,
+            "ranking": ranking(proxy_stats) if proxy_stats else None,
+            "timing": self.timing,
+            "table": self.table,
+        }
+        atomic_write_json(self.path, data)
+
+
+def _read_metrics(path: Path, arch: Arch) -> dict[str, Any]:
+    metrics = json.loads(path.read_text())
+    if Arch.from_dict(metrics["arch"]) != arch:
+        raise UsageError(f"{path} belongs to {Arch.from_dict(metrics['arch']).short()}, not to {arch.short()}; "
+                         "the study folder is inconsistent, start it over")
+    return metrics
+
+
+def run_study(config: StudyConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
+              on_trained: Callable[[int, dict[str, Any]], None] | None = None,
+              log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run (or, with ``resume``, continue) a study into ``out``; returns correlate.json's content.
+
+    ``on_trained(index, row)`` is called after each architecture is trained and recorded (a
+    test stops a study there to resume it). ``log`` receives the training's per-epoch lines.
+    """
+    out = Path(out)
+    space = validate(config)
+    study = _Study(config, out)
+    if study.path.exists():
+        if not resume:
+            raise UsageError(f"{out} already holds a study; pass --resume to continue it or choose another --out")
+        study.load()
+    elif (out / RUNS).exists():
+        raise UsageError(f"{out / RUNS} exists but {RESULT} does not; delete it or choose another --out")
+    if not study.table:
+        _score_all(study, space, progress)
+        study.write()
+    bar = tqdm(study.table, desc="training", unit="arch", disable=not progress, file=sys.stderr)
+    study.timing["training_s"] = 0.0  # summed from every run's epochs, whichever session trained them
+    for row in bar:
+        index, arch = row["index"], Arch.from_dict(row["arch"])
+        metrics_path = study.run_dir(index) / METRICS
+        if metrics_path.exists():
+            metrics = _read_metrics(metrics_path, arch)
+        else:
+            metrics = train(arch, train_config(config, resume=True), study.run_dir(index), log=log)
+        study.timing["training_s"] += sum(epoch["time_s"] for epoch in metrics["epochs"])
+        row.update(test_acc=metrics["test_acc"], best_val_acc=metrics["best_val_acc"])
+        study.write()
+        bar.set_postfix(acc=f"{row[TARGET]:.3f}", refresh=False)
+        if on_trained:
+            on_trained(index, row)
+    proxy_stats = correlation_stats(study.table, resamples=config.resamples, seed=config.seed)
+    study.write(proxy_stats)
+    _plot(study, proxy_stats)
+    return json.loads(study.path.read_text())
+
+
+def _score_all(study: _Study, space: SearchSpace, progress: bool) -> None:
+    config = study.config
+    geometry = geometry_of(config)
+    limits = config.param_limits or (None, None)
+    archs = sample_architectures(space, config.n, random.Random(config.seed), geometry,
+                                 Constraints(limits[0], limits[1]))
+    inputs, targets = labeled_batch(config.dataset, batch_size=config.batch_size, time_steps=config.time_steps,
+                                    seed=config.seed, data_root=config.data_root, img_size=geometry.img_size)
+    start = time.perf_counter()
+    for index, arch in enumerate(tqdm(archs, desc="scoring", unit="arch", disable=not progress, file=sys.stderr)):
+        scores = score_architecture(arch, geometry, inputs, targets, seed=config.seed, lam=config.lam)
+        study.table.append({"index": index, "arch": arch.to_dict()["RETRAIN"], "label": arch.short(), **scores,
+                            TARGET: None, "best_val_acc": None})
+    study.timing["scoring_s"] = time.perf_counter() - start
+
+
+def _plot(study: _Study, proxy_stats: dict[str, dict[str, Any]]) -> None:
+    from energy.correlate_plots import proxy_scatter, tau_bars
+
+    config = study.config
+    title = f"{config.dataset}: {len(study.table)} architectures, trained {config.epochs} epoch(s)"
+    proxy_scatter(study.table, PROXIES, proxy_stats, study.out / "correlate_scatter.png", title=title)
+    tau_bars(proxy_stats, study.out / "correlate_tau.png", title=title)

@@ -1,0 +1,71 @@
+"""Plots of a proxy-accuracy correlation study (autost.correlate): proxy against accuracy for
+every proxy, and each proxy's Kendall tau with its bootstrap interval."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from energy.plots import _save, plt
+
+LABELS = {
+    "macs": "MACs",
+    "params": "parameters",
+    "energy_mj": "init-time energy (mJ)",
+    "naswot": "NASWOT",
+    "sahd": "SAHD",
+    "autost": "AutoST (MACs + λ/NASWOT)",
+    "synflow": "synflow",
+    "grad_norm": "grad-norm",
+}
+
+
+def _tau_text(stat: Mapping[str, Any]) -> str:
+    tau, ci = stat["kendall_tau"], stat["kendall_ci"]
+    if tau is None:
+        return "τ undefined"
+    return f"τ = {tau:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+def proxy_scatter(table: Sequence[Mapping[str, Any]], proxies: Sequence[str], stats: Mapping[str, Mapping[str, Any]],
+                  path: Path, target: str = "test_acc", title: str = "") -> Path:
+    """One panel per proxy: its value at initialization against the trained accuracy (%).
+    A proxy spanning more than two decades of positive values gets a log axis."""
+    rows = [row for row in table if row.get(target) is not None]
+    cols = 4
+    nrows = math.ceil(len(proxies) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.8 * nrows), squeeze=False)
+    acc = [100 * row[target] for row in rows]
+    for ax, proxy in zip(axes.flat, proxies):
+        values = [row[proxy] for row in rows]
+        ax.scatter(values, acc, s=14, color="#1f77b4")
+        if min(values) > 0 and max(values) > 100 * min(values):
+            ax.set_xscale("log")
+        else:
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+        ax.set_xlabel(LABELS.get(proxy, proxy), fontsize=8)
+        ax.set_ylabel("test accuracy (%)", fontsize=8)
+        ax.set_title(_tau_text(stats[proxy]), fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(proxies):]:
+        ax.axis("off")
+    fig.suptitle(title or "Proxy at initialization vs accuracy after training", fontsize=10)
+    return _save(fig, path)
+
+
+def tau_bars(stats: Mapping[str, Mapping[str, Any]], path: Path, title: str = "") -> Path:
+    """Kendall's tau of each proxy against accuracy, with its bootstrap interval as an error bar;
+    an undefined tau is left empty."""
+    proxies = list(stats)
+    taus = [stats[p]["kendall_tau"] if stats[p]["kendall_tau"] is not None else 0.0 for p in proxies]
+    low = [t - stats[p]["kendall_ci"][0] if stats[p]["kendall_ci"] else 0.0 for p, t in zip(proxies, taus)]
+    high = [stats[p]["kendall_ci"][1] - t if stats[p]["kendall_ci"] else 0.0 for p, t in zip(proxies, taus)]
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(proxies)), 3.8))
+    colors = ["#1f77b4" if t >= 0 else "#d62728" for t in taus]
+    ax.bar(range(len(proxies)), taus, yerr=[low, high], capsize=4, color=colors)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(proxies)), [LABELS.get(p, p) for p in proxies], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("Kendall τ vs test accuracy")
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_title(title + ("  " if title else "") + "(bars: 95% bootstrap interval)", fontsize=10)
+    return _save(fig, path)

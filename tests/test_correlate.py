@@ -1,0 +1,203 @@
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+
+from autost.arch import Arch
+from autost.cli import main
+from autost.cost import analytic_cost
+from autost.correlate import (PROXIES, RESULT, StudyConfig, correlation_stats, geometry_of, ranking, run_study,
+                              sample_architectures, train_config)
+from autost.errors import UsageError
+from autost.search.evaluate import Constraints
+from autost.space import SearchSpace
+from autost.train import train
+from conftest import ROOT
+
+N = 4
+
+
+class Stop(Exception):
+    """Raised from the study's hook to stop it as a kill would."""
+
+
+@pytest.fixture(scope="module")
+def tiny_space(tmp_path_factory):
+    """Four (depth, width) cells of tiny networks: a study of N = 4 trains in seconds."""
+    path = tmp_path_factory.mktemp("space") / "tiny.yaml"
+    path.write_text(yaml.safe_dump({"SEARCH_SPACE": {"MLP_RATIO": [1, 2], "NUM_HEADS": [1, 2], "DEPTH": [1, 2],
+                                                     "EMBED_DIM": [16, 32]}}))
+    return str(path)
+
+
+def _config(space: str, **kw) -> StudyConfig:
+    settings = dict(space=space, dataset="digits", n=N, epochs=2, time_steps=2, batch_size=8, train_batch_size=32,
+                    limit=64, resamples=200)
+    return StudyConfig(**(settings | kw))
+
+
+@pytest.fixture(scope="module")
+def straight(tiny_space, tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight")
+    return run_study(_config(tiny_space), out, progress=False), out
+
+
+def _scipy_or_none(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _random_table(n: int, seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [{**{p: float(rng.normal()) for p in PROXIES}, "test_acc": float(rng.uniform())} for _ in range(n)]
+
+
+# --- statistics -----------------------------------------------------------------------------------
+
+def test_planted_monotone_function_of_macs_gets_tau_one():
+    macs = [3e6, 1e7, 5e6, 2e8, 8e7, 4e7, 6e6, 1.5e8]
+    rng = random.Random(1)
+    table = [{"macs": m, "params": rng.random(), "test_acc": 0.5 + 0.05 * math.log(m)} for m in macs]
+    result = correlation_stats(table, ["macs", "params"], resamples=300)
+    assert result["macs"]["kendall_tau"] == pytest.approx(1.0)
+    assert result["macs"]["spearman_rho"] == pytest.approx(1.0)
+    assert result["macs"]["kendall_ci"] == pytest.approx([1.0, 1.0])
+    assert result["params"]["kendall_tau"] < 1.0
+    assert ranking(result) == ["macs", "params"]
+    flipped = [{**row, "test_acc": -row["test_acc"]} for row in table]
+    assert correlation_stats(flipped, ["macs"], resamples=10)["macs"]["kendall_tau"] == pytest.approx(-1.0)
+
+
+def test_statistics_equal_scipys_and_intervals_hold_the_estimate():
+    table = _random_table(30, seed=3)
+    y = [row["test_acc"] for row in table]
+    result = correlation_stats(table, PROXIES, resamples=100, seed=5)
+    for proxy, s in result.items():
+        x = [row[proxy] for row in table]
+        assert s["n"] == 30
+        assert s["kendall_tau"] == stats.kendalltau(x, y).statistic
+        assert s["spearman_rho"] == stats.spearmanr(x, y).statistic
+        assert s["kendall_ci"][0] <= s["kendall_tau"] <= s["kendall_ci"][1]
+        assert s["spearman_ci"][0] <= s["spearman_rho"] <= s["spearman_ci"][1]
+    assert correlation_stats(table, PROXIES, resamples=100, seed=5) == result  # seeded bootstrap
+
+
+def test_rows_without_accuracy_are_left_out_and_constant_columns_are_undefined():
+    table = _random_table(6, seed=0) + [{**_random_table(1, 9)[0], "test_acc": None}]
+    for row in table:
+        row["params"] = 7.0
+    result = correlation_stats(table, ["macs", "params"], resamples=50)
+    assert result["macs"]["n"] == 6
+    assert result["params"]["kendall_tau"] is None and result["params"]["kendall_ci"] is None
+    assert ranking(result) == ["macs", "params"]
+
+
+# --- sampling -------------------------------------------------------------------------------------
+
+def test_sampling_is_stratified_distinct_seeded_and_within_limits():
+    space = SearchSpace.from_yaml(ROOT / "spaces" / "digits.yaml")
+    geometry = geometry_of(StudyConfig(space="", dataset="digits"))
+    archs = sample_architectures(space, 16, random.Random(0), geometry)
+    assert {(a.depth, a.embed_dim) for a in archs} == {(d, w) for d in space.depth for w in space.embed_dim}
+    more = sample_architectures(space, 40, random.Random(0), geometry)
+    assert len(set(more)) == 40 and more[:16] == archs
+    assert sample_architectures(space, 16, random.Random(1), geometry) != archs
+    limited = sample_architectures(space, 10, random.Random(0), geometry, Constraints(0.05, 0.2))
+    assert all(0.05e6 <= analytic_cost(a, **geometry.model_kwargs()).params <= 0.2e6 for a in limited)
+
+
+def test_sampling_refuses_more_architectures_than_the_space_holds(tiny_space):
+    space = SearchSpace.from_yaml(tiny_space)
+    with pytest.raises(UsageError, match="only"):
+        sample_architectures(space, space.size() + 1, random.Random(0), geometry_of(_config(tiny_space)))
+
+
+# --- the study ------------------------------------------------------------------------------------
+
+def test_study_writes_the_table_statistics_and_plots(straight):
+    result, out = straight
+    assert result["complete"] and result["trained"] == N
+    assert json.loads((out / RESULT).read_text()) == result
+    assert len(result["table"]) == N and len({json.dumps(r["arch"]) for r in result["table"]}) == N
+    for row in result["table"]:
+        assert all(math.isfinite(row[p]) for p in PROXIES)
+        assert 0 <= row["test_acc"] <= 1
+        assert (out / "runs" / f"{row['index']:03d}" / "metrics.json").exists()
+    assert set(result["stats"]) == set(PROXIES) and sorted(result["ranking"]) == sorted(PROXIES)
+    assert (out / "correlate_scatter.png").stat().st_size > 0 and (out / "correlate_tau.png").stat().st_size > 0
+
+
+def test_saved_statistics_equal_scipys_on_the_saved_table(straight):
+    result, _ = straight
+    y = [row["test_acc"] for row in result["table"]]
+    for proxy in PROXIES:
+        x = [row[proxy] for row in result["table"]]
+        s = result["stats"][proxy]
+        assert s["kendall_tau"] == _scipy_or_none(stats.kendalltau(x, y).statistic)
+        assert s["spearman_rho"] == _scipy_or_none(stats.spearmanr(x, y).statistic)
+        if s["kendall_tau"] is not None:
+            assert s["kendall_ci"][0] <= s["kendall_tau"] <= s["kendall_ci"][1]
+
+
+def test_autost_proxy_is_macs_plus_lambda_over_naswot(straight):
+    result, _ = straight
+    for row in result["table"]:
+        assert row["autost"] == pytest.approx(row["macs"] / 1e9 + 1.0 / row["naswot"])
+
+
+def test_killed_study_resumes_to_the_same_result(tiny_space, straight, tmp_path):
+    """Stopped after two architectures and again in the middle of the third one's training, then
+    resumed: the table and the statistics equal an uninterrupted study's (which also shows that
+    two studies with one seed agree)."""
+    config = _config(tiny_space)
+    out = tmp_path / "study"
+
+    def stop_after_two(index, row):
+        if index == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_study(config, out, progress=False, on_trained=stop_after_two)
+    partial = json.loads((out / RESULT).read_text())
+    assert partial["trained"] == 2 and not partial["complete"] and partial["stats"] is None
+    third = Arch.from_dict(partial["table"][2]["arch"])
+    train(third, train_config(config, resume=False), out / "runs" / "002", stop_after_epoch=1)
+    assert not (out / "runs" / "002" / "metrics.json").exists()
+
+    trained = []
+    resumed = run_study(config, out, resume=True, progress=False, on_trained=lambda i, row: trained.append(i))
+    assert trained == list(range(N))
+    straight_result, _ = straight
+    assert resumed["table"] == straight_result["table"]
+    assert resumed["stats"] == straight_result["stats"]
+
+
+def test_existing_study_needs_resume_and_the_same_settings(tiny_space, straight):
+    _, out = straight
+    with pytest.raises(UsageError, match="--resume"):
+        run_study(_config(tiny_space), out, progress=False)
+    with pytest.raises(UsageError, match="epochs"):
+        run_study(_config(tiny_space, epochs=3), out, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("kw, message", [(dict(n=2), "--n"), (dict(param_limits=(2.0, 1.0)), "MIN"),
+                                         (dict(epochs=0), "--epochs")])
+def test_bad_settings_fail_before_any_work(tiny_space, tmp_path, kw, message):
+    with pytest.raises(UsageError, match=message):
+        run_study(_config(tiny_space, **kw), tmp_path / "never", progress=False)
+    assert not (tmp_path / "never").exists()
+
+
+def test_cli_reports_the_ranking(tiny_space, straight, capsys):
+    _, out = straight
+    args = ["correlate", "--space", tiny_space, "--dataset", "digits", "--n", str(N), "--epochs", "2",
+            "--time-steps", "2", "--batch-size", "8", "--train-batch-size", "32", "--limit", "64",
+            "--resamples", "200", "--out", str(out), "--resume"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert all(proxy in printed for proxy in PROXIES) and "Kendall tau" in printed
+    assert main(args[:-1]) == 2  # without --resume: refused, one line on stderr
+    assert "--resume" in capsys.readouterr().err
