@@ -407,9 +407,20 @@ def top_architectures(search_dir: str | Path, top_k: int | None) -> list[tuple[s
 
 
 def train_top(search_dir: str | Path, top_k: int | None, config: TrainConfig, out_dir: str | Path,
-              log: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
-    """Train the search's top architectures one after another, each into ``out_dir/<name>``."""
+              log: Callable[[str], None] | None = None, *, workers: int | None = None,
+              ray_address: str | None = None) -> dict[str, dict[str, Any]]:
+    """Train the search's top architectures, each into ``out_dir/<name>``: one after another,
+    or with ``workers``/``ray_address`` one per worker (``autost.parallel``)."""
     archs = top_architectures(search_dir, top_k)
+    if workers is not None or ray_address:
+        from autost.parallel import make_jobs, run_jobs
+
+        taken = [name for name, _ in archs if (Path(out_dir) / name / LAST).exists()]
+        if taken and not config.resume:
+            raise UsageError(f"{out_dir} already holds training runs ({', '.join(taken)}); pass --resume to "
+                             "continue them or use another --out")
+        return run_jobs(make_jobs(archs, config, out_dir), workers=workers or 1, ray_address=ray_address,
+                        log=log or (lambda message: None))
     results = {}
     for name, arch in archs:
         if log:

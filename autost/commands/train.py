@@ -33,6 +33,8 @@ def _summary(name: str, metrics: dict, out: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.top_k is not None and args.arch:
         raise UsageError("--top-k goes with --from-search, not --arch")
+    if (args.workers or args.ray_address) and args.arch:
+        raise UsageError("--workers and --ray-address go with --from-search (one candidate per worker)")
     config = TrainConfig.for_dataset(
         args.dataset, data_root=args.data_root, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         metrics = train(Arch.from_yaml(args.arch), config, args.out, log=log)
         print(_summary(args.arch.stem, metrics, args.out))
         return 0
-    results = train_top(args.from_search, args.top_k, config, args.out, log=log)
+    results = train_top(args.from_search, args.top_k, config, args.out, log=log, workers=args.workers,
+                        ray_address=args.ray_address)
     for name, metrics in results.items():
         print(_summary(name, metrics, args.out / name))
     return 0
@@ -82,6 +85,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of initialization and data order (default 0)")
     p.add_argument("--limit", type=int, help="use only the first N samples of each split (quick trials)")
     p.add_argument("--num-workers", type=int, default=0, help="data-loading worker processes (default 0)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="with --from-search: train N candidates at once in local processes (one torch thread each)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --from-search: one candidate per Ray task on the cluster at ADDR ('local' starts one; "
+                        "one GPU per task when GPUs exist; --out must be on a shared file system)")
     p.add_argument("--resume", action="store_true",
                    help="continue from --out's last.pt (settings must match; a finished run is only re-evaluated)")
     p.set_defaults(func=run)
