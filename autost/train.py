@@ -25,6 +25,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
+from autost import distributed
 from autost.arch import Arch
 from autost.backend import BACKENDS
 from autost.checkpoint import (CheckpointError, check_compatible, load_checkpoint, rng_state, save_checkpoint,
@@ -191,9 +192,10 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
 
 def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                 scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
-                config: TrainConfig, device: torch.device, epoch: int) -> tuple[float, float, float]:
-    """One pass over ``loader``; returns (mean loss, accuracy, learning rate of the last step).
-    A non-finite loss raises before it can reach the weights."""
+                config: TrainConfig, device: torch.device, epoch: int,
+                group: distributed.Group = distributed.Group()) -> tuple[float, float, float]:
+    """One pass over ``loader``; returns (mean loss, accuracy, learning rate of the last step),
+    over every rank's shard under torchrun. A non-finite loss raises before it can reach the weights."""
     model.train()
     total_loss, correct, seen, lr = 0.0, 0, 0, 0.0
     with tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False, disable=None,
@@ -216,6 +218,7 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
             bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}", refresh=False)
+    total_loss, correct, seen = distributed.sum_over_ranks((total_loss, correct, seen), group, device)
     return total_loss / seen, correct / seen, lr
 
 
@@ -345,18 +348,20 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
     returned metrics have ``None`` test and energy fields. ``config.resume`` continues from ``last.pt``.
     ``log`` receives one line per event (resume, epoch summary).
     """
-    say = log or (lambda message: None)
     out_dir = Path(out_dir)
     last_path, best_path = out_dir / LAST, out_dir / BEST
     if not config.resume and (last_path.exists() or best_path.exists()):
         raise UsageError(f"{out_dir} already holds a training run; pass --resume to continue it or use another --out")
-    device = pick_device(config)
+    group = distributed.from_env()  # several processes under torchrun: only rank 0 writes and logs
+    say = log if log and group.is_main else (lambda message: None)
+    device = distributed.device_for(group, pick_device(config))
     geometry = resolve_geometry(dataset=config.dataset, input_shape=None, num_classes=None, patch_size=None,
                                 time_steps=config.time_steps)
     splits = load_splits(config, geometry)
-    steps_per_epoch = math.ceil(len(splits["train"]) / config.batch_size)
+    steps_per_epoch = math.ceil(len(splits["train"]) / (config.batch_size * group.world_size))
     seed_everything(config.seed)
     run = _Run(arch, config, geometry, device, steps_per_epoch)
+    trained_model = distributed.wrap(run.model, group, device)
     say(f"{out_dir}: {arch.short()} on {config.dataset}, {device.type}, LIF {lif_implementation(device)}")
     if config.resume and last_path.exists():
         data = load_checkpoint(last_path, map_location=device)
@@ -369,24 +374,32 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
     val_loader = make_loader(splits["val"], config, device, shuffle_seed=None)
     for epoch in range(run.epoch + 1, config.epochs + 1):
         start = time.perf_counter()
-        train_loader = make_loader(splits["train"], config, device, shuffle_seed=epoch_seed(config.seed, epoch))
+        if group.active:
+            train_loader = distributed.shard_loader(splits["train"], config.batch_size, epoch_seed(config.seed, epoch),
+                                                    group, num_workers=config.num_workers,
+                                                    pin_memory=device.type == "cuda")
+        else:
+            train_loader = make_loader(splits["train"], config, device, shuffle_seed=epoch_seed(config.seed, epoch))
         try:
-            loss, acc, lr = train_epoch(run.model, train_loader, run.optimizer, run.scheduler, run.scaler, config,
-                                        device, epoch)
+            loss, acc, lr = train_epoch(trained_model, train_loader, run.optimizer, run.scheduler, run.scaler, config,
+                                        device, epoch, group)
         except _Diverged as err:
             kept = f"{last_path} still holds epoch {run.epoch}" if run.epoch else "no checkpoint was written"
             raise TrainingError(f"training diverged: {err}; stopped, {kept}; try a lower --lr") from None
         val_acc = evaluate(run.model, val_loader, device, config.amp)
         run.end_epoch({"epoch": epoch, "train_loss": loss, "train_acc": acc, "val_acc": val_acc, "lr": lr,
                        "time_s": time.perf_counter() - start})
-        run.save(last_path, best_path)
+        if group.is_main:
+            run.save(last_path, best_path)
         say(f"epoch {epoch}/{config.epochs}  loss {loss:.4f}  train {acc:.1%}  val {val_acc:.1%}  "
             f"lr {lr:.2e}  {run.history['epochs'][-1]['time_s']:.1f}s")
         if stop_after_epoch is not None and epoch >= stop_after_epoch and epoch < config.epochs:
             return _metrics(run, geometry, device, None)
+    distributed.finish(group)  # rank 0's best.pt is complete before anyone reads it
     test_loader = make_loader(splits["test"], config, device, shuffle_seed=None)
     metrics = _metrics(run, geometry, device, _final(run, best_path, test_loader, device))
-    atomic_write_json(out_dir / METRICS, metrics)
+    if group.is_main:
+        atomic_write_json(out_dir / METRICS, metrics)
     return metrics
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from autost.arch import Arch
 from autost.backend import BACKENDS
+from autost.distributed import is_main_process
 from autost.errors import UsageError
 from autost.train import AUTOST_RECIPE, DEVICES, RECIPES, Recipe, TrainConfig, train, train_top
 
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.arch:
         metrics = train(Arch.from_yaml(args.arch), config, args.out, log=log)
-        print(_summary(args.arch.stem, metrics, args.out))
+        if is_main_process():  # under torchrun, one line for the whole group
+            print(_summary(args.arch.stem, metrics, args.out))
         return 0
     results = train_top(args.from_search, args.top_k, config, args.out, log=log, workers=args.workers,
                         ray_address=args.ray_address)
@@ -61,7 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train architectures with AdamW, warm-up + cosine schedule and label smoothing; write last.pt, "
                     "best.pt (by validation accuracy) and metrics.json (test accuracy, trained-network energy and "
                     "firing rates of the best checkpoint) into --out, or into --out/NN per architecture with "
-                    "--from-search.",
+                    "--from-search. Data-parallel on one candidate: torchrun --nproc_per_node N run.py train ... "
+                    "(gloo on the CPU, nccl on GPUs; rank 0 writes).",
         epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--arch", type=Path, help="architecture YAML (AutoST's RETRAIN format)")
