@@ -4,6 +4,7 @@ import random
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from scipy import stats
 
@@ -19,6 +20,16 @@ from autost.train import train
 from conftest import ROOT
 
 N = 4
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These models are tiny, so intra-op threads buy nothing, and on a shared machine a second
+    thread that waits for a busy core slows every op down many times over."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 class Stop(Exception):
