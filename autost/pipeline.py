@@ -3,7 +3,9 @@
 The config has the sections ``search``, ``train``, ``energy`` and ``report``; their keys are
 the options of the matching subcommand (``param_limits`` or ``param-limits`` for
 ``--param-limits``, ``true`` for a flag). ``train.dataset`` may list several datasets:
-the same top architectures are then trained on each. Layout of the output folder::
+the same top architectures are then trained on each, and ``train.per_dataset`` maps a
+dataset to options that differ for it (e.g. fewer epochs on the slower event data).
+Layout of the output folder::
 
     OUT/search/            search.json, history.csv, top/NN.yaml
     OUT/train/DATASET/NN/  metrics.json, best.pt, last.pt
@@ -125,12 +127,13 @@ def run_pipeline(config: dict, out: Path, *, resume: bool = False, data_root: st
         log("search: scoring candidates without training")
         run_search(config_from_args(search_args), search_dir, resume=resume)
 
-    train_section = {k: v for k, v in config["train"].items() if k != "dataset"}
+    train_section = {k: v for k, v in config["train"].items() if k not in ("dataset", "per_dataset")}
+    per_dataset = config["train"].get("per_dataset") or {}
     energy = config["energy"]
     for dataset in _train_datasets(config):
         train_dir = out / "train" / dataset
-        args = parse_section("train", {**train_section, **root, "dataset": dataset},
-                             {"from_search": search_dir, "out": train_dir})
+        options = {**train_section, **per_dataset.get(dataset, {}), **root, "dataset": dataset}
+        args = parse_section("train", options, {"from_search": search_dir, "out": train_dir})
         train_config = TrainConfig.for_dataset(
             dataset, data_root=args.data_root, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
