@@ -294,11 +294,14 @@ def _read_metrics(path: Path, arch: Arch) -> dict[str, Any]:
 
 def run_study(config: StudyConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
               on_trained: Callable[[int, dict[str, Any]], None] | None = None,
-              log: Callable[[str], None] | None = None) -> dict[str, Any]:
+              log: Callable[[str], None] | None = None, workers: int | None = None,
+              ray_address: str | None = None) -> dict[str, Any]:
     """Run (or, with ``resume``, continue) a study into ``out``; returns correlate.json's content.
 
     ``on_trained(index, row)`` is called after each architecture is trained and recorded (a
     test stops a study there to resume it). ``log`` receives the training's per-epoch lines.
+    With ``workers`` or ``ray_address`` the untrained architectures are trained one per
+    worker first (``autost.parallel``); the rows are then recorded in order as usual.
     """
     out = Path(out)
     space = validate(config)
@@ -312,6 +315,13 @@ def run_study(config: StudyConfig, out: str | Path, *, resume: bool = False, pro
     if not study.table:
         _score_all(study, space, progress)
         study.write()
+    if workers is not None or ray_address:
+        from autost.parallel import make_jobs, run_jobs
+
+        untrained = [(study.run_dir(row["index"]).name, Arch.from_dict(row["arch"])) for row in study.table
+                     if not (study.run_dir(row["index"]) / METRICS).exists()]
+        run_jobs(make_jobs(untrained, train_config(config, resume=True), out / RUNS), workers=workers or 1,
+                 ray_address=ray_address, log=log or (lambda message: None))
     bar = tqdm(study.table, desc="training", unit="arch", disable=not progress, file=sys.stderr)
     study.timing["training_s"] = 0.0  # summed from every run's epochs, whichever session trained them
     for row in bar:

@@ -3,10 +3,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# The test models are tiny, so intra-op threads buy nothing; on a busy machine a second thread
+# that waits for a core slows every op many times over. Subprocesses inherit the variable.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 
 SPACES = sorted((ROOT / "spaces").glob("*.yaml"))
 

@@ -4,7 +4,6 @@ import random
 
 import numpy as np
 import pytest
-import torch
 import yaml
 from scipy import stats
 
@@ -20,16 +19,6 @@ from autost.train import train
 from conftest import ROOT
 
 N = 4
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny, so intra-op threads buy nothing, and on a shared machine a second
-    thread that waits for a busy core slows every op down many times over."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class Stop(Exception):
@@ -212,3 +201,10 @@ def test_cli_reports_the_ranking(tiny_space, straight, capsys):
     assert all(proxy in printed for proxy in PROXIES) and "Kendall tau" in printed
     assert main(args[:-1]) == 2  # without --resume: refused, one line on stderr
     assert "--resume" in capsys.readouterr().err
+
+
+def test_two_workers_give_the_same_table(tiny_space, straight, tmp_path):
+    parallel = run_study(_config(tiny_space), tmp_path / "w2", progress=False, workers=2)
+    straight_result, _ = straight
+    assert parallel["table"] == straight_result["table"]
+    assert parallel["stats"] == straight_result["stats"]

@@ -21,7 +21,8 @@ def run(args: argparse.Namespace) -> int:
         if args.verbose:
             print(message, file=sys.stderr, flush=True)
 
-    result = run_study(config_from_args(args), args.out, resume=args.resume, log=log)
+    result = run_study(config_from_args(args), args.out, resume=args.resume, log=log, workers=args.workers,
+                       ray_address=args.ray_address)
     print(f"{'proxy':10s} {'Kendall tau':>11s} {'95% interval':>16s} {'Spearman rho':>13s}")
     for proxy in result["ranking"]:
         s = result["stats"][proxy]
@@ -58,6 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="training batch size (default 16: a short run needs about 100 optimizer steps before "
                         "BatchNorm's running statistics, and so test accuracy, mean anything)")
     p.add_argument("--limit", type=int, help="train and test on the first N samples of each split (quick runs)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="train N architectures at once in local processes (one torch thread each)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="one architecture per Ray task on the cluster at ADDR ('local' starts one)")
     p.add_argument("--lambda", dest="lam", type=float, default=1.0,
                    help="lambda of the AutoST proxy MACs + lambda/NASWOT (default 1; 0 would make it MACs)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
