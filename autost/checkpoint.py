@@ -98,3 +98,11 @@ def check_compatible(data: Mapping[str, Any], path: str | Path, *, arch: Arch, d
     if changed:
         raise CheckpointError(f"{path} was trained with other settings ({'; '.join(changed)}); "
                               "repeat the original ones to resume")
+
+
+def describe(err: BaseException, limit: int = 240) -> str:
+    """An exception as one short line: torch's state-dict errors put the missing and unexpected
+    keys on the lines after their first, so those are joined in rather than dropped."""
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+

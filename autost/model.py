@@ -12,15 +12,20 @@ from torch import nn
 from autost.arch import Arch
 from autost.backend import select_lif_backend
 
-from spikingjelly.activation_based import functional, neuron
+from spikingjelly.activation_based import functional, neuron, surrogate
 
 ATTENTION_SCALE = 0.125
 MAX_STEM_POOLS = 4  # one max-pool per stem conv stage at most
 
 
 def lif(v_threshold: float = 1.0) -> neuron.LIFNode:
-    """Multi-step LIF neuron with the Spikformer settings (tau 2, detached reset)."""
-    return neuron.LIFNode(tau=2.0, v_threshold=v_threshold, detach_reset=True, step_mode="m")
+    """Multi-step LIF neuron with the Spikformer settings (tau 2, detached reset).
+
+    Each neuron gets its own surrogate module: LIFNode's default is one Sigmoid instance
+    shared by every neuron in the process, so anything a tool attaches to it (thop's
+    counting buffers, say) would leak into the state dict of every model built later."""
+    return neuron.LIFNode(tau=2.0, v_threshold=v_threshold, surrogate_function=surrogate.Sigmoid(),
+                          detach_reset=True, step_mode="m")
 
 
 def _over_time(module: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -28,8 +28,8 @@ from tqdm import tqdm
 from autost import distributed
 from autost.arch import Arch
 from autost.backend import BACKENDS
-from autost.checkpoint import (CheckpointError, check_compatible, load_checkpoint, rng_state, save_checkpoint,
-                               set_rng_state)
+from autost.checkpoint import (CheckpointError, check_compatible, describe, load_checkpoint, rng_state,
+                               save_checkpoint, set_rng_state)
 from autost.cost import analytic_cost, count_params
 from autost.errors import UsageError
 from autost.geometry import Geometry, resolve_geometry
@@ -284,7 +284,7 @@ class _Run:
             self.history = dict(data["history"])
         except (RuntimeError, KeyError, ValueError, TypeError) as err:
             raise CheckpointError(f"{path}: does not fit this run ({type(err).__name__}: "
-                                  f"{str(err).splitlines()[0] if str(err) else ''})") from None
+                                  f"{describe(err)})") from None
 
 
 def lif_implementation(device: torch.device) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from autost.arch import Arch
-from autost.checkpoint import CheckpointError, load_checkpoint
+from autost.checkpoint import CheckpointError, describe, load_checkpoint
 from autost.geometry import Geometry
 from autost.model import build_model
 from autost.search.evaluate import arch_seed
@@ -24,7 +24,7 @@ def load_trained(arch: Arch, geometry: Geometry, checkpoint: str | Path) -> torc
         model.load_state_dict(data["model"])
     except RuntimeError as err:
         raise CheckpointError(f"{checkpoint}: weights do not fit {arch.short()} for this dataset "
-                              f"({str(err).splitlines()[0]})") from None
+                              f"({describe(err)})") from None
     return model
 
 

@@ -59,3 +59,12 @@ def test_attention_products_are_counted():
 def test_count_is_per_sample():
     model = build_model(Arch(1, 32, (2,), (2,)), **CIFAR)
     assert count_macs(model, torch.randn(3, 3, 32, 32)) == count_macs(model, torch.randn(1, 3, 32, 32))
+
+
+def test_counting_leaves_no_trace_in_later_models():
+    """thop attaches counting buffers to every module it sees; none may survive into a model
+    built afterwards (SpikingJelly's default surrogate is one module shared process-wide)."""
+    arch = Arch(1, 32, (2,), (2,))
+    before = set(build_model(arch, **CIFAR).state_dict())
+    count_macs(build_model(arch, **CIFAR), torch.randn(1, 3, 32, 32))
+    assert set(build_model(arch, **CIFAR).state_dict()) == before
