@@ -17,6 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="AutoST: training-free search for energy-efficient spiking transformers.",
+        epilog="Typical use: run.py pipeline --config configs/demo.yaml (search, train, energy, report on the "
+               "embedded data), or the stages one by one: search -> train --from-search -> report. "
+               "`run.py COMMAND --help` lists each command's options.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
