@@ -109,8 +109,9 @@ def run_pipeline(config: dict, out: Path, *, resume: bool = False, data_root: st
                  log: Callable[[str], None] = print) -> Path:
     """Run every stage; returns the report's HTML path."""
     from autost.commands.search import config_from_args
+    from autost.commands.train import config_from_args as train_config_from_args
     from autost.search.runner import run_search
-    from autost.train import TrainConfig, train_top
+    from autost.train import train_top
     from energy.measure import measure_energy
     from energy.report import load_run, write_report
 
@@ -134,11 +135,8 @@ def run_pipeline(config: dict, out: Path, *, resume: bool = False, data_root: st
         train_dir = out / "train" / dataset
         options = {**train_section, **per_dataset.get(dataset, {}), **root, "dataset": dataset}
         args = parse_section("train", options, {"from_search": search_dir, "out": train_dir})
-        train_config = TrainConfig.for_dataset(
-            dataset, data_root=args.data_root, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
-            time_steps=args.time_steps, device=args.device, backend=args.backend, amp=args.amp, seed=args.seed,
-            limit=args.limit, num_workers=args.num_workers, resume=True)
+        args.resume = True  # a rerun continues every candidate from its last checkpoint
+        train_config = train_config_from_args(args)
         log(f"train: top {args.top_k or 'all'} on {dataset}")
         trained = train_top(search_dir, args.top_k, train_config, train_dir, log=log)
 

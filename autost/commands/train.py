@@ -31,16 +31,21 @@ def _summary(name: str, metrics: dict, out: Path) -> str:
             f"{metrics['energy_mj']:.4g} mJ/sample  -> {out / 'metrics.json'}")
 
 
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig that `run.py train`'s options describe (the dataset's recipe filled in)."""
+    return TrainConfig.for_dataset(
+        args.dataset, data_root=args.data_root, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
+        time_steps=args.time_steps, device=args.device, backend=args.backend, amp=args.amp, seed=args.seed,
+        limit=args.limit, num_workers=args.num_workers, resume=args.resume)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.top_k is not None and args.arch:
         raise UsageError("--top-k goes with --from-search, not --arch")
     if (args.workers or args.ray_address) and args.arch:
         raise UsageError("--workers and --ray-address go with --from-search (one candidate per worker)")
-    config = TrainConfig.for_dataset(
-        args.dataset, data_root=args.data_root, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
-        time_steps=args.time_steps, device=args.device, backend=args.backend, amp=args.amp, seed=args.seed,
-        limit=args.limit, num_workers=args.num_workers, resume=args.resume)
+    config = config_from_args(args)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
