@@ -100,9 +100,13 @@ class TrainConfig:
 
     @classmethod
     def for_dataset(cls, dataset: str, **overrides: Any) -> "TrainConfig":
-        """The dataset's recipe with ``overrides`` applied; a ``None`` override keeps the default."""
+        """The dataset's recipe with ``overrides`` applied; a ``None`` override keeps the default.
+        A recipe's warm-up shrinks to at most half of fewer ``epochs`` unless it is given too."""
         values = asdict(RECIPES.get(dataset, AUTOST_RECIPE))
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        values.update(given)
+        if "warmup_epochs" not in given:
+            values["warmup_epochs"] = min(values["warmup_epochs"], values["epochs"] // 2)
         return cls(dataset=dataset, **values)
 
     def __post_init__(self) -> None:

@@ -199,6 +199,15 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_recipe_defaults_and_overrides():
+    assert TrainConfig.for_dataset("digits").epochs == 20
+    assert TrainConfig.for_dataset("cifar10") == TrainConfig("cifar10")  # AutoST's recipe
+    assert TrainConfig.for_dataset("cifar10", lr=None).lr == 5e-4
+    assert TrainConfig.for_dataset("digits", epochs=1).warmup_epochs == 0  # shrunk with the run
+    with pytest.raises(UsageError, match="--warmup-epochs"):
+        TrainConfig.for_dataset("digits", epochs=1, warmup_epochs=2)
+
+
 def test_warmup_cosine_schedule():
     schedule = WarmupCosine(warmup_steps=4, total_steps=20)
     factors = [schedule(step) for step in range(20)]
