@@ -82,7 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help="batch size (default: per dataset)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: per dataset)")
     p.add_argument("--weight-decay", type=float, help="AdamW weight decay, not applied to biases and BatchNorm")
-    p.add_argument("--warmup-epochs", type=int, help="epochs of linear warm-up (default: per dataset, at most half of --epochs)")
+    p.add_argument("--warmup-epochs", type=int,
+                   help="epochs of linear warm-up (default: per dataset, at most half of --epochs)")
     p.add_argument("--label-smoothing", type=float, help="label smoothing (default: per dataset)")
     p.add_argument("--time-steps", type=int, help="time steps T (default: per dataset)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when available (default)")
