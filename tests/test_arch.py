@@ -45,3 +45,18 @@ def test_bad_yaml_files(tmp_path):
     typed.write_text("RETRAIN: {DEPTH: two, EMBED_DIM: 64, MLP_RATIO: [4], NUM_HEADS: [4]}")
     with pytest.raises(ValueError, match="DEPTH must be an integer"):
         Arch.from_yaml(typed)
+
+
+def test_atomic_writes_replace_whole_files_with_usual_permissions(tmp_path):
+    import os
+
+    from autost.io import atomic_write_json
+
+    path = tmp_path / "r.json"
+    atomic_write_json(path, {"a": 1})
+    atomic_write_json(path, {"a": 2})
+    assert path.read_text().strip().endswith("}") and '"a": 2' in path.read_text()
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
