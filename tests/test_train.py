@@ -17,6 +17,7 @@ from autost.errors import UsageError
 from autost.geometry import resolve_geometry
 from autost.schedule import WarmupCosine
 from autost.train import TrainConfig, train
+from conftest import ROOT
 
 TINY = Arch(1, 32, (2,), (2,))
 OTHER = Arch(1, 48, (2,), (4,))
@@ -230,3 +231,14 @@ def test_load_checkpoint_rejects_foreign_files(tmp_path):
     torch.save({"model": {}}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an AutoST training checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_architecture_outside_the_given_space_is_refused(tmp_path, capsys):
+    path = tmp_path / "a.yaml"
+    Arch(1, 128, (2,), (2,)).to_yaml(path)
+    space = ROOT / "spaces" / "digits.yaml"
+    assert cli.main(["train", "--arch", str(path), "--space", str(space), "--dataset", "digits",
+                     "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "EMBED_DIM 128 is not in" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()

@@ -9,6 +9,7 @@ from autost.arch import Arch
 from autost.backend import BACKENDS
 from autost.distributed import is_main_process
 from autost.errors import UsageError
+from autost.space import SearchSpace
 from autost.train import AUTOST_RECIPE, DEVICES, RECIPES, Recipe, TrainConfig, train, train_top
 
 
@@ -51,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr, flush=True)
 
     if args.arch:
-        metrics = train(Arch.from_yaml(args.arch), config, args.out, log=log)
+        arch = Arch.from_yaml(args.arch)
+        if args.space:
+            SearchSpace.from_yaml(args.space).check(arch)
+        metrics = train(arch, config, args.out, log=log)
         if is_main_process():  # under torchrun, one line for the whole group
             print(_summary(args.arch.stem, metrics, args.out))
         return 0
@@ -74,6 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--arch", type=Path, help="architecture YAML (AutoST's RETRAIN format)")
     source.add_argument("--from-search", type=Path, metavar="DIR", help="a search's output folder: trains DIR/top/*.yaml")
+    p.add_argument("--space", type=Path, help="with --arch: refuse an architecture outside this search space")
     p.add_argument("--top-k", type=int, help="with --from-search: train the first K (default: all)")
     p.add_argument("--dataset", required=True, help="dataset name (digits and ndigits are embedded)")
     p.add_argument("--data-root", type=Path, help="folder holding the non-embedded datasets")
