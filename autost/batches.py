@@ -4,12 +4,18 @@ from __future__ import annotations
 import torch
 
 
-def real_batch(dataset: str, *, batch_size: int, time_steps: int, seed: int = 0, data_root: str | None = None,
-               img_size: int | None = None, split: str = "train") -> torch.Tensor:
-    """``batch_size`` inputs drawn with ``seed`` from ``dataset``'s ``split``, stacked."""
+def labeled_batch(dataset: str, *, batch_size: int, time_steps: int, seed: int = 0, data_root: str | None = None,
+                  img_size: int | None = None, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` (input, label) pairs drawn with ``seed`` from ``dataset``'s ``split``, stacked."""
     from datasets import get_dataset
 
     data = get_dataset(dataset, split, data_root=data_root, time_steps=time_steps, img_size=img_size, seed=seed)
-    gen = torch.Generator().manual_seed(seed)
-    index = torch.randperm(len(data), generator=gen)[:batch_size].tolist()
-    return torch.stack([torch.as_tensor(data[i][0], dtype=torch.float32) for i in index])
+    index = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:batch_size].tolist()
+    samples = [data[i] for i in index]
+    return (torch.stack([torch.as_tensor(x, dtype=torch.float32) for x, _ in samples]),
+            torch.tensor([int(y) for _, y in samples]))
+
+
+def real_batch(dataset: str, **kwargs) -> torch.Tensor:
+    """The inputs of ``labeled_batch`` (same arguments, same draw)."""
+    return labeled_batch(dataset, **kwargs)[0]

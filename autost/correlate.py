@@ -30,6 +30,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from autost.arch import Arch
+from autost.batches import labeled_batch
 from autost.cost import analytic_cost
 from autost.errors import UsageError
 from autost.geometry import Geometry, resolve_geometry
@@ -145,19 +146,6 @@ def _draw(space: SearchSpace, depth: int, dim: int, rng: random.Random, geometry
         if arch not in seen and constraints.params_ok(analytic_cost(arch, **geometry.model_kwargs()).params):
             return arch
     return None
-
-
-def labeled_batch(dataset: str, *, batch_size: int, time_steps: int, seed: int, data_root: str | None = None,
-                  img_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch_size`` (input, label) pairs drawn with ``seed`` from ``dataset``'s training split,
-    the draw ``autost.batches.real_batch`` makes, with the labels that grad-norm needs."""
-    from datasets import get_dataset
-
-    data = get_dataset(dataset, "train", data_root=data_root, time_steps=time_steps, img_size=img_size, seed=seed)
-    index = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:batch_size].tolist()
-    samples = [data[i] for i in index]
-    return (torch.stack([torch.as_tensor(x, dtype=torch.float32) for x, _ in samples]),
-            torch.tensor([int(y) for _, y in samples]))
 
 
 def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, targets: torch.Tensor, *,
