@@ -5,19 +5,18 @@ import argparse
 import random
 from pathlib import Path
 
-from autost.model import build_model
+from autost.cost import analytic_cost
 from autost.space import SearchSpace
 
 
 def run(args: argparse.Namespace) -> int:
     space = SearchSpace.from_yaml(args.space)
     rng = random.Random(args.seed)
-    print(f"{space.name}: {space.size():,} architectures")
+    print(f"{space.name}: {space.size():,} architectures (sizes for 1x16x16 input, T 4, 10 classes)")
     for _ in range(args.n):
         arch = space.sample(rng)
-        model = build_model(arch, in_channels=1, img_size=16, patch_size=4, time_steps=4, num_classes=10)
-        params = sum(p.numel() for p in model.parameters())
-        print(f"  {arch.short():40s} {params / 1e6:8.3f} M params")
+        cost = analytic_cost(arch, in_channels=1, img_size=16, patch_size=4, time_steps=4, num_classes=10)
+        print(f"  {arch.short():40s} {cost.params / 1e6:8.3f} M params  {cost.macs / 1e6:9.2f} M MACs")
     return 0
 
 
