@@ -193,17 +193,28 @@ class SpikingTransformer(nn.Module):
 
 
 def stem_pools(img_size: int, patch_size: int) -> int:
-    """Number of stem max-pools that turn ``img_size`` into ``img_size / patch_size`` tokens a side."""
-    if img_size <= 0 or patch_size <= 0 or img_size % patch_size:
-        raise ValueError(f"img_size {img_size} must be a positive multiple of patch_size {patch_size}")
-    ratio = img_size // patch_size
-    pools = ratio.bit_length() - 1
-    if 1 << pools != ratio:
-        raise ValueError(f"img_size / patch_size = {ratio} must be a power of two (one max-pool per halving)")
+    """Number of stem max-pools for ``patch_size`` x ``patch_size`` pixel patches: one halving per
+    factor of two in the patch, ``log2(patch_size)``, so the token grid is ``img_size / patch_size``
+    a side (CIFAR 32x32, patch 4: 2 pools, 8x8 tokens; DVS 128x128, patch 16: 4 pools, 8x8)."""
+    if img_size <= 0 or patch_size <= 0:
+        raise ValueError(f"img_size {img_size} and patch_size {patch_size} must be positive")
+    pools = patch_size.bit_length() - 1
+    if 1 << pools != patch_size:
+        raise ValueError(f"patch_size {patch_size} must be a power of two (one max-pool per halving); "
+                         f"use 1, 2, 4, 8 or 16")
+    if img_size % patch_size:
+        raise ValueError(f"patch_size {patch_size} must divide img_size {img_size}; "
+                         f"pick a power of two that does")
     if pools > MAX_STEM_POOLS:
-        raise ValueError(f"img_size / patch_size = {ratio} needs {pools} halvings; "
-                         f"the stem has {MAX_STEM_POOLS} stages, so use a larger patch_size")
+        raise ValueError(f"patch_size {patch_size} needs {pools} halvings; the stem has "
+                         f"{MAX_STEM_POOLS} stages, so use a patch_size of at most {1 << MAX_STEM_POOLS}")
     return pools
+
+
+def token_grid(img_size: int, patch_size: int) -> int:
+    """Tokens a side after the stem: ``img_size / patch_size`` (checked by ``stem_pools``)."""
+    stem_pools(img_size, patch_size)
+    return img_size // patch_size
 
 
 def build_model(arch: Arch, *, in_channels: int, img_size: int, num_classes: int, time_steps: int,

@@ -64,8 +64,8 @@ def test_sampled_archs_build_round_trip_and_train(path, tmp_path):
             assert n_params(model) > 0
 
 
-@pytest.mark.parametrize("img, patch", [(32, 3), (48, 4), (512, 16)])
+@pytest.mark.parametrize("img, patch", [(32, 3), (30, 4), (64, 32), (32, 0)])
 def test_bad_patch_geometry(img, patch):
-    with pytest.raises(ValueError, match="patch_size|power of two|halvings"):
+    with pytest.raises(ValueError, match="patch_size"):
         build_model(Arch(1, 32, (2,), (2,)), in_channels=1, img_size=img, patch_size=patch,
                     time_steps=1, num_classes=2)
