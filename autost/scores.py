@@ -5,10 +5,17 @@ NASWOT (Mellor et al., ICML 2021): the binary codes of a mini-batch define a ker
 score is ``log|det K|``. In a spiking network the codes are the spikes of every LIF layer
 at every time step.
 
-SAHD (Kim et al., ECCV 2022, SNASNet): spike codes are sparse, so agreements on zeros swamp
-the kernel. The sparsity-aware Hamming kernel weights each layer's agreements on ones by
-``1 - r`` and on zeros by ``r``, where ``r`` is that layer's firing rate in the batch, so
-that rare events (spikes) count more than the common silence. (Our reading of the paper.)
+SAHD (Kim et al., "Neural Architecture Search for Spiking Neural Networks", ECCV 2022,
+SNASNet, Sec. 3.2): spike codes are sparse, so a plain Hamming distance mostly measures how
+many spikes two codes have. SNASNet builds the kernel per LIF layer AND per time step, and
+divides each pair's Hamming distance ``H`` by the distance expected between two random codes
+of the same sparsities, ``N e`` with ``e = r_i (1 - r_j) + (1 - r_i) r_j`` (``r_i``: the
+fraction of the layer's ``N`` neurons that sample ``i`` fires at that step):
+
+    K[i, j] = sum over layers l and steps t of  N_l - 0.5 * H / (N_l e + 1e-3)
+
+and scores ``log|det K|``. The factor 0.5 and the 1e-3 guard (it keeps two silent codes
+finite) are the values of SNASNet's public implementation.
 """
 from __future__ import annotations
 
@@ -27,13 +34,39 @@ class CodeScores:
     sahd: float
 
 
-def kernel_terms(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Agreements on ones and on zeros between every pair of rows of binary ``codes [B, N]``."""
+SAHD_EPS = 1e-3
+
+
+def _pair_terms(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For binary ``codes [..., B, N]``: agreements on ones, Hamming distances and each row's
+    count of ones, for every pair of rows."""
     c = codes.double()
-    ones = c @ c.T
-    counts = c.sum(dim=1)
-    zeros = c.shape[1] - counts[:, None] - counts[None, :] + ones
-    return ones, zeros
+    ones = c @ c.transpose(-2, -1)
+    counts = c.sum(dim=-1)
+    hamming = counts[..., :, None] + counts[..., None, :] - 2 * ones
+    return ones, hamming, counts
+
+
+def naswot_kernel(layer_codes: list[torch.Tensor]) -> torch.Tensor:
+    """NASWOT's ``K[i, j] = sum of (N - hamming)`` over every layer's codes ``[T, B, N]``
+    (the same as one code of all layers and steps concatenated)."""
+    kernel = 0
+    for codes in layer_codes:
+        _, hamming, _ = _pair_terms(codes)
+        kernel = kernel + (codes.shape[-1] - hamming).sum(dim=0)
+    return kernel
+
+
+def sahd_kernel(layer_codes: list[torch.Tensor]) -> torch.Tensor:
+    """SNASNet's sparsity-aware Hamming kernel (module docstring) over ``[T, B, N]`` codes."""
+    kernel = 0
+    for codes in layer_codes:
+        n = codes.shape[-1]
+        _, hamming, counts = _pair_terms(codes)
+        r = counts / n
+        expected = r[..., :, None] * (1 - r[..., None, :]) + (1 - r[..., :, None]) * r[..., None, :]
+        kernel = kernel + (n - 0.5 * hamming / (n * expected + SAHD_EPS)).sum(dim=0)
+    return kernel
 
 
 def logdet(kernel: torch.Tensor) -> float:
@@ -41,16 +74,8 @@ def logdet(kernel: torch.Tensor) -> float:
 
 
 def code_scores(layer_codes: list[torch.Tensor]) -> CodeScores:
-    """NASWOT and SAHD from per-layer binary codes, each ``[B, N_layer]``."""
-    batch = layer_codes[0].shape[0]
-    plain = torch.zeros(batch, batch, dtype=torch.float64)
-    sparse = torch.zeros(batch, batch, dtype=torch.float64)
-    for codes in layer_codes:
-        ones, zeros = kernel_terms(codes)
-        rate = float(codes.float().mean())
-        plain += ones + zeros
-        sparse += (1.0 - rate) * ones + rate * zeros
-    return CodeScores(naswot=logdet(plain), sahd=logdet(sparse))
+    """NASWOT and SAHD from per-layer binary codes, each ``[T, B, N_layer]``."""
+    return CodeScores(naswot=logdet(naswot_kernel(layer_codes)), sahd=logdet(sahd_kernel(layer_codes)))
 
 
 @torch.no_grad()
@@ -60,7 +85,7 @@ def activation_scores(model: nn.Module, inputs: torch.Tensor) -> CodeScores:
     codes: list[torch.Tensor] = []
 
     def record(module, args, out):
-        codes.append(out.transpose(0, 1).reshape(out.shape[1], -1))  # [T, B, ...] -> [B, T*...]
+        codes.append(out.reshape(out.shape[0], out.shape[1], -1))  # [T, B, ...] -> [T, B, N]
 
     handles = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, neuron.LIFNode)]
     try:
