@@ -113,6 +113,8 @@ def test_naswot_score_needs_and_uses_data(tmp_path, capsys):
     (["--space", TINY, "--param-limits", "12", "11"], "larger than MAX"),
     (["--space", TINY, "--param-limits", "500", "600"], "widen --param-limits"),
     (["--space", TINY, "--algorithm", "exact", "--score", "sahd"], "exact"),
+    (["--space", TINY, "--score", "energy-aware"], "was removed: no paper defines it"),
+    (["--space", TINY, "--score", "bogus"], "choose one of flops, autost, naswot, sahd"),
 ])
 def test_bad_input_fails_before_work_with_one_line(tmp_path, capsys, extra, message):
     out = tmp_path / "o"

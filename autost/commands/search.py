@@ -53,9 +53,9 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="NSGA-II objectives, comma-separated from score (maximized), energy and params "
                         "(minimized); also the objectives of the front reported in search.json "
                         "(default score,energy)")
-    p.add_argument("--score", choices=SCORES, default="flops",
-                   help="flops: MACs (AutoST's default); autost: MACs + lambda/NASWOT; naswot; sahd; "
-                        "energy-aware: GMACs per mJ of init-time spike energy")
+    p.add_argument("--score", default="flops", metavar="{" + ",".join(SCORES) + "}",
+                   help="flops: MACs (AutoST's default); autost: MACs + lambda/NASWOT; naswot (Mellor et al. "
+                        "2021); sahd (SNASNet's sparsity-aware Hamming distance, Kim et al. 2022)")
     p.add_argument("--lambda", dest="lam", type=float, default=0.0, help="lambda of --score autost (default 0)")
     p.add_argument("--population", type=int, default=50, help="population per generation (default 50)")
     p.add_argument("--generations", type=int, default=20, help="generations (default 20)")

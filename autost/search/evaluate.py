@@ -20,9 +20,23 @@ from autost.model import build_model
 from autost.scores import activation_scores, autost_score
 from energy.estimate import estimate_energy
 
-SCORES = ("flops", "autost", "naswot", "sahd", "energy-aware")
-NEEDS_DATA = {"naswot", "sahd", "energy-aware"}
+SCORES = ("flops", "autost", "naswot", "sahd")
+NEEDS_DATA = {"naswot", "sahd"}
 NEEDS_CODES = {"naswot", "sahd"}
+# Scores that existed once, with what to use instead.
+REMOVED_SCORES = {
+    "energy-aware": "--score energy-aware (GMACs per mJ) was removed: no paper defines it and it ranked by "
+                    "depth; limit energy with --energy-limit MJ, or search --algorithm nsga2 with "
+                    "--objectives score,energy",
+}
+
+
+def check_score(score: str) -> None:
+    """One-line ``ValueError`` for an unknown or removed score name."""
+    if score in REMOVED_SCORES:
+        raise ValueError(REMOVED_SCORES[score])
+    if score not in SCORES:
+        raise ValueError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
 
 
 @dataclass(frozen=True)
@@ -57,8 +71,7 @@ class Evaluator:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.score not in SCORES:
-            raise ValueError(f"unknown score {self.score!r}; choose one of {', '.join(SCORES)}")
+        check_score(self.score)
         needs_data = self.score in NEEDS_DATA or (self.score == "autost" and self.lam != 0)
         if needs_data and self.batch is None:
             raise ValueError(f"--score {self.score} needs real data: give --dataset")
@@ -87,8 +100,4 @@ class Evaluator:
             return record["macs"] / 1e9
         if self.score == "autost":
             return autost_score(record["macs"], record.get("naswot"), self.lam)
-        if self.score == "energy-aware":
-            # GMACs delivered per mJ of spike energy: favours networks that keep their capacity
-            # (MACs, which track accuracy in AutoST) while their spikes stay sparse.
-            return record["macs"] / 1e9 / max(record["energy_mj"], 1e-12)
         return record[self.score]

@@ -23,7 +23,7 @@ from autost.errors import UsageError
 from autost.geometry import Geometry
 from autost.io import atomic_write_json, atomic_write_text
 from autost.pareto import non_dominated
-from autost.search.evaluate import Constraints, Evaluator
+from autost.search.evaluate import Constraints, Evaluator, check_score
 from autost.search.evolution import Evolution, EvolutionSettings, SearchState, ranked
 from autost.search.exact import exact_flops_optimum
 from autost.search.nsga2 import OBJECTIVES, objective_functions
@@ -60,6 +60,7 @@ def validate(config: SearchConfig) -> SearchSpace:
     """Every check that needs no search, so bad input fails before any work."""
     if config.algorithm not in ALGORITHMS:
         raise UsageError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {config.algorithm!r}")
+    check_score(config.score)
     config.settings.check()
     c = config.constraints
     if c.param_min is not None and c.param_max is not None and c.param_min > c.param_max:
