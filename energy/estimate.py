@@ -5,6 +5,14 @@ product), its MACs per sample and the firing rate of its input. A layer whose in
 binary spikes costs ``E_AC x MACs x firing_rate``; a layer with real-valued input costs
 ``E_MAC x MACs``. Costs: 45 nm, Horowitz 2014 (ISSCC), as used by Spikformer and AutoST.
 
+A real-valued layer whose input is the same at every time step (the first conv on a static
+image, which direct encoding repeats T times) is charged once, not T times: Spikformer
+(Zhou et al., ICLR 2023, appendix) and Spike-driven Transformer (Yao et al., NeurIPS 2023,
+appendix) charge ``E_MAC x FL_Conv^1`` with the first layer's FLOPs of one pass and put T
+only in the spiking layers' ``SOP = rate x T x FLOPs``. On event frames the first conv's
+input changes every step, so it is charged every step. The ANN for comparison is the same
+network run once (MACs of one time step, all at ``E_MAC``).
+
 BatchNorm during the pass: a freshly initialized network (no BatchNorm has seen a batch)
 normalizes with the batch's own statistics, since its running statistics (mean 0, var 1)
 say nothing about the data; a trained network uses its running statistics, as at
@@ -36,6 +44,8 @@ class LayerEnergy:
     macs: int  # per sample, all time steps
     firing_rate: float  # fraction of non-zero input elements (1.0 for real-valued input)
     energy_mj: float  # per sample
+    time_steps: int = 1  # T of the pass; MACs / T is one step's share
+    once: bool = False  # real-valued input identical at every step: computed (and charged) once
 
 
 @dataclass
@@ -56,8 +66,8 @@ class EnergyReport:
 
     @property
     def ann_mj(self) -> float:
-        """The same network as a non-spiking ANN: every MAC at E_MAC."""
-        return sum(layer.macs for layer in self.layers) * E_MAC_PJ / PJ_PER_MJ
+        """The same network as a non-spiking ANN, run once: one time step's MACs, all at E_MAC."""
+        return sum(layer.macs / layer.time_steps for layer in self.layers) * E_MAC_PJ / PJ_PER_MJ
 
     @property
     def macs(self) -> int:
@@ -77,12 +87,24 @@ def is_binary(x: torch.Tensor) -> bool:
     return bool(((x == 0) | (x == 1)).all())
 
 
-def layer_energy(name: str, macs: int, spikes: torch.Tensor | None) -> LayerEnergy:
-    """Energy of one layer given its MACs and its binary input (``None`` for real-valued input)."""
+def layer_energy(name: str, macs: int, spikes: torch.Tensor | None, *, time_steps: int = 1,
+                 once: bool = False) -> LayerEnergy:
+    """Energy of one layer given its MACs over ``time_steps`` steps and its binary input (``None``
+    for real-valued input); ``once``: a real-valued input that is the same at every step."""
     if spikes is None:
-        return LayerEnergy(name, "MAC", macs, 1.0, macs * E_MAC_PJ / PJ_PER_MJ)
+        charged = macs / time_steps if once else macs
+        return LayerEnergy(name, "MAC", macs, 1.0, charged * E_MAC_PJ / PJ_PER_MJ, time_steps, once)
     rate = float(spikes.count_nonzero()) / spikes.numel()
-    return LayerEnergy(name, "AC", macs, rate, macs * rate * E_AC_PJ / PJ_PER_MJ)
+    return LayerEnergy(name, "AC", macs, rate, macs * rate * E_AC_PJ / PJ_PER_MJ, time_steps)
+
+
+def same_every_step(x: torch.Tensor, time_steps: int) -> bool:
+    """True when the time-first ``x`` (``[T, B, ...]``, or ``[T * B, ...]`` folded) holds the same
+    values at every step."""
+    if time_steps <= 1:
+        return False
+    steps = x.reshape(time_steps, -1)
+    return bool((steps == steps[:1]).all())
 
 
 def _binary_operand(module: nn.Module, inputs: tuple) -> torch.Tensor | None:
@@ -132,13 +154,16 @@ def estimate_energy(model: nn.Module, inputs: torch.Tensor, *, use_batch_stats: 
     if use_batch_stats is None:
         use_batch_stats = is_fresh(model)
     batch = inputs.shape[0]
+    steps = int(getattr(model, "time_steps", 1))
     layers: list[LayerEnergy] = []
     handles = []
     for name, module in model.named_modules():
         if isinstance(module, WEIGHT_LAYERS):
             def hook(mod, args, out, name=name):
                 macs = module_macs(mod, args, out) // batch
-                layers.append(layer_energy(name, macs, _binary_operand(mod, args)))
+                spikes = _binary_operand(mod, args)
+                once = spikes is None and same_every_step(args[0], steps)
+                layers.append(layer_energy(name, macs, spikes, time_steps=steps, once=once))
             handles.append(module.register_forward_hook(hook))
     try:
         with batchnorm_mode(model, use_batch_stats):

@@ -85,17 +85,34 @@ def test_per_layer_counts_match_spikingjelly_exactly_or_by_named_difference(arch
 
 
 def test_layers_sum_to_total_and_first_conv_is_mac():
+    """The first conv on a static image is charged once (its input repeats at every step), as
+    Spikformer's and Spike-driven Transformer's E_MAC x FL_Conv^1; the head, also real-valued,
+    sees other values at every step and is charged T times."""
     torch.manual_seed(0)
     model = build_model(ARCHS[0], **CIFAR)
     report = estimate_energy(model, torch.randn(4, 3, 32, 32))
-    assert report.layers[0].name == "stem.stages.0.conv" and report.layers[0].kind == "MAC"
-    assert report.layers[0].energy_mj == pytest.approx(report.layers[0].macs * E_MAC_PJ / PJ_PER_MJ)
+    t = CIFAR["time_steps"]
+    first, head = report.layers[0], report.layers[-1]
+    assert first.name == "stem.stages.0.conv" and first.kind == "MAC" and first.once
+    assert first.energy_mj == pytest.approx(first.macs / t * E_MAC_PJ / PJ_PER_MJ)
+    assert head.name == "head" and head.kind == "MAC" and not head.once
+    assert head.energy_mj == pytest.approx(head.macs * E_MAC_PJ / PJ_PER_MJ)
+    assert report.ann_mj == pytest.approx(report.macs / t * E_MAC_PJ / PJ_PER_MJ)
     assert sum(layer.energy_mj for layer in report.layers) == pytest.approx(report.total_mj)
     assert report.mac_mj + report.ac_mj == pytest.approx(report.total_mj)
     for layer in report.layers:
         if layer.kind == "AC":
             assert layer.energy_mj == pytest.approx(layer.macs * layer.firing_rate * E_AC_PJ / PJ_PER_MJ)
     assert report.total_mj < report.ann_mj
+
+
+def test_first_conv_on_event_frames_is_charged_every_step():
+    torch.manual_seed(0)
+    model = build_model(ARCHS[0], in_channels=2, img_size=32, patch_size=4, time_steps=3, num_classes=10)
+    frames = torch.rand(2, 3, 2, 32, 32) * 3  # event counts, different at every step
+    first = estimate_energy(model, frames).layers[0]
+    assert first.kind == "MAC" and not first.once
+    assert first.energy_mj == pytest.approx(first.macs * E_MAC_PJ / PJ_PER_MJ)
 
 
 def test_silent_layer_costs_zero():
