@@ -17,7 +17,11 @@ from autost.arch import Arch
 from autost.errors import UsageError
 from autost.io import atomic_torch_save
 
-FORMAT = 1
+# 2: the stem applies log2(patch_size) max-pools, so tokens are img_size / patch_size a side.
+# 1: it applied log2(img_size / patch_size), a grid (patch_size) a side; those weights load into
+# the new stem without complaint but compute another network, so a format-1 checkpoint loads
+# only where both rules give the same grid (img_size == patch_size ** 2, as for digits).
+FORMAT = 2
 KEYS = ("format", "model", "optimizer", "scheduler", "scaler", "epoch", "rng", "arch", "dataset",
         "settings", "history")
 
@@ -73,9 +77,28 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         raise CheckpointError(
             f"{path}: not a readable checkpoint ({type(err).__name__}); delete it or train into another --out"
         ) from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT or any(k not in data for k in KEYS):
+    if not isinstance(data, dict) or data.get("format") not in (1, FORMAT) or any(k not in data for k in KEYS):
         raise CheckpointError(f"{path}: not an AutoST training checkpoint (format {FORMAT})")
+    if data["format"] == 1:
+        _check_old_grid(data, path)
     return data
+
+
+def _check_old_grid(data: Mapping[str, Any], path: Path) -> None:
+    """Refuse a format-1 checkpoint whose token grid differs under the fixed stem."""
+    from datasets import dataset_info
+
+    try:
+        info = dataset_info(data["dataset"])
+    except ValueError:
+        raise CheckpointError(f"{path}: a format-1 checkpoint of unknown dataset {data['dataset']!r}; "
+                              "retrain it") from None
+    old_side = info.patch_size  # log2(img / patch) halvings of img leave patch_size a side
+    new_side = info.img_size // info.patch_size
+    if old_side != new_side:
+        raise CheckpointError(f"{path} was trained with the old stem ({old_side}x{old_side} tokens for "
+                              f"{data['dataset']}; the fixed stem makes {new_side}x{new_side}): its weights "
+                              "would compute another network, so retrain it")
 
 
 def check_compatible(data: Mapping[str, Any], path: str | Path, *, arch: Arch, dataset: str,
