@@ -283,13 +283,17 @@ def _read_metrics(path: Path, arch: Arch) -> dict[str, Any]:
 def run_study(config: StudyConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
               on_trained: Callable[[int, dict[str, Any]], None] | None = None,
               log: Callable[[str], None] | None = None, workers: int | None = None,
-              ray_address: str | None = None) -> dict[str, Any]:
+              ray_address: str | None = None, rescore: bool = False) -> dict[str, Any]:
     """Run (or, with ``resume``, continue) a study into ``out``; returns correlate.json's content.
 
     ``on_trained(index, row)`` is called after each architecture is trained and recorded (a
     test stops a study there to resume it). ``log`` receives the training's per-epoch lines.
     With ``workers`` or ``ray_address`` the untrained architectures are trained one per
     worker first (``autost.parallel``); the rows are then recorded in order as usual.
+    ``rescore`` (with ``resume``) scores the study's architectures again with the current
+    proxies and keeps their recorded training results: after a proxy's definition changes, a
+    study need not be trained again. A row trained in an earlier session whose run folder is
+    gone keeps its recorded accuracy.
     """
     out = Path(out)
     space = validate(config)
@@ -300,7 +304,9 @@ def run_study(config: StudyConfig, out: str | Path, *, resume: bool = False, pro
         study.load()
     elif (out / RUNS).exists():
         raise UsageError(f"{out / RUNS} exists but {RESULT} does not; delete it or choose another --out")
-    if not study.table:
+    if rescore and not study.table:
+        raise UsageError(f"--rescore needs a study in {out} (and --resume)")
+    if not study.table or rescore:
         _score_all(study, space, progress)
         study.write()
     if workers is not None or ray_address:
@@ -311,15 +317,20 @@ def run_study(config: StudyConfig, out: str | Path, *, resume: bool = False, pro
         run_jobs(make_jobs(untrained, train_config(config, resume=True), out / RUNS), workers=workers or 1,
                  ray_address=ray_address, log=log or (lambda message: None))
     bar = tqdm(study.table, desc="training", unit="arch", disable=not progress, file=sys.stderr)
-    study.timing["training_s"] = 0.0  # summed from every run's epochs, whichever session trained them
+    recorded_s, training_s = study.timing["training_s"], 0.0
     for row in bar:
         index, arch = row["index"], Arch.from_dict(row["arch"])
         metrics_path = study.run_dir(index) / METRICS
         if metrics_path.exists():
             metrics = _read_metrics(metrics_path, arch)
+        elif row[TARGET] is not None:
+            training_s = None  # trained in a session whose runs are gone: keep the recorded total
+            continue
         else:
             metrics = train(arch, train_config(config, resume=True), study.run_dir(index), log=log)
-        study.timing["training_s"] += sum(epoch["time_s"] for epoch in metrics["epochs"])
+        if training_s is not None:  # summed from every run's epochs, whichever session trained them
+            training_s += sum(epoch["time_s"] for epoch in metrics["epochs"])
+        study.timing["training_s"] = recorded_s if training_s is None else training_s
         row.update(test_acc=metrics["test_acc"], best_val_acc=metrics["best_val_acc"])
         study.write()
         bar.set_postfix(acc=f"{row[TARGET]:.3f}", refresh=False)
@@ -332,6 +343,8 @@ def run_study(config: StudyConfig, out: str | Path, *, resume: bool = False, pro
 
 
 def _score_all(study: _Study, space: SearchSpace, progress: bool) -> None:
+    """Sample the study's architectures and score each; rows already in the table (a rescore)
+    keep their training results, and must be the architectures sampled again."""
     config = study.config
     geometry = geometry_of(config)
     limits = config.param_limits or (None, None)
@@ -339,11 +352,17 @@ def _score_all(study: _Study, space: SearchSpace, progress: bool) -> None:
                                  Constraints(limits[0], limits[1]))
     inputs, targets = labeled_batch(config.dataset, batch_size=config.batch_size, time_steps=config.time_steps,
                                     seed=config.seed, data_root=config.data_root, img_size=geometry.img_size)
+    old = study.table
+    if old and [row["arch"] for row in old] != [arch.to_dict()["RETRAIN"] for arch in archs]:
+        raise UsageError(f"{study.path}: its architectures are not the ones this space and seed sample; "
+                         "rescore a study with the space file it was made with")
+    study.table = []
     start = time.perf_counter()
     for index, arch in enumerate(tqdm(archs, desc="scoring", unit="arch", disable=not progress, file=sys.stderr)):
         scores = score_architecture(arch, geometry, inputs, targets, seed=config.seed, lam=config.lam)
+        trained = {k: old[index][k] for k in (TARGET, "best_val_acc")} if old else {TARGET: None, "best_val_acc": None}
         study.table.append({"index": index, "arch": arch.to_dict()["RETRAIN"], "label": arch.short(), **scores,
-                            TARGET: None, "best_val_acc": None})
+                            **trained})
     study.timing["scoring_s"] = time.perf_counter() - start
 
 

@@ -208,3 +208,21 @@ def test_two_workers_give_the_same_table(tiny_space, straight, tmp_path):
     straight_result, _ = straight
     assert parallel["table"] == straight_result["table"]
     assert parallel["stats"] == straight_result["stats"]
+
+
+def test_rescore_keeps_training_results_and_needs_no_run_folders(tiny_space, straight, tmp_path):
+    """A committed study (correlate.json alone, no runs/) is scored again without training: the
+    accuracies stay, the proxies are recomputed (here one is planted wrong and must come back)."""
+    result, out = straight
+    copy = tmp_path / "study"
+    copy.mkdir()
+    saved = json.loads((out / RESULT).read_text())
+    saved["table"][0]["sahd"] = -1.0
+    (copy / RESULT).write_text(json.dumps(saved))
+    again = run_study(_config(tiny_space), copy, resume=True, rescore=True, progress=False)
+    assert not (copy / "runs").exists()
+    assert [row["test_acc"] for row in again["table"]] == [row["test_acc"] for row in result["table"]]
+    assert again["table"][0]["sahd"] == pytest.approx(result["table"][0]["sahd"])
+    assert again["stats"] == result["stats"] and again["timing"]["training_s"] == result["timing"]["training_s"]
+    with pytest.raises(UsageError, match="--rescore needs a study"):
+        run_study(_config(tiny_space), tmp_path / "empty", resume=True, rescore=True, progress=False)

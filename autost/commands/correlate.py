@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
             print(message, file=sys.stderr, flush=True)
 
     result = run_study(config_from_args(args), args.out, resume=args.resume, log=log, workers=args.workers,
-                       ray_address=args.ray_address)
+                       ray_address=args.ray_address, rescore=args.rescore)
     print(f"{'proxy':10s} {'Kendall tau':>11s} {'95% interval':>16s} {'Spearman rho':>13s}")
     for proxy in result["ranking"]:
         s = result["stats"][proxy]
@@ -67,5 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="lambda of the AutoST proxy MACs + lambda/NASWOT (default 1; 0 would make it MACs)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--resume", action="store_true", help="continue the study in OUT")
+    p.add_argument("--rescore", action="store_true",
+                   help="with --resume: score the study's architectures again with the current proxies, keeping "
+                        "their training results (after a proxy's definition changed)")
     p.add_argument("--verbose", action="store_true", help="print the training's per-epoch lines")
     p.set_defaults(func=run)
