@@ -18,10 +18,14 @@ from autost.errors import UsageError
 from autost.io import atomic_torch_save
 
 # 2: the stem applies log2(patch_size) max-pools, so tokens are img_size / patch_size a side.
-# 1: it applied log2(img_size / patch_size), a grid (patch_size) a side; those weights load into
+# 1: it applied log2(img_size / patch_size), a grid patch_size a side; those weights load into
 # the new stem without complaint but compute another network, so a format-1 checkpoint loads
-# only where both rules give the same grid (img_size == patch_size ** 2, as for digits).
+# only where its grid equals the one its dataset gets now (digits; ndigits, whose patch went
+# from 4 to 8 with the fix and so kept its 4x4 grid).
 FORMAT = 2
+# The patch sizes of the datasets when format 1 was written (the old grid was patch_size a side).
+FORMAT1_PATCH = {"dvsgesture": 16, "cifar10dvs": 16}
+FORMAT1_DEFAULT_PATCH = 4
 KEYS = ("format", "model", "optimizer", "scheduler", "scaler", "epoch", "rng", "arch", "dataset",
         "settings", "history")
 
@@ -93,7 +97,7 @@ def _check_old_grid(data: Mapping[str, Any], path: Path) -> None:
     except ValueError:
         raise CheckpointError(f"{path}: a format-1 checkpoint of unknown dataset {data['dataset']!r}; "
                               "retrain it") from None
-    old_side = info.patch_size  # log2(img / patch) halvings of img leave patch_size a side
+    old_side = FORMAT1_PATCH.get(info.name, FORMAT1_DEFAULT_PATCH)  # log2(img / patch) halvings leave patch
     new_side = info.img_size // info.patch_size
     if old_side != new_side:
         raise CheckpointError(f"{path} was trained with the old stem ({old_side}x{old_side} tokens for "

@@ -1,6 +1,11 @@
 """Cross-checks against an independent implementation: SpikingJelly 2.0's own Spikformer,
 built at the geometry of every dataset the product knows, counted by torch's FlopCounterMode.
 
+SpikingJelly's stem takes patch 4 (pools in its last two stages) or 16 (in all four). For
+patch 8 (ndigits) it is built for patch 16 and its first stage's max-pool is taken out,
+which leaves the three pools, in the last three stages, that 8x8 patches need; none of its
+weight layers is touched.
+
 Checked per geometry: the token grid, the parameter count, and the conv + linear MACs, layer
 by layer (stem stages, relative position conv, each block's attention and MLP, the head), for
 our built model and for our closed form. The attention products are compared by their
@@ -32,10 +37,17 @@ def _geometry(name: str, time_steps: int = T) -> dict:
 
 def _spikingjelly(arch: Arch, geo: dict) -> Spikformer:
     assert len(set(arch.mlp_ratio)) == 1 and len(set(arch.num_heads)) == 1, "SpikingJelly's blocks are uniform"
-    return Spikformer(T=geo["time_steps"], in_channels=geo["in_channels"], img_size_h=geo["img_size"],
-                      img_size_w=geo["img_size"], patch_size=geo["patch_size"], num_classes=geo["num_classes"],
-                      embed_dims=arch.embed_dim, num_heads=arch.num_heads[0], mlp_ratio=arch.mlp_ratio[0],
-                      depths=arch.depth)
+    patch = geo["patch_size"]
+    model = Spikformer(T=geo["time_steps"], in_channels=geo["in_channels"], img_size_h=geo["img_size"],
+                       img_size_w=geo["img_size"], patch_size=16 if patch == 8 else patch,
+                       num_classes=geo["num_classes"], embed_dims=arch.embed_dim, num_heads=arch.num_heads[0],
+                       mlp_ratio=arch.mlp_ratio[0], depths=arch.depth)
+    if patch == 8:
+        block = model.patch_embed.stages[0].conv_bn.block
+        assert isinstance(block[-1], torch.nn.MaxPool2d)
+        block[-1] = torch.nn.Identity()
+        model.patch_embed.grid_size = (geo["img_size"] // 8,) * 2
+    return model
 
 
 def _counts(model: torch.nn.Module, x: torch.Tensor) -> dict[str, dict[str, int]]:
@@ -75,6 +87,8 @@ def test_tokens_params_and_macs_equal_spikingjelly_spikformer(name):
     assert theirs.patch_embed.grid_size == (side, side)
     with torch.no_grad():
         assert ours.stem(ours.to_time_first(ours_x)).shape[2] == side * side
+        assert theirs.patch_embed(their_x if their_x.dim() == 5 else theirs._to_sequence(their_x)).shape[-2:] == (
+            side, side)
 
     closed = analytic_cost(SMALL, **geo)
     assert count_params(ours) == closed.params == sum(p.numel() for p in theirs.parameters())

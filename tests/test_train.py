@@ -235,14 +235,16 @@ def test_load_checkpoint_rejects_foreign_files(tmp_path):
 
 def test_checkpoint_of_the_old_token_grid_is_refused(one_epoch_run):
     """Format 1 was written by the stem with log2(img / patch) pools. Its weights have the same
-    shapes, so only the format tells: digits (16x16, patch 4) had the same 4x4 grid and still
-    loads; ndigits (32x32, patch 4) had 4x4 tokens where the fixed stem makes 8x8."""
+    shapes, so only the format tells: digits (16x16, patch 4) and ndigits (32x32, then patch 4,
+    now 8) keep their 4x4 grids and still load; CIFAR (32x32, patch 4) had 4x4 tokens where the
+    fixed stem makes 8x8."""
     path = one_epoch_run / "last.pt"
     data = torch.load(path, weights_only=True)
-    torch.save({**data, "format": 1}, path)
-    assert load_checkpoint(path)["dataset"] == "digits"
-    torch.save({**data, "format": 1, "dataset": "ndigits"}, path)
-    with pytest.raises(CheckpointError, match="old stem .4x4 tokens for ndigits; the fixed stem makes 8x8"):
+    for dataset in ("digits", "ndigits"):
+        torch.save({**data, "format": 1, "dataset": dataset}, path)
+        assert load_checkpoint(path)["dataset"] == dataset
+    torch.save({**data, "format": 1, "dataset": "cifar10"}, path)
+    with pytest.raises(CheckpointError, match="old stem .4x4 tokens for cifar10; the fixed stem makes 8x8"):
         load_checkpoint(path)
 
 
