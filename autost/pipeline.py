@@ -80,6 +80,8 @@ def parse_section(command: str, section: dict[str, Any], fixed: dict[str, Any]) 
     (output folders) set by the pipeline; an unknown key is a one-line error."""
     from autost.cli import build_parser
 
+    if "threads" in section:
+        raise UsageError(f"{command}.threads is not a config key; pass --threads to run.py pipeline")
     clash = sorted(set(section) & set(fixed))
     if clash:
         raise UsageError(f"{command}.{clash[0]} is set by the pipeline; remove it from the config")
