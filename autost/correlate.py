@@ -44,6 +44,7 @@ from autost.scores import activation_scores, autost_score
 from autost.search.evaluate import Constraints, arch_seed
 from autost.space import SearchSpace
 from autost.train import METRICS, TrainConfig, train
+from autost.validate import load_json
 from energy.estimate import estimate_energy
 
 RESULT = "correlate.json"
@@ -277,7 +278,7 @@ class _Study:
 
 
 def _read_metrics(path: Path, arch: Arch) -> dict[str, Any]:
-    metrics = json.loads(path.read_text())
+    metrics = load_json(path, "training metrics", ("arch", "test_acc", "best_val_acc", "epochs"))
     if Arch.from_dict(metrics["arch"]) != arch:
         raise UsageError(f"{path} belongs to {Arch.from_dict(metrics['arch']).short()}, not to {arch.short()}; "
                          "the study folder is inconsistent, start it over")
