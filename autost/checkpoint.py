@@ -109,7 +109,6 @@ def describe(err: BaseException, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-
 def nonfinite_tensors(state: Any, prefix: str = "") -> list[str]:
     """Names of the floating-point tensors in ``state`` (a state dict, possibly nested in dicts
     and lists, as an optimizer's is) that hold a NaN or an infinity."""

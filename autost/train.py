@@ -321,7 +321,6 @@ class _Run:
         self.scheduler.base_lrs = [lr for _ in self.optimizer.param_groups]
         for group in self.optimizer.param_groups:
             group["initial_lr"], group["lr"] = lr, lr * factor
-        self.scheduler._last_lr = [group["lr"] for group in self.optimizer.param_groups]
         self.history["lr_changes"].append({"after_epoch": self.epoch, "from": old, "to": lr})
 
 
