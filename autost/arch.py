@@ -1,6 +1,7 @@
 """Architecture encoding of the AutoST family, read and written in AutoST's RETRAIN YAML."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -8,6 +9,7 @@ from typing import Any, Mapping
 import yaml
 
 from autost.io import atomic_write_text
+from autost.validate import check_keys, load_yaml
 
 _KEYS = ("DEPTH", "EMBED_DIM", "MLP_RATIO", "NUM_HEADS")
 
@@ -46,8 +48,8 @@ class Arch:
         for key, values in (("MLP_RATIO", self.mlp_ratio), ("NUM_HEADS", self.num_heads)):
             if len(values) != self.depth:
                 raise ValueError(f"{key} has {len(values)} entries but DEPTH is {self.depth}; give one per block")
-            if any(v <= 0 for v in values):
-                raise ValueError(f"{key} entries must be positive, got {list(values)}")
+            if any(not math.isfinite(v) or v <= 0 for v in values):
+                raise ValueError(f"{key} entries must be finite and positive, got {list(values)}")
         for i, heads in enumerate(self.num_heads):
             if self.embed_dim % heads:
                 raise ValueError(
@@ -55,6 +57,8 @@ class Arch:
                     "pick a head count that divides the width"
                 )
         for i, ratio in enumerate(self.mlp_ratio):
+            if not math.isfinite(self.embed_dim * ratio):
+                raise ValueError(f"MLP_RATIO[{i}]={ratio} gives a hidden layer too wide to count")
             if int(self.embed_dim * ratio) <= 0:
                 raise ValueError(f"MLP_RATIO[{i}]={ratio} gives an empty hidden layer")
 
@@ -68,9 +72,11 @@ class Arch:
         if not isinstance(data, Mapping):
             raise ValueError(f"an architecture must be a mapping with keys {', '.join(_KEYS)}, got {type(data).__name__}")
         if "RETRAIN" in data:
+            check_keys(data, ("RETRAIN",), "architecture")
             data = data["RETRAIN"]
             if not isinstance(data, Mapping):
                 raise ValueError("RETRAIN must be a mapping with keys " + ", ".join(_KEYS))
+        check_keys(data, _KEYS, "architecture")
         missing = [k for k in _KEYS if k not in data]
         if missing:
             raise ValueError(f"architecture is missing {', '.join(missing)} (needs {', '.join(_KEYS)})")
@@ -101,13 +107,7 @@ class Arch:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Arch":
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"{path}: architecture file not found")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise ValueError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
+        data = load_yaml(path, "architecture file")
         try:
             return cls.from_dict(data)
         except ValueError as err:

@@ -15,6 +15,7 @@ import torch
 
 from autost.arch import Arch
 from autost.errors import UsageError
+from autost.fingerprint import differences
 from autost.io import atomic_torch_save
 
 # 2: the stem applies log2(patch_size) max-pools, so tokens are img_size / patch_size a side.
@@ -120,11 +121,12 @@ def check_compatible(data: Mapping[str, Any], path: str | Path, *, arch: Arch, d
         raise CheckpointError(f"{path} was trained on {data['dataset']!r}, not {dataset!r}; "
                               "resume on the same dataset, or use another --out")
     saved_settings = data["settings"]
-    changed = [f"{key} {saved_settings.get(key)!r} -> {settings[key]!r}" for key in must_match
-               if saved_settings.get(key) != settings[key]]
+    changed = differences({key: saved_settings.get(key) for key in must_match},
+                          {key: settings[key] for key in must_match})
     if changed:
-        raise CheckpointError(f"{path} was trained with other settings ({'; '.join(changed)}); "
-                              "repeat the original ones to resume")
+        hint = " (a new --lr is taken when given with --resume)" if any(c.startswith("lr ") for c in changed) else ""
+        raise CheckpointError(f"--resume: {'; '.join(changed)} (since {path} was written){hint}; "
+                              "repeat the original settings to resume, or use another --out")
 
 
 def describe(err: BaseException, limit: int = 240) -> str:
@@ -133,3 +135,35 @@ def describe(err: BaseException, limit: int = 240) -> str:
     text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
+
+def nonfinite_tensors(state: Any, prefix: str = "") -> list[str]:
+    """Names of the floating-point tensors in ``state`` (a state dict, possibly nested in dicts
+    and lists, as an optimizer's is) that hold a NaN or an infinity."""
+    named = list(_float_tensors(state, prefix))
+    if not named:
+        return []
+    finite = torch.stack([torch.isfinite(t).all() for _, t in named])  # one sync for the whole state
+    if bool(finite.all()):
+        return []
+    return [name for (name, _), ok in zip(named, finite.tolist()) if not ok]
+
+
+def _float_tensors(obj: Any, prefix: str) -> Iterable[tuple[str, torch.Tensor]]:
+    if isinstance(obj, torch.Tensor):
+        if obj.is_floating_point() and obj.numel():
+            yield prefix.rstrip("."), obj
+    elif isinstance(obj, Mapping):
+        for key, value in obj.items():
+            yield from _float_tensors(value, f"{prefix}{key}.")
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from _float_tensors(value, f"{prefix}{i}.")
+
+
+def require_finite(data: Mapping[str, Any], path: str | Path) -> None:
+    """Refuse a checkpoint whose weights hold NaN or infinite values (a diverged run's), whose
+    accuracy and energy would be numbers from a broken network."""
+    bad = nonfinite_tensors(data["model"])
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} weight tensor(s) hold NaN or infinite values ({bad[0]} first), "
+                              "a diverged run's; use an earlier checkpoint or retrain with a lower --lr")

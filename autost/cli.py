@@ -1,6 +1,7 @@
 """Command-line interface: parses arguments and calls library functions.
 
-Every subcommand turns bad input into one line on stderr and exit status 2.
+Every subcommand turns bad input into one line on stderr and exit status 2, and Ctrl-C into
+one line and exit status 130 (128 + SIGINT, the shell's convention).
 """
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 
 from autost.commands import correlate, energy, pipeline, profile, report, sample, search, train
 from autost.errors import UsageError
+from autost.threads import ENV as THREADS_ENV
+from autost.threads import apply_threads
 
 COMMANDS = (pipeline, search, train, energy, report, profile, sample, correlate)
 
@@ -24,13 +27,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
+    for p in sub.choices.values():
+        p.add_argument("--threads", type=int, metavar="N",
+                       help=f"torch intra-op threads (default: ${THREADS_ENV}, else $OMP_NUM_THREADS, else the "
+                            "cores free to this process; see README, Reliability)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        apply_threads(args.threads)
         return args.func(args)
+    except KeyboardInterrupt:
+        # Results are written atomically and checkpoints after each epoch or generation, so
+        # nothing is half-written: say how to go on instead of printing a traceback.
+        if not hasattr(args, "resume"):
+            print("interrupted", file=sys.stderr)
+        elif args.resume:
+            print("interrupted; run the same command again to resume", file=sys.stderr)
+        else:
+            print("interrupted; resume with the same command plus --resume", file=sys.stderr)
+        return 130
     except (UsageError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -33,14 +33,18 @@ from autost.arch import Arch
 from autost.batches import labeled_batch
 from autost.cost import analytic_cost
 from autost.errors import UsageError
+from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
+from autost.memory import check_fits
 from autost.model import build_model
 from autost.proxies import grad_norm, synflow
+from autost.rundir import claim
 from autost.scores import activation_scores, autost_score
 from autost.search.evaluate import Constraints, arch_seed
 from autost.space import SearchSpace
 from autost.train import METRICS, TrainConfig, train
+from autost.validate import load_json
 from energy.estimate import estimate_energy
 
 RESULT = "correlate.json"
@@ -152,6 +156,7 @@ def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, tar
                        seed: int, lam: float) -> dict[str, float]:
     """Every proxy of ``arch`` at initialization. The weights are seeded from ``seed`` and the
     architecture alone (as the search does), so a score does not depend on the order of scoring."""
+    check_fits(arch, geometry, len(inputs), training=True)  # grad-norm and synflow run a backward pass
     torch.manual_seed(arch_seed(seed, arch))
     model = build_model(arch, **geometry.model_kwargs())
     cost = analytic_cost(arch, **geometry.model_kwargs())
@@ -222,8 +227,8 @@ def ranking(proxy_stats: Mapping[str, Mapping[str, Any]]) -> list[str]:
 class _Study:
     """The study's state: config, table and timings, and how to write them."""
 
-    def __init__(self, config: StudyConfig, out: Path):
-        self.config, self.out = config, out
+    def __init__(self, config: StudyConfig, out: Path, space: SearchSpace):
+        self.config, self.out, self.space = config, out, space
         self.table: list[dict[str, Any]] = []
         self.timing = {"scoring_s": 0.0, "training_s": 0.0}
 
@@ -237,12 +242,12 @@ class _Study:
             saved, table, timing = data["settings"], data["table"], data["timing"]
         except (ValueError, KeyError, TypeError) as err:
             raise UsageError(f"{self.path} is not a readable study ({err}); delete the folder to start over") from err
-        current = self.config.to_dict()
-        if saved != current:
-            changed = sorted(k for k in current if saved.get(k) != current[k])
-            raise UsageError(f"{self.path} was made with other settings ({', '.join(changed)}); "
-                             "rerun with the same options or choose another --out")
+        refuse_changes(saved, self.settings(), self.path)
         self.table, self.timing = table, timing
+
+    def settings(self) -> dict[str, Any]:
+        """The study's fingerprint: its settings, with the space's content in place of its path."""
+        return {**self.config.to_dict(), "space": self.space.to_dict()["SEARCH_SPACE"]}
 
     def run_dir(self, index: int) -> Path:
         return self.out / RUNS / f"{index:03d}"
@@ -250,7 +255,7 @@ class _Study:
     def write(self, proxy_stats: dict | None = None) -> None:
         trained = sum(row[TARGET] is not None for row in self.table)
         data = {
-            "settings": self.config.to_dict(),
+            "settings": self.settings(),
             "target": TARGET,
             "proxies": list(PROXIES),
             "notes": {
@@ -273,7 +278,7 @@ class _Study:
 
 
 def _read_metrics(path: Path, arch: Arch) -> dict[str, Any]:
-    metrics = json.loads(path.read_text())
+    metrics = load_json(path, "training metrics", ("arch", "test_acc", "best_val_acc", "epochs"))
     if Arch.from_dict(metrics["arch"]) != arch:
         raise UsageError(f"{path} belongs to {Arch.from_dict(metrics['arch']).short()}, not to {arch.short()}; "
                          "the study folder is inconsistent, start it over")
@@ -295,9 +300,15 @@ def run_study(config: StudyConfig, out: str | Path, *, resume: bool = False, pro
     study need not be trained again. A row trained in an earlier session whose run folder is
     gone keeps its recorded accuracy.
     """
-    out = Path(out)
     space = validate(config)
-    study = _Study(config, out)
+    with claim(out) as out:
+        return _run_study(config, space, out, resume, progress, on_trained, log, workers, ray_address)
+
+
+def _run_study(config: StudyConfig, space: SearchSpace, out: Path, resume: bool, progress: bool,
+               on_trained: Callable[[int, dict[str, Any]], None] | None, log: Callable[[str], None] | None,
+               workers: int | None, ray_address: str | None) -> dict[str, Any]:
+    study = _Study(config, out, space)
     if study.path.exists():
         if not resume:
             raise UsageError(f"{out} already holds a study; pass --resume to continue it or choose another --out")

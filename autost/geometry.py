@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from autost.errors import UsageError
+from autost.validate import at_least
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,12 @@ class Geometry:
     patch_size: int
     num_classes: int
     time_steps: int
+
+    def __post_init__(self) -> None:
+        for flag, value in (("--num-classes", self.num_classes), ("--patch-size", self.patch_size),
+                            ("--time-steps", self.time_steps), ("input channels", self.in_channels),
+                            ("image size", self.img_size)):
+            at_least(flag, value)
 
     def model_kwargs(self) -> dict:
         """Keyword arguments for ``build_model`` and ``analytic_cost``."""

@@ -22,27 +22,25 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from autost.arch import Arch
 from autost.batches import real_batch
 from autost.errors import UsageError
+from autost.fingerprint import refuse_changes
 from autost.geometry import resolve_geometry
 from autost.io import atomic_write_json
+from autost.rundir import claim
+from autost.space import SearchSpace
+from autost.validate import load_json, load_yaml, parse_yaml
 
 SECTIONS = ("search", "train", "energy", "report")
 ENERGY_KEYS = {"batch_size", "seed"}
+FINGERPRINT = "pipeline.json"
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, dict]:
     """Read the pipeline YAML and apply ``section.key=value`` overrides (values parsed as YAML)."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"{path}: pipeline config not found")
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise UsageError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
+    config = load_yaml(path, "pipeline config") or {}
     if not isinstance(config, dict) or any(k not in SECTIONS for k in config):
         raise UsageError(f"{path}: expected a mapping with the sections {', '.join(SECTIONS)}")
     config = {name: dict(config.get(name) or {}) for name in SECTIONS}
@@ -51,7 +49,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, dict]:
         section, dot, option = key.partition(".")
         if not sep or not dot or section not in SECTIONS:
             raise UsageError(f"--set takes SECTION.KEY=VALUE with SECTION one of {', '.join(SECTIONS)}, got {item!r}")
-        config[section][option.replace("-", "_")] = yaml.safe_load(value)
+        config[section][option.replace("-", "_")] = parse_yaml(value, f"--set {item}")
     if not config["search"].get("space"):
         raise UsageError(f"{path}: search.space is required")
     unknown = set(config["energy"]) - ENERGY_KEYS
@@ -80,6 +78,8 @@ def parse_section(command: str, section: dict[str, Any], fixed: dict[str, Any]) 
     (output folders) set by the pipeline; an unknown key is a one-line error."""
     from autost.cli import build_parser
 
+    if "threads" in section:
+        raise UsageError(f"{command}.threads is not a config key; pass --threads to run.py pipeline")
     clash = sorted(set(section) & set(fixed))
     if clash:
         raise UsageError(f"{command}.{clash[0]} is set by the pipeline; remove it from the config")
@@ -107,7 +107,37 @@ def check_data(config: dict, data_root: str | None) -> None:
 
 def run_pipeline(config: dict, out: Path, *, resume: bool = False, data_root: str | None = None,
                  log: Callable[[str], None] = print) -> Path:
-    """Run every stage; returns the report's HTML path."""
+    """Run every stage; returns the report's HTML path. ``out`` is held for the run
+    (``autost.rundir.claim``); with ``resume`` the config must match the first session's."""
+    check_data(config, data_root)
+    out = Path(out)
+    if out.exists() and out.is_dir() and any(out.iterdir()) and not resume:
+        raise UsageError(f"{out} already holds a pipeline run; pass --resume to continue it or choose another --out")
+    with claim(out) as out:
+        return _run(config, out, resume, data_root, log)
+
+
+def fingerprint(config: dict) -> dict:
+    """What a resumed pipeline must share with the first session: the whole config (overrides
+    applied), with the search space's content in place of its path; data roots may move."""
+    sections = {name: {k: v for k, v in section.items() if k != "data_root"} for name, section in config.items()}
+    space = SearchSpace.from_yaml(config["search"]["space"])
+    sections["search"]["space"] = space.to_dict()["SEARCH_SPACE"]
+    return sections
+
+
+def _check_fingerprint(config: dict, out: Path, resume: bool) -> None:
+    """Refuse a resume whose config differs from the first session's (naming each change), so a
+    finished search is never reused for another seed or population; record it on a fresh start."""
+    path = out / FINGERPRINT
+    current = fingerprint(config)
+    if resume and path.exists():
+        refuse_changes(load_json(path, "pipeline fingerprint"), current, path)
+    else:
+        atomic_write_json(path, current)
+
+
+def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Callable[[str], None]) -> Path:
     from autost.commands.search import config_from_args
     from autost.commands.train import config_from_args as train_config_from_args
     from autost.search.runner import run_search
@@ -115,10 +145,7 @@ def run_pipeline(config: dict, out: Path, *, resume: bool = False, data_root: st
     from energy.measure import measure_energy
     from energy.report import load_run, write_report
 
-    check_data(config, data_root)
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not resume:
-        raise UsageError(f"{out} already holds a pipeline run; pass --resume to continue it or choose another --out")
+    _check_fingerprint(config, out, resume)
     root = {"data_root": data_root} if data_root else {}
     search_dir = out / "search"
     search_args = parse_section("search", {**config["search"], **root}, {"out": search_dir})

@@ -4,14 +4,14 @@ Randomness always comes from a ``random.Random`` passed in, so a seed fixes a wh
 """
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from autost.arch import Arch
+from autost.validate import check_keys, load_yaml
 
 _KEYS = ("MLP_RATIO", "NUM_HEADS", "DEPTH", "EMBED_DIM")
 
@@ -39,7 +39,9 @@ class SearchSpace:
     def from_dict(cls, data: Any, name: str = "space") -> "SearchSpace":
         if not isinstance(data, Mapping) or not isinstance(data.get("SEARCH_SPACE"), Mapping):
             raise ValueError(f"{name}: expected a top-level SEARCH_SPACE mapping with keys {', '.join(_KEYS)}")
+        check_keys(data, ("SEARCH_SPACE",), name)
         space = data["SEARCH_SPACE"]
+        check_keys(space, _KEYS, f"{name}: SEARCH_SPACE")
         values: dict[str, tuple] = {}
         for key in _KEYS:
             if key not in space:
@@ -48,7 +50,8 @@ class SearchSpace:
             if not isinstance(choices, list) or not choices:
                 raise ValueError(f"{name}: SEARCH_SPACE.{key} must be a non-empty list of choices")
             number = (int, float) if key == "MLP_RATIO" else (int,)
-            if any(isinstance(c, bool) or not isinstance(c, number) or c <= 0 for c in choices):
+            if any(isinstance(c, bool) or not isinstance(c, number) or not math.isfinite(c) or c <= 0
+                   for c in choices):
                 kind = "positive numbers" if key == "MLP_RATIO" else "positive integers"
                 raise ValueError(f"{name}: SEARCH_SPACE.{key} must hold {kind}, got {choices}")
             values[key] = tuple(sorted(set(choices)))
@@ -56,14 +59,7 @@ class SearchSpace:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "SearchSpace":
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"{path}: search space file not found")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise ValueError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
-        return cls.from_dict(data, name=str(path))
+        return cls.from_dict(load_yaml(path, "search space file"), name=str(path))
 
     def to_dict(self) -> dict[str, Any]:
         return {

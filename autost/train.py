@@ -13,6 +13,7 @@ import math
 import random
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable
@@ -28,14 +29,17 @@ from tqdm import tqdm
 from autost import distributed
 from autost.arch import Arch
 from autost.backend import BACKENDS
-from autost.checkpoint import (CheckpointError, check_compatible, describe, load_checkpoint, rng_state,
-                               save_checkpoint, set_rng_state)
+from autost.checkpoint import (CheckpointError, check_compatible, describe, load_checkpoint, nonfinite_tensors,
+                               require_finite, rng_state, save_checkpoint, set_rng_state)
 from autost.cost import analytic_cost, count_params
 from autost.errors import UsageError
 from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
+from autost.memory import check_fits
 from autost.model import build_model
+from autost.rundir import claim
 from autost.schedule import warmup_cosine
+from autost.threads import current_threads
 from datasets import get_dataset
 from energy.estimate import estimate_energy
 
@@ -71,7 +75,8 @@ _EMBEDDED = Recipe(epochs=20, batch_size=64, lr=2e-3, weight_decay=6e-2, warmup_
 RECIPES = {"digits": _EMBEDDED, "ndigits": _EMBEDDED}
 
 # Settings a resumed run must share with the checkpoint: they shape the result. Device,
-# backend, AMP, workers and the data root may change between sessions.
+# backend, AMP, workers and the data root may change between sessions; so may the learning
+# rate when it is given anew (``TrainConfig.change_lr``: a diverged run continues slower).
 MUST_MATCH = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing",
               "time_steps", "seed", "limit")
 
@@ -97,6 +102,7 @@ class TrainConfig:
     limit: int | None = None  # train/evaluate on the first N samples of each split
     num_workers: int = 0
     resume: bool = False
+    change_lr: bool = False  # on resume, ``lr`` replaces the checkpoint's (recorded in metrics.json)
 
     @classmethod
     def for_dataset(cls, dataset: str, **overrides: Any) -> "TrainConfig":
@@ -115,8 +121,9 @@ class TrainConfig:
         checks = [
             (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
-            (self.lr > 0, f"--lr must be positive, got {self.lr}"),
-            (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
+            (math.isfinite(self.lr) and self.lr > 0, f"--lr must be a finite number above 0, got {self.lr}"),
+            (math.isfinite(self.weight_decay) and self.weight_decay >= 0,
+             f"--weight-decay must be a finite number >= 0, got {self.weight_decay}"),
             (0 <= self.warmup_epochs <= self.epochs,
              f"--warmup-epochs must be between 0 and --epochs ({self.epochs}), got {self.warmup_epochs}"),
             (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
@@ -131,9 +138,9 @@ class TrainConfig:
                 raise UsageError(message)
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as recorded in checkpoints and metrics.json (``resume`` is how a
-        session started, not a setting of the run)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "resume"}
+        """The settings as recorded in checkpoints and metrics.json (``resume`` and ``change_lr``
+        say how a session started, not a setting of the run)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("resume", "change_lr")}
 
 
 class _Diverged(Exception):
@@ -199,7 +206,9 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
                 config: TrainConfig, device: torch.device, epoch: int,
                 group: distributed.Group = distributed.Group()) -> tuple[float, float, float]:
     """One pass over ``loader``; returns (mean loss, accuracy, learning rate of the last step),
-    over every rank's shard under torchrun. A non-finite loss raises before it can reach the weights."""
+    over every rank's shard under torchrun. A non-finite loss raises before it can reach the
+    weights; so does any non-finite value in the model's state after a step (weights can diverge
+    while BatchNorm still keeps the loss finite), before a checkpoint could store it."""
     model.train()
     total_loss, correct, seen, lr = 0.0, 0, 0, 0.0
     with tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False, disable=None,
@@ -218,6 +227,10 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            bad = nonfinite_tensors(model.state_dict())
+            if bad:
+                raise _Diverged(f"{len(bad)} tensor(s) of the model turned non-finite ({bad[0]} first) at epoch "
+                                f"{epoch}, step {step} of {len(loader)}, with loss {value:.4g}")
             total_loss += value * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
@@ -252,7 +265,7 @@ class _Run:
                                        total_steps=config.epochs * steps_per_epoch)
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp)
         self.epoch = 0
-        self.history: dict[str, Any] = {"epochs": [], "best_epoch": None, "best_val_acc": None}
+        self.history: dict[str, Any] = {"epochs": [], "best_epoch": None, "best_val_acc": None, "lr_changes": []}
 
     def payload(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -266,6 +279,14 @@ class _Run:
         self.history["epochs"].append(record)
         if self.history["best_val_acc"] is None or record["val_acc"] > self.history["best_val_acc"]:
             self.history["best_epoch"], self.history["best_val_acc"] = self.epoch, record["val_acc"]
+
+    def check_finite(self, epoch: int) -> None:
+        """Raise ``_Diverged`` if a weight, buffer or optimizer moment is non-finite: such a state
+        is never checkpointed, so last.pt and best.pt keep the last finite one."""
+        bad = nonfinite_tensors({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()})
+        if bad:
+            raise _Diverged(f"{len(bad)} tensor(s) of the training state are non-finite ({bad[0]} first) "
+                            f"after epoch {epoch}")
 
     def save(self, last_path: Path, best_path: Path) -> None:
         """Checkpoint the finished epoch into ``last_path``, and into ``best_path`` if it is the best."""
@@ -285,10 +306,22 @@ class _Run:
                 self.scaler.load_state_dict(data["scaler"])
             set_rng_state(data["rng"])
             self.epoch = int(data["epoch"])
-            self.history = dict(data["history"])
+            self.history = {"lr_changes": [], **data["history"]}
         except (RuntimeError, KeyError, ValueError, TypeError) as err:
             raise CheckpointError(f"{path}: does not fit this run ({type(err).__name__}: "
                                   f"{describe(err)})") from None
+
+    def change_lr(self, lr: float) -> None:
+        """Continue with peak rate ``lr`` instead of the checkpoint's: the schedule keeps its
+        shape and position (the rate now is ``lr`` times the schedule's factor at this step)."""
+        old = self.scheduler.base_lrs[0]
+        if old == lr:
+            return
+        factor = self.scheduler.lr_lambdas[0](self.scheduler.last_epoch)
+        self.scheduler.base_lrs = [lr for _ in self.optimizer.param_groups]
+        for group in self.optimizer.param_groups:
+            group["initial_lr"], group["lr"] = lr, lr * factor
+        self.history["lr_changes"].append({"after_epoch": self.epoch, "from": old, "to": lr})
 
 
 def lif_implementation(device: torch.device) -> str:
@@ -316,6 +349,8 @@ def _metrics(run: _Run, geometry: Geometry, device: torch.device, final: dict[st
         "epochs": run.history["epochs"],
         "best_epoch": run.history["best_epoch"],
         "best_val_acc": run.history["best_val_acc"],
+        "lr_changes": run.history["lr_changes"],
+        "threads": current_threads(),
         **{key: final.get(key) for key in ("test_acc", "energy_mj", "mac_mj", "ac_mj", "ann_mj", "firing_rates",
                                            "energy_layers")},
     }
@@ -325,8 +360,11 @@ def _final(run: _Run, best_path: Path, test_loader: DataLoader, device: torch.de
     """Test accuracy and spike energy of the best checkpoint. Firing rates are those of the
     spike-driven (AC) layers: a layer fed real values has none."""
     data = load_checkpoint(best_path, map_location=device)
+    # best.pt may predate a learning-rate change that the history records
+    must_match = [k for k in MUST_MATCH if k != "lr" or not run.history["lr_changes"]]
     check_compatible(data, best_path, arch=run.arch, dataset=run.config.dataset, settings=run.config.to_dict(),
-                     must_match=MUST_MATCH)
+                     must_match=must_match)
+    require_finite(data, best_path)
     run.model.load_state_dict(data["model"])
     test_acc = evaluate(run.model, test_loader, device, run.config.amp)
     x, _ = next(iter(test_loader))
@@ -350,17 +388,36 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
     ``stop_after_epoch`` ends the session after that epoch, as a time-limited session would:
     checkpoints are written, metrics.json is not (it appears once a run is complete), and the
     returned metrics have ``None`` test and energy fields. ``config.resume`` continues from ``last.pt``.
-    ``log`` receives one line per event (resume, epoch summary).
+    ``log`` receives one line per event (resume, epoch summary). ``out_dir`` is held for the
+    run (``autost.rundir.claim``): a second run into it is refused.
     """
-    out_dir = Path(out_dir)
+    group = distributed.from_env()  # several processes under torchrun: only rank 0 writes and logs
+    with claim(out_dir) if group.is_main else nullcontext(Path(out_dir)) as out:
+        return _train(arch, config, out, group, stop_after_epoch, log)
+
+
+def _diverged(err: _Diverged, run: _Run, last_path: Path, best_path: Path) -> TrainingError:
+    """The one-line stop after a divergence: what diverged, what the checkpoints hold, how to go on."""
+    lr = run.config.lr
+    if not run.epoch:
+        return TrainingError(f"training diverged: {err}; stopped before any checkpoint was written; "
+                             f"rerun with a lower --lr (below {lr:g})")
+    return TrainingError(
+        f"training diverged: {err}; stopped: {last_path} holds the finite weights of epoch {run.epoch} and "
+        f"{best_path.name} those of epoch {run.history['best_epoch']}; to go on from there with a lower rate, "
+        f"rerun the same command plus --resume --lr X (X below {lr:g}; metrics.json records the change)")
+
+
+def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Group, stop_after_epoch: int | None,
+           log: Callable[[str], None] | None) -> dict[str, Any]:
     last_path, best_path = out_dir / LAST, out_dir / BEST
     if not config.resume and (last_path.exists() or best_path.exists()):
         raise UsageError(f"{out_dir} already holds a training run; pass --resume to continue it or use another --out")
-    group = distributed.from_env()  # several processes under torchrun: only rank 0 writes and logs
     say = log if log and group.is_main else (lambda message: None)
     device = distributed.device_for(group, pick_device(config))
     geometry = resolve_geometry(dataset=config.dataset, input_shape=None, num_classes=None, patch_size=None,
                                 time_steps=config.time_steps)
+    check_fits(arch, geometry, config.batch_size, training=True, device=device)
     splits = load_splits(config, geometry)
     steps_per_epoch = math.ceil(len(splits["train"]) / (config.batch_size * group.world_size))
     seed_everything(config.seed)
@@ -369,10 +426,15 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
     say(f"{out_dir}: {arch.short()} on {config.dataset}, {device.type}, LIF {lif_implementation(device)}")
     if config.resume and last_path.exists():
         data = load_checkpoint(last_path, map_location=device)
+        must_match = [k for k in MUST_MATCH if k != "lr" or not config.change_lr]
         check_compatible(data, last_path, arch=arch, dataset=config.dataset, settings=config.to_dict(),
-                         must_match=MUST_MATCH)
+                         must_match=must_match)
+        require_finite(data, last_path)
         run.restore(data, last_path)
         say(f"{out_dir}: resuming after epoch {run.epoch} of {config.epochs}")
+        if config.change_lr and data["settings"]["lr"] != config.lr:
+            run.change_lr(config.lr)
+            say(f"{out_dir}: peak learning rate changed from {data['settings']['lr']:g} to {config.lr:g}")
     elif config.resume:
         say(f"{out_dir}: no {LAST} to resume from; starting from scratch")
     val_loader = make_loader(splits["val"], config, device, shuffle_seed=None)
@@ -387,12 +449,12 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
         try:
             loss, acc, lr = train_epoch(trained_model, train_loader, run.optimizer, run.scheduler, run.scaler, config,
                                         device, epoch, group)
+            run.check_finite(epoch)
         except _Diverged as err:
-            kept = f"{last_path} still holds epoch {run.epoch}" if run.epoch else "no checkpoint was written"
-            raise TrainingError(f"training diverged: {err}; stopped, {kept}; try a lower --lr") from None
+            raise _diverged(err, run, last_path, best_path) from None
         val_acc = evaluate(run.model, val_loader, device, config.amp)
         run.end_epoch({"epoch": epoch, "train_loss": loss, "train_acc": acc, "val_acc": val_acc, "lr": lr,
-                       "time_s": time.perf_counter() - start})
+                       "threads": current_threads(), "time_s": time.perf_counter() - start})
         if group.is_main:
             run.save(last_path, best_path)
         say(f"epoch {epoch}/{config.epochs}  loss {loss:.4f}  train {acc:.1%}  val {val_acc:.1%}  "

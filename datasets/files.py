@@ -23,6 +23,7 @@ class CifarFiles:
     test: tuple[str, ...]
     label_bytes: int
     label_index: int
+    classes: int  # labels are 0 .. classes - 1
 
     @property
     def record_bytes(self) -> int:
@@ -31,9 +32,11 @@ class CifarFiles:
 
 CIFAR = {
     "cifar10": CifarFiles("cifar-10-batches-bin", tuple(f"data_batch_{i}.bin" for i in range(1, 6)),
-                          ("test_batch.bin",), label_bytes=1, label_index=0),
+                          ("test_batch.bin",), label_bytes=1, label_index=0,
+                          classes=10),
     # CIFAR-100 records hold the coarse label, then the fine label.
-    "cifar100": CifarFiles("cifar-100-binary", ("train.bin",), ("test.bin",), label_bytes=2, label_index=1),
+    "cifar100": CifarFiles("cifar-100-binary", ("train.bin",), ("test.bin",), label_bytes=2, label_index=1,
+                           classes=100),
 }
 
 # Folder names are tonic 1.7.0's (a tonic dataset reads from <data-root>/<its class name>).

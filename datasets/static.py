@@ -82,7 +82,14 @@ def read_cifar(name: str, root: Path, train: bool) -> tuple[np.ndarray, np.ndarr
     (the fine label for CIFAR-100)."""
     files = CIFAR[name]
     paths = [root / files.folder / f for f in (files.train if train else files.test)]
-    raw = np.concatenate([np.fromfile(p, dtype=np.uint8) for p in paths]).reshape(-1, files.record_bytes)
+    records = [np.fromfile(p, dtype=np.uint8).reshape(-1, files.record_bytes) for p in paths]
+    for path, part in zip(paths, records):
+        labels = part[:, files.label_index]
+        if len(labels) and labels.max() >= files.classes:
+            bad = int(np.argmax(labels >= files.classes))
+            raise ValueError(f"{path}: record {bad} has label {labels[bad]}, but {name} has {files.classes} "
+                             f"classes (0-{files.classes - 1}); the file is damaged, download it again")
+    raw = np.concatenate(records)
     images = raw[:, files.label_bytes:].reshape(-1, 3, 32, 32)
     return np.ascontiguousarray(images), raw[:, files.label_index].astype(np.int64)
 

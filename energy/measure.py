@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from autost.arch import Arch
-from autost.checkpoint import CheckpointError, describe, load_checkpoint
+from autost.checkpoint import CheckpointError, describe, load_checkpoint, require_finite
 from autost.geometry import Geometry
 from autost.model import build_model
 from autost.search.evaluate import arch_seed
@@ -19,6 +19,7 @@ def load_trained(arch: Arch, geometry: Geometry, checkpoint: str | Path) -> torc
     saved = Arch.from_dict(data["arch"])
     if saved != arch:
         raise CheckpointError(f"{checkpoint} holds {saved.short()}, not {arch.short()}; give the matching --arch")
+    require_finite(data, checkpoint)
     model = build_model(arch, **geometry.model_kwargs())
     try:
         model.load_state_dict(data["model"])

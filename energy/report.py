@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autost.arch import Arch
+from autost.errors import UsageError
 from autost.io import atomic_write_text
+from autost.validate import load_json
 from energy import plots
 
 
@@ -26,8 +27,42 @@ class RunData:
     init_energy: dict[str, float] = field(default_factory=dict)  # label -> init-time mJ (pipeline's energy step)
 
 
+SEARCH_KEYS = ("space", "algorithm", "score", "seed", "settings", "candidates", "elapsed_s")
+CANDIDATE_KEYS = ("arch", "params", "macs", "energy_mj", "score")
+METRICS_KEYS = ("arch", "dataset", "params", "macs", "epochs", "test_acc", "energy_mj")
+
+
 def _first(*paths: Path) -> Path | None:
     return next((p for p in paths if p.is_file()), None)
+
+
+def _check_arch(path: Path, arch: object, where: str) -> None:
+    try:
+        Arch.from_dict(arch)
+    except ValueError as err:
+        raise UsageError(f"{path}: {where} is not a valid architecture ({err}); rerun the step that wrote it") from None
+
+
+def _read_search(path: Path) -> dict:
+    """search.json, checked for what the report reads, so a damaged file is one line naming it."""
+    data = load_json(path, "search result", SEARCH_KEYS)
+    candidates = data["candidates"]
+    if not isinstance(candidates, list) or not isinstance(data["settings"], dict):
+        raise UsageError(f"{path}: candidates must be a list and settings a mapping; rerun the search")
+    for i, c in enumerate(candidates):
+        missing = [k for k in CANDIDATE_KEYS if not isinstance(c, dict) or k not in c]
+        if missing:
+            raise UsageError(f"{path}: candidate {i} lacks {', '.join(missing)}; rerun the search")
+        _check_arch(path, c["arch"], f"candidate {i}'s arch")
+    return data
+
+
+def _read_metrics(path: Path) -> dict:
+    data = load_json(path, "training metrics", METRICS_KEYS)
+    _check_arch(path, data["arch"], "arch")
+    if not isinstance(data["epochs"], list):
+        raise UsageError(f"{path}: epochs must be a list; rerun the training")
+    return data
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -38,17 +73,20 @@ def load_run(run_dir: str | Path) -> RunData:
     data = RunData()
     search = _first(run_dir / "search" / "search.json", run_dir / "search.json")
     if search:
-        data.search = json.loads(search.read_text())
+        data.search = _read_search(search)
         history = search.parent / "history.csv"
         if history.is_file():
             data.history = list(csv.DictReader(history.open()))
     train_dir = run_dir / "train" if (run_dir / "train").is_dir() else run_dir
     for path in sorted(train_dir.rglob("metrics.json")):
         label = path.parent.relative_to(train_dir).as_posix()
-        data.trained.append((label if label != "." else "run", json.loads(path.read_text())))
+        data.trained.append((label if label != "." else "run", _read_metrics(path)))
     for path in sorted((run_dir / "energy").rglob("*.json")):
         label = path.relative_to(run_dir / "energy").with_suffix("").as_posix()
-        data.init_energy[label] = json.loads(path.read_text())["init"]["energy_mj"]
+        init = load_json(path, "init-time energy", ("init",))["init"]
+        if not isinstance(init, dict) or "energy_mj" not in init:
+            raise UsageError(f"{path}: init.energy_mj is missing; rerun the pipeline's energy step")
+        data.init_energy[label] = init["energy_mj"]
     if data.search is None and not data.trained:
         raise FileNotFoundError(f"{run_dir}: no search.json and no metrics.json found; is this a run folder?")
     return data

@@ -172,9 +172,10 @@ def test_checkpoint_of_another_arch_names_both(tmp_path, one_epoch_run, capsys):
     assert TINY.short() in err and OTHER.short() in err
 
 
-def test_resume_with_other_settings_is_refused(tmp_path, one_epoch_run, capsys):
-    assert _resume(tmp_path, one_epoch_run, TINY, "--lr", "0.01") == 2
-    assert "lr 0.002 -> 0.01" in error_line(capsys)
+def test_resume_with_other_settings_is_refused_naming_each_change(tmp_path, one_epoch_run, capsys):
+    assert _resume(tmp_path, one_epoch_run, TINY, "--seed", "1", "--label-smoothing", "0.2") == 2
+    err = error_line(capsys)
+    assert "--resume: label_smoothing changed from 0.1 to 0.2; seed changed from 0 to 1" in err
 
 
 def test_existing_run_is_not_overwritten_without_resume(one_epoch_run):

@@ -6,16 +6,26 @@ from pathlib import Path
 
 from autost.arch import Arch
 from autost.batches import real_batch
-from autost.geometry import resolve_geometry
+from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
+from autost.memory import check_fits
+from autost.rundir import claim
+from autost.validate import at_least
 from energy import plots
 from energy.measure import measure_energy
 
 
 def run(args: argparse.Namespace) -> int:
+    at_least("--batch-size", args.batch_size)
     arch = Arch.from_yaml(args.arch)
     geometry = resolve_geometry(dataset=args.dataset, input_shape=None, num_classes=None, patch_size=None,
                                 time_steps=args.time_steps)
+    check_fits(arch, geometry, args.batch_size, training=False)
+    with claim(args.out) as out:
+        return _measure(args, arch, geometry, out)
+
+
+def _measure(args: argparse.Namespace, arch: Arch, geometry: Geometry, out: Path) -> int:
     batch = real_batch(args.dataset, batch_size=args.batch_size, time_steps=args.time_steps, seed=args.seed,
                        data_root=args.data_root, split="test")
     report = measure_energy(arch, geometry, batch, checkpoint=args.checkpoint, seed=args.seed)
@@ -23,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     result = {"arch": arch.to_dict()["RETRAIN"], "dataset": args.dataset, "stage": stage,
               "checkpoint": str(args.checkpoint) if args.checkpoint else None, "batch_size": args.batch_size,
               "macs": report.macs, **report.to_dict()}
-    out = args.out
     atomic_write_json(out / "energy.json", result)
     layers = result["layers"]
     plots.firing_rates(layers, out / "firing_rates.png", title=f"Input firing rate per layer ({stage})")

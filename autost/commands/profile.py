@@ -11,8 +11,10 @@ from autost.arch import Arch
 from autost.batches import real_batch
 from autost.cost import analytic_cost, count_macs, count_params
 from autost.geometry import resolve_geometry
+from autost.memory import check_fits
 from autost.model import build_model
 from autost.scores import activation_scores
+from autost.validate import at_least
 from energy.estimate import estimate_energy
 
 
@@ -21,6 +23,8 @@ def profile(args: argparse.Namespace) -> dict:
     arch = Arch.from_yaml(args.arch)
     geo = resolve_geometry(dataset=args.dataset, input_shape=args.input_shape, num_classes=args.num_classes,
                            patch_size=args.patch_size, time_steps=args.time_steps)
+    at_least("--batch-size", args.batch_size)
+    check_fits(arch, geo, args.batch_size if args.dataset else 1, training=False)
     torch.manual_seed(args.seed)
     model = build_model(arch, **geo.model_kwargs())
     example = torch.zeros(1, geo.in_channels, geo.img_size, geo.img_size)

@@ -40,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     energy = "" if best["energy_mj"] is None else f", {best['energy_mj']:.4g} mJ"
     print(f"best: {best['arch']} score {best['score']:.6g} ({best['params'] / 1e6:.3f} M params, "
           f"{best['macs'] / 1e9:.4g} GMACs{energy})")
-    print(f"{len(result['candidates'])} candidates in {args.out / 'search.json'}; top {args.top_k} in {args.out / 'top'}")
+    written = len(list((args.out / "top").glob("*.yaml")))
+    print(f"{len(result['candidates'])} candidates in {args.out / 'search.json'}; the best {written} of distinct cost "
+          f"in {args.out / 'top'}" + (f" (fewer than --top-k {args.top_k}: no more distinct costs)"
+                                      if written < args.top_k else ""))
     return 0
 
 

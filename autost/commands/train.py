@@ -38,7 +38,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         args.dataset, data_root=args.data_root, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
         time_steps=args.time_steps, device=args.device, backend=args.backend, amp=args.amp, seed=args.seed,
-        limit=args.limit, num_workers=args.num_workers, resume=args.resume)
+        limit=args.limit, num_workers=args.num_workers, resume=args.resume,
+        change_lr=args.resume and args.lr is not None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--epochs", type=int, help="training epochs (default: per dataset, below)")
     p.add_argument("--batch-size", type=int, help="batch size (default: per dataset)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default: per dataset)")
+    p.add_argument("--lr", type=float,
+                   help="peak learning rate (default: per dataset); with --resume it replaces the checkpoint's, "
+                        "so a diverged run goes on from its last finite weights at a lower rate")
     p.add_argument("--weight-decay", type=float, help="AdamW weight decay, not applied to biases and BatchNorm")
     p.add_argument("--warmup-epochs", type=int,
                    help="epochs of linear warm-up (default: per dataset, at most half of --epochs)")

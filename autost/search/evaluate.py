@@ -16,6 +16,7 @@ import torch
 from autost.arch import Arch
 from autost.cost import analytic_cost
 from autost.geometry import Geometry
+from autost.memory import check_fits
 from autost.model import build_model
 from autost.scores import activation_scores, autost_score
 from energy.estimate import estimate_energy
@@ -86,6 +87,7 @@ class Evaluator:
         params, macs = self.cost(arch)
         record = {"arch": arch.to_dict()["RETRAIN"], "params": params, "macs": macs, "energy_mj": None}
         if self.batch is not None:
+            check_fits(arch, self.geometry, len(self.batch), training=False)
             torch.manual_seed(arch_seed(self.seed, arch))
             model = build_model(arch, **self.geometry.model_kwargs())
             record["energy_mj"] = estimate_energy(model, self.batch).total_mj

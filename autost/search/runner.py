@@ -20,14 +20,18 @@ from tqdm import tqdm
 from autost.arch import Arch
 from autost.batches import real_batch
 from autost.errors import UsageError
+from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry
 from autost.io import atomic_write_json, atomic_write_text
 from autost.pareto import non_dominated
+from autost.rundir import claim
 from autost.search.evaluate import Constraints, Evaluator, check_score
 from autost.search.evolution import Evolution, EvolutionSettings, SearchState, ranked
 from autost.search.exact import exact_flops_optimum
 from autost.search.nsga2 import OBJECTIVES, objective_functions
 from autost.space import SearchSpace
+from autost.threads import current_threads
+from autost.validate import at_least, finite, positive
 
 ALGORITHMS = ("evolution", "random", "exact", "nsga2")
 CHECKPOINT = "checkpoint.json"
@@ -55,6 +59,11 @@ class SearchConfig:
         data.pop("data_root")
         return data
 
+    def fingerprint(self, space: SearchSpace) -> dict:
+        """What a resumed search must share with the checkpoint: every setting, and the space's
+        content in place of its path (an edited space would mix two spaces' candidates)."""
+        return {**self.to_dict(), "space": space.to_dict()["SEARCH_SPACE"]}
+
 
 def validate(config: SearchConfig) -> SearchSpace:
     """Every check that needs no search, so bad input fails before any work."""
@@ -65,8 +74,12 @@ def validate(config: SearchConfig) -> SearchSpace:
     c = config.constraints
     if c.param_min is not None and c.param_max is not None and c.param_min > c.param_max:
         raise UsageError(f"--param-limits MIN {c.param_min} is larger than MAX {c.param_max}")
-    if config.top_k <= 0:
-        raise UsageError("--top-k must be positive")
+    at_least("--top-k", config.top_k)
+    at_least("--batch-size", config.batch_size)
+    positive("--energy-limit", c.energy_max_mj)
+    finite("--lambda", config.lam)
+    for flag, value in (("--param-limits MIN", c.param_min), ("--param-limits MAX", c.param_max)):
+        finite(flag, value)
     space = SearchSpace.from_yaml(config.space)
     if not exact_flops_optimum(space, config.geometry, Constraints(c.param_min, c.param_max), keep=1):
         bounds = exact_flops_optimum(space, config.geometry, Constraints(), keep=10 ** 9)
@@ -98,7 +111,7 @@ def _evaluator(config: SearchConfig) -> Evaluator:
     return Evaluator(config.score, config.geometry, batch=batch, lam=config.lam, seed=config.seed)
 
 
-def _load_checkpoint(out: Path, config: SearchConfig, resume: bool) -> SearchState:
+def _load_checkpoint(out: Path, config: SearchConfig, space: SearchSpace, resume: bool) -> SearchState:
     path = out / CHECKPOINT
     if not path.exists():
         return SearchState()
@@ -109,11 +122,7 @@ def _load_checkpoint(out: Path, config: SearchConfig, resume: bool) -> SearchSta
         saved, state = data["config"], SearchState.from_dict(data["state"])
     except (ValueError, KeyError, TypeError) as err:
         raise UsageError(f"{path} is not a readable search checkpoint ({err}); delete it to start over") from err
-    current = json.loads(json.dumps(config.to_dict()))  # tuples become lists, as in the file
-    if saved != current:
-        changed = sorted(k for k in current if saved.get(k) != current[k])
-        raise UsageError(f"{path} was made with other settings ({', '.join(changed)}); "
-                         "rerun with the same options or choose another --out")
+    refuse_changes(saved, config.fingerprint(space), path)
     return state
 
 
@@ -164,6 +173,7 @@ def _write_results(out: Path, config: SearchConfig, candidates: list[dict], hist
         "score": config.score,
         "seed": config.seed,
         "settings": config.to_dict(),
+        "threads": current_threads(),
         "candidates": candidates,
         "best": candidates[0] if candidates else None,
         "pareto": pareto,
@@ -197,8 +207,12 @@ def _run_exact(config: SearchConfig, space: SearchSpace, evaluator: Evaluator, p
 def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progress: bool = True) -> dict:
     """Search as configured, writing into ``out``; returns the content of search.json."""
     space = validate(config)
-    out = Path(out)
-    state = _load_checkpoint(out, config, resume)
+    with claim(out) as out:
+        return _search(config, space, out, resume, progress)
+
+
+def _search(config: SearchConfig, space: SearchSpace, out: Path, resume: bool, progress: bool) -> dict:
+    state = _load_checkpoint(out, config, space, resume)
     evaluator = _evaluator(config)
     if config.algorithm == "exact":
         state = _run_exact(config, space, evaluator, progress)
@@ -210,7 +224,7 @@ def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progres
         with tqdm(total=total, initial=settings.population * state.generation, unit="cand",
                   desc=f"{config.algorithm} search", disable=not progress) as bar:
             def after_generation(s: SearchState) -> None:
-                atomic_write_json(out / CHECKPOINT, {"config": config.to_dict(), "state": s.to_dict()})
+                atomic_write_json(out / CHECKPOINT, {"config": config.fingerprint(space), "state": s.to_dict()})
                 best = s.history[-1]["best"]
                 bar.set_postfix(generation=f"{s.generation}/{settings.generations}",
                                 best="-" if best is None else f"{best:.4g}")
