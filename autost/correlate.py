@@ -302,12 +302,12 @@ def run_study(config: StudyConfig, out: str | Path, *, resume: bool = False, pro
     """
     space = validate(config)
     with claim(out) as out:
-        return _run_study(config, space, out, resume, progress, on_trained, log, workers, ray_address)
+        return _run_study(config, space, out, resume, progress, on_trained, log, workers, ray_address, rescore)
 
 
 def _run_study(config: StudyConfig, space: SearchSpace, out: Path, resume: bool, progress: bool,
                on_trained: Callable[[int, dict[str, Any]], None] | None, log: Callable[[str], None] | None,
-               workers: int | None, ray_address: str | None) -> dict[str, Any]:
+               workers: int | None, ray_address: str | None, rescore: bool) -> dict[str, Any]:
     study = _Study(config, out, space)
     if study.path.exists():
         if not resume:
