@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from autost.commands.energy import add_energy_model_argument
 from autost.correlate import RESULT, StudyConfig, run_study
 
 
@@ -13,7 +14,8 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         space=str(args.space), dataset=args.dataset, n=args.n, epochs=args.epochs, seed=args.seed,
         param_limits=tuple(args.param_limits) if args.param_limits else None, time_steps=args.time_steps,
         batch_size=args.batch_size, train_batch_size=args.train_batch_size, limit=args.limit, lam=args.lam,
-        resamples=args.resamples, data_root=str(args.data_root) if args.data_root else None)
+        resamples=args.resamples, energy_model=args.energy_model,
+        data_root=str(args.data_root) if args.data_root else None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,5 +69,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="lambda of the AutoST proxy MACs + lambda/NASWOT (default 1; 0 would make it MACs)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--resume", action="store_true", help="continue the study in OUT")
+    add_energy_model_argument(p)
     p.add_argument("--verbose", action="store_true", help="print the training's per-epoch lines")
     p.set_defaults(func=run)

@@ -18,7 +18,8 @@ from autost.cost import analytic_cost
 from autost.geometry import Geometry
 from autost.model import build_model
 from autost.scores import activation_scores, autost_score
-from energy.estimate import estimate_energy
+from energy.estimators import estimate
+from energy.models import DEFAULT_MODEL, get_model
 
 SCORES = ("flops", "autost", "naswot", "sahd", "energy-aware")
 NEEDS_DATA = {"naswot", "sahd", "energy-aware"}
@@ -55,8 +56,10 @@ class Evaluator:
     batch: torch.Tensor | None = None
     lam: float = 0.0
     seed: int = 0
+    energy_model: str = DEFAULT_MODEL  # a name in energy.models
 
     def __post_init__(self) -> None:
+        get_model(self.energy_model)
         if self.score not in SCORES:
             raise ValueError(f"unknown score {self.score!r}; choose one of {', '.join(SCORES)}")
         needs_data = self.score in NEEDS_DATA or (self.score == "autost" and self.lam != 0)
@@ -68,14 +71,18 @@ class Evaluator:
         return c.params, c.macs
 
     def evaluate(self, arch: Arch) -> dict:
-        """A candidate record: arch, params, macs, energy_mj (None without data), score, and
-        naswot/sahd when computed."""
+        """A candidate record: arch, params, macs, energy_mj (None without data; under
+        ``energy_model``, with its memory part as energy_memory_mj when the model charges memory),
+        score, and naswot/sahd when computed."""
         params, macs = self.cost(arch)
         record = {"arch": arch.to_dict()["RETRAIN"], "params": params, "macs": macs, "energy_mj": None}
         if self.batch is not None:
             torch.manual_seed(arch_seed(self.seed, arch))
             model = build_model(arch, **self.geometry.model_kwargs())
-            record["energy_mj"] = estimate_energy(model, self.batch).total_mj
+            energy = estimate(model, self.batch, self.energy_model)
+            record["energy_mj"] = energy.total_mj
+            if energy.model.has_memory:
+                record["energy_memory_mj"] = energy.memory_mj
             if self.score in NEEDS_CODES or (self.score == "autost" and self.lam != 0):
                 codes = activation_scores(model, self.batch)
                 record.update(naswot=codes.naswot, sahd=codes.sahd)
