@@ -33,7 +33,7 @@ from torch import nn
 from autost.cost import module_macs
 from autost.model import AttentionProduct
 from energy.estimate import (E_AC_PJ, E_MAC_PJ, PJ_PER_MJ, WEIGHT_LAYERS, _binary_operand, batchnorm_mode,
-                             estimate_energy, is_fresh)
+                             estimate_energy, is_binary, is_fresh)
 from energy.models import DEFAULT_MODEL, LEMAIRE, RATE, SYNAPTIC, EnergyModel, get_model
 
 aten = torch.ops.aten
@@ -49,7 +49,7 @@ class LayerCost:
     kind: str  # "MAC" (real-valued input), "AC" (spike input) or "neuron" (LIF updates, lemaire only)
     macs: int  # dense MACs per sample, all time steps (0 for neurons)
     ops: float  # operations charged per sample: MACs, synaptic ACs, or the model's own count
-    firing_rate: float  # fraction of non-zero inputs (1.0 for real-valued input)
+    firing_rate: float  # fraction of non-zero inputs (1.0 for real-valued input); a neuron: of its outputs
     compute_mj: float
     memory_mj: float = 0.0
 
@@ -120,7 +120,7 @@ def _probe_weight_layers(model: nn.Module, batch: int) -> Iterator[list[_Probe]]
 
     def hook(module, args, out, name):
         spikes = _binary_operand(module, args)
-        rate = 1.0 if spikes is None else float(spikes.count_nonzero()) / spikes.numel()
+        rate = 1.0 if spikes is None else float(spikes.sum()) / spikes.numel()
         probes.append(_Probe(name, "MAC" if spikes is None else "AC", module_macs(module, args, out) // batch, rate))
 
     handles = [m.register_forward_hook(lambda mod, a, o, n=n: hook(mod, a, o, n))
@@ -165,12 +165,13 @@ def _lemaire_pass(model: nn.Module, inputs: torch.Tensor, use_batch_stats: bool
                   ) -> tuple[list[tuple[str, str, int, float, float]], list[_Probe], list[str]]:
     """One pass of SpikingJelly's Lemaire profiler, its energy attributed to the module whose
     rule produced it: ``[(name, kind, ops, compute_pj, memory_pj)]`` for the whole batch, the weight
-    layers' probes, and SpikingJelly's warnings (what it omits)."""
+    layers' probes (and the neurons' output spike rates), and SpikingJelly's warnings (what it omits)."""
     profiler = LemaireEnergyProfiler(config=LemaireEnergyConfig(strict=False))
     profiler.bind_model(model)
     counter, cost = profiler.lemaire_counter, profiler.config.cost_config
     names = {module: name for name, module in model.named_modules()}
     spent: list[tuple[str, str, int, float, float]] = []
+    rates: dict[str, float] = {}
 
     def attributed(rule):
         def run(module, args, kwargs, out):
@@ -182,7 +183,9 @@ def _lemaire_pass(model: nn.Module, inputs: torch.Tensor, use_batch_stats: bool
             # the cost formulas of LemaireEnergyProfiler.get_report, applied to this module's share
             compute = (ac + acc_addr) * cost.e_add_pj + (mac + mac_addr) * (cost.e_mul_pj + cost.e_add_pj)
             memory = sum(size * cost.memory_cost_pj(capacity) for _, size, capacity in counter._accesses[before[4]:])
-            kind = "neuron" if isinstance(module, neuron.BaseNode) else ("AC" if _is_spikes(args[0]) else "MAC")
+            kind = "neuron" if isinstance(module, neuron.BaseNode) else ("AC" if is_binary(args[0]) else "MAC")
+            if kind == "neuron":  # its output spike rate
+                rates[names[module]] = float(out.sum()) / out.numel()
             spent.append((names[module], kind, ac + mac, compute, memory))
             return value
         return run
@@ -201,11 +204,8 @@ def _lemaire_pass(model: nn.Module, inputs: torch.Tensor, use_batch_stats: bool
     finally:
         for handle in handles:
             handle.remove()
+    probes += [_Probe(name, "neuron", 0, rate) for name, rate in rates.items()]
     return spent, probes, list(profiler.get_report().warnings)
-
-
-def _is_spikes(x: torch.Tensor) -> bool:
-    return bool(((x == 0) | (x == 1)).all())
 
 
 @contextlib.contextmanager

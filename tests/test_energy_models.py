@@ -139,3 +139,17 @@ def test_unknown_model_is_one_line_listing_the_names():
     message = str(err.value)
     assert "\n" not in message and "'horowitz'" in message
     assert all(name in message for name in MODELS)
+
+
+def test_fast_binary_check_agrees_with_the_elementwise_definition():
+    from energy.estimate import is_binary
+
+    torch.manual_seed(0)
+    spikes = (torch.rand(3, 4, 5) < 0.3).float()
+    for x in (spikes, torch.zeros(7), torch.ones(7), spikes * 0.5, spikes - 1, spikes * 2, torch.rand(9)):
+        assert is_binary(x) == bool(((x == 0) | (x == 1)).all())
+    nearly = spikes.clone()
+    nearly[0, 0, 0] = 1e-30  # one tiny non-spike value among spikes
+    assert not is_binary(nearly)
+    nearly[0, 0, 0] = 1 - 1e-7
+    assert not is_binary(nearly)
