@@ -103,3 +103,47 @@ def test_report_compares_a_limited_search_with_a_front_under_another_model(two_s
     md = (tmp_path / "report.md").read_text()
     assert "## Energy models compared" in md and "Energy model `lemaire`" in md and "energy_models.png" in md
     assert load_run(a).search["energy_model"]["source"].startswith("Horowitz")
+
+
+PIPELINE = {
+    "search": {"space": str(ROOT / "spaces" / "digits.yaml"), "dataset": "digits", "time_steps": 2,
+               "population": 4, "select": 2, "mutation": 1, "crossover": 1, "generations": 1, "top_k": 1,
+               "batch_size": 4, "param_limits": [0.02, 0.1]},
+    "train": {"dataset": "digits", "top_k": 1, "epochs": 1, "warmup_epochs": 0, "limit": 32, "batch_size": 16,
+              "time_steps": 2},
+    "energy": {"batch_size": 8, "model": "lemaire"},
+    "report": {},
+}
+
+
+def _config(tmp_path, config):
+    import yaml
+
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_pipeline_energy_model_reaches_every_stage(tmp_path):
+    out = tmp_path / "run"
+    assert main(["pipeline", "--config", _config(tmp_path, PIPELINE), "--out", str(out)]) == 0
+    search = json.loads((out / "search" / "search.json").read_text())
+    metrics = json.loads((out / "train" / "digits" / "01" / "metrics.json").read_text())
+    init = json.loads((out / "energy" / "digits" / "01.json").read_text())["init"]
+    assert search["energy_model"]["name"] == metrics["energy_model"] == init["energy_model"] == "lemaire"
+    assert metrics["memory_mj"] > 0 and init["memory_mj"] > 0
+    assert metrics["energy_mj"] == pytest.approx(metrics["compute_mj"] + metrics["memory_mj"])
+    md = (out / "report" / "report.md").read_text()
+    assert "Energy model `lemaire` (search, trained digits/01)" in md and "of which memory (mJ)" in md
+
+
+@pytest.mark.parametrize("energy, search, message", [
+    ({"model": "nope"}, {}, "unknown energy model 'nope'; choose one of spikformer-45nm"),
+    ({"model": "lemaire"}, {"energy_model": "synaptic-45nm"}, "search.energy_model is set by the pipeline"),
+])
+def test_pipeline_energy_model_errors_are_one_line(tmp_path, capsys, energy, search, message):
+    config = {**PIPELINE, "energy": energy, "search": {**PIPELINE["search"], **search}}
+    assert main(["pipeline", "--config", _config(tmp_path, config), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not (tmp_path / "o" / "search").exists()
