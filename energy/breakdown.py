@@ -15,7 +15,7 @@ _TYPES = (
     (r"\.attn\.proj\.linear$", "attention projection"),
     (r"\.mlp\.fc\d\.linear$", "MLP linears"),
     (r"^head$", "classifier head"),
-    (r"(lif|lifs\.\d+)$", "LIF neurons"),
+    (r"(lif\d*|lifs\.\d+)$", "LIF neurons"),
 )
 
 

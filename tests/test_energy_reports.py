@@ -8,6 +8,7 @@ from autost.arch import Arch
 from autost.cli import main
 from autost.model import build_model
 from conftest import ROOT
+from energy.breakdown import layer_type
 from energy.estimators import estimate
 from energy.models import MODELS
 from energy.report import RunData, load_run, write_report
@@ -53,6 +54,7 @@ def _metrics(model_name):
 
 def test_report_names_the_model_and_groups_energy_by_layer_type(tmp_path):
     metrics = _metrics("lemaire")
+    assert all(layer_type(layer["name"]) != "other" for layer in metrics["energy_layers"])
     write_report(RunData(trained=[("01", metrics)]), tmp_path)
     md = (tmp_path / "report.md").read_text()
     assert "Energy model `lemaire`" in md and "Lemaire et al. 2022" in md

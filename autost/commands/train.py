@@ -30,7 +30,8 @@ def _epilog() -> str:
 def _summary(name: str, metrics: dict, out: Path) -> str:
     return (f"{name}: {Arch.from_dict(metrics['arch']).short()}  best val {metrics['best_val_acc']:.2%} "
             f"(epoch {metrics['best_epoch']})  test {metrics['test_acc']:.2%}  "
-            f"{metrics['energy_mj']:.4g} mJ/sample  -> {out / 'metrics.json'}")
+            f"{metrics['energy_mj']:.4g} mJ/sample ({metrics.get('energy_model', 'spikformer-45nm')})  "
+            f"-> {out / 'metrics.json'}")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
