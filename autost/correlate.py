@@ -45,7 +45,8 @@ from autost.search.evaluate import Constraints, arch_seed
 from autost.space import SearchSpace
 from autost.train import METRICS, TrainConfig, train
 from autost.validate import load_json
-from energy.estimate import estimate_energy
+from energy.estimators import estimate
+from energy.models import DEFAULT_MODEL, get_model
 
 RESULT = "correlate.json"
 RUNS = "runs"
@@ -72,6 +73,7 @@ class StudyConfig:
     limit: int | None = None  # training on the first N samples of each split
     lam: float = 1.0  # lambda of the "autost" proxy
     resamples: int = 1000  # bootstrap resamples of the architectures
+    energy_model: str = DEFAULT_MODEL  # the model of the energy_mj proxy (energy.models)
     data_root: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,6 +95,7 @@ def validate(config: StudyConfig) -> SearchSpace:
         raise UsageError(f"--resamples must be positive, got {config.resamples}")
     if config.param_limits and config.param_limits[0] > config.param_limits[1]:
         raise UsageError(f"--param-limits MIN {config.param_limits[0]} is larger than MAX {config.param_limits[1]}")
+    get_model(config.energy_model)
     train_config(config, resume=False)  # TrainConfig checks the training settings
     from datasets import check_available
 
@@ -112,7 +115,7 @@ def train_config(config: StudyConfig, *, resume: bool) -> TrainConfig:
     return TrainConfig.for_dataset(
         config.dataset, epochs=config.epochs, warmup_epochs=min(recipe.warmup_epochs, config.epochs // 3),
         batch_size=config.train_batch_size, time_steps=config.time_steps, limit=config.limit, seed=config.seed,
-        data_root=config.data_root, resume=resume)
+        data_root=config.data_root, energy_model=config.energy_model, resume=resume)
 
 
 def sample_architectures(space: SearchSpace, n: int, rng: random.Random, geometry: Geometry,
@@ -153,7 +156,7 @@ def _draw(space: SearchSpace, depth: int, dim: int, rng: random.Random, geometry
 
 
 def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, targets: torch.Tensor, *,
-                       seed: int, lam: float) -> dict[str, float]:
+                       seed: int, lam: float, energy_model: str = DEFAULT_MODEL) -> dict[str, float]:
     """Every proxy of ``arch`` at initialization. The weights are seeded from ``seed`` and the
     architecture alone (as the search does), so a score does not depend on the order of scoring."""
     check_fits(arch, geometry, len(inputs), training=True)  # grad-norm and synflow run a backward pass
@@ -164,7 +167,7 @@ def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, tar
     return {
         "macs": cost.macs,
         "params": cost.params,
-        "energy_mj": estimate_energy(model, inputs).total_mj,
+        "energy_mj": estimate(model, inputs, energy_model).total_mj,
         "naswot": codes.naswot,
         "sahd": codes.sahd,
         "autost": autost_score(cost.macs, codes.naswot, lam),
@@ -370,7 +373,8 @@ def _score_all(study: _Study, space: SearchSpace, progress: bool) -> None:
     study.table = []
     start = time.perf_counter()
     for index, arch in enumerate(tqdm(archs, desc="scoring", unit="arch", disable=not progress, file=sys.stderr)):
-        scores = score_architecture(arch, geometry, inputs, targets, seed=config.seed, lam=config.lam)
+        scores = score_architecture(arch, geometry, inputs, targets, seed=config.seed, lam=config.lam,
+                                    energy_model=config.energy_model)
         trained = {k: old[index][k] for k in (TARGET, "best_val_acc")} if old else {TARGET: None, "best_val_acc": None}
         study.table.append({"index": index, "arch": arch.to_dict()["RETRAIN"], "label": arch.short(), **scores,
                             **trained})

@@ -2,7 +2,8 @@
 
 The config has the sections ``search``, ``train``, ``energy`` and ``report``; their keys are
 the options of the matching subcommand (``param_limits`` or ``param-limits`` for
-``--param-limits``, ``true`` for a flag). ``train.dataset`` may list several datasets:
+``--param-limits``, ``true`` for a flag). ``energy.model`` names the energy model (``energy.models``)
+of every stage: the search's limit and objectives, the trained and the init-time energies. ``train.dataset`` may list several datasets:
 the same top architectures are then trained on each, and ``train.per_dataset`` maps a
 dataset to options that differ for it (e.g. fewer epochs on the slower event data).
 Layout of the output folder::
@@ -31,9 +32,10 @@ from autost.io import atomic_write_json
 from autost.rundir import claim
 from autost.space import SearchSpace
 from autost.validate import load_json, load_yaml, parse_yaml
+from energy.models import DEFAULT_MODEL, get_model
 
 SECTIONS = ("search", "train", "energy", "report")
-ENERGY_KEYS = {"batch_size", "seed"}
+ENERGY_KEYS = {"batch_size", "seed", "model"}
 FINGERPRINT = "pipeline.json"
 
 
@@ -55,6 +57,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, dict]:
     unknown = set(config["energy"]) - ENERGY_KEYS
     if unknown:
         raise UsageError(f"{path}: energy.{sorted(unknown)[0]} is not an energy option ({', '.join(sorted(ENERGY_KEYS))})")
+    get_model(config["energy"].get("model", DEFAULT_MODEL))
     return config
 
 
@@ -148,7 +151,9 @@ def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Call
     _check_fingerprint(config, out, resume)
     root = {"data_root": data_root} if data_root else {}
     search_dir = out / "search"
-    search_args = parse_section("search", {**config["search"], **root}, {"out": search_dir})
+    energy = config["energy"]
+    model = {"energy_model": energy.get("model", DEFAULT_MODEL)}  # one energy model for every stage
+    search_args = parse_section("search", {**config["search"], **root}, {"out": search_dir, **model})
     if (search_dir / "search.json").exists():
         log(f"search: done before, reusing {search_dir / 'search.json'}")
     else:
@@ -157,11 +162,10 @@ def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Call
 
     train_section = {k: v for k, v in config["train"].items() if k not in ("dataset", "per_dataset")}
     per_dataset = config["train"].get("per_dataset") or {}
-    energy = config["energy"]
     for dataset in _train_datasets(config):
         train_dir = out / "train" / dataset
         options = {**train_section, **per_dataset.get(dataset, {}), **root, "dataset": dataset}
-        args = parse_section("train", options, {"from_search": search_dir, "out": train_dir})
+        args = parse_section("train", options, {"from_search": search_dir, "out": train_dir, **model})
         args.resume = True  # a rerun continues every candidate from its last checkpoint
         train_config = train_config_from_args(args)
         log(f"train: top {args.top_k or 'all'} on {dataset}")
@@ -174,7 +178,7 @@ def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Call
                            seed=seed, data_root=args.data_root, split="test")
         for name, metrics in trained.items():
             arch = Arch.from_dict(metrics["arch"])
-            init = measure_energy(arch, geometry, batch, seed=seed)
+            init = measure_energy(arch, geometry, batch, seed=seed, energy_model=model["energy_model"])
             atomic_write_json(out / "energy" / dataset / f"{name}.json", {
                 "arch": metrics["arch"], "dataset": dataset, "batch_size": len(batch), "init": init.to_dict()})
             log(f"energy {dataset}/{name}: at init {init.total_mj:.4g} mJ, trained {metrics['energy_mj']:.4g} mJ "

@@ -41,7 +41,8 @@ from autost.rundir import claim
 from autost.schedule import warmup_cosine
 from autost.threads import current_threads
 from datasets import get_dataset
-from energy.estimate import estimate_energy
+from energy.estimators import estimate
+from energy.models import DEFAULT_MODEL, get_model
 
 DEVICES = ("auto", "cpu", "cuda")
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.json"
@@ -101,6 +102,7 @@ class TrainConfig:
     seed: int = 0
     limit: int | None = None  # train/evaluate on the first N samples of each split
     num_workers: int = 0
+    energy_model: str = DEFAULT_MODEL  # the model of the final energy (energy.models)
     resume: bool = False
     change_lr: bool = False  # on resume, ``lr`` replaces the checkpoint's (recorded in metrics.json)
 
@@ -136,6 +138,7 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
+        get_model(self.energy_model)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as recorded in checkpoints and metrics.json (``resume`` and ``change_lr``
@@ -351,7 +354,8 @@ def _metrics(run: _Run, geometry: Geometry, device: torch.device, final: dict[st
         "best_val_acc": run.history["best_val_acc"],
         "lr_changes": run.history["lr_changes"],
         "threads": current_threads(),
-        **{key: final.get(key) for key in ("test_acc", "energy_mj", "mac_mj", "ac_mj", "ann_mj", "firing_rates",
+        **{key: final.get(key) for key in ("test_acc", "energy_model", "energy_source", "energy_mj", "compute_mj",
+                                           "memory_mj", "mac_mj", "ac_mj", "ann_mj", "firing_rates",
                                            "energy_layers")},
     }
 
@@ -368,11 +372,15 @@ def _final(run: _Run, best_path: Path, test_loader: DataLoader, device: torch.de
     run.model.load_state_dict(data["model"])
     test_acc = evaluate(run.model, test_loader, device, run.config.amp)
     x, _ = next(iter(test_loader))
-    report = estimate_energy(run.model, x.to(device))
+    report = estimate(run.model, x.to(device), run.config.energy_model)
     summary = report.to_dict()
     return {
         "test_acc": test_acc,
+        "energy_model": summary["energy_model"],
+        "energy_source": summary["energy_source"],
         "energy_mj": summary["energy_mj"],
+        "compute_mj": summary["compute_mj"],
+        "memory_mj": summary["memory_mj"],
         "mac_mj": summary["mac_mj"],
         "ac_mj": summary["ac_mj"],
         "ann_mj": summary["ann_mj"],

@@ -10,7 +10,8 @@ from autost.checkpoint import CheckpointError, describe, load_checkpoint, requir
 from autost.geometry import Geometry
 from autost.model import build_model
 from autost.search.evaluate import arch_seed
-from energy.estimate import EnergyReport, estimate_energy
+from energy.estimators import ModelEnergy, estimate
+from energy.models import DEFAULT_MODEL
 
 
 def load_trained(arch: Arch, geometry: Geometry, checkpoint: str | Path) -> torch.nn.Module:
@@ -30,12 +31,12 @@ def load_trained(arch: Arch, geometry: Geometry, checkpoint: str | Path) -> torc
 
 
 def measure_energy(arch: Arch, geometry: Geometry, batch: torch.Tensor, *, checkpoint: str | Path | None = None,
-                   seed: int = 0) -> EnergyReport:
+                   seed: int = 0, energy_model: str = DEFAULT_MODEL) -> ModelEnergy:
     """Init-time energy (weights seeded as the search seeds them) or, with ``checkpoint``,
-    the trained network's energy, on ``batch``."""
+    the trained network's energy, on ``batch``, under ``energy_model``."""
     if checkpoint is not None:
         model = load_trained(arch, geometry, checkpoint)
     else:
         torch.manual_seed(arch_seed(seed, arch))
         model = build_model(arch, **geometry.model_kwargs())
-    return estimate_energy(model, batch)
+    return estimate(model, batch, energy_model)

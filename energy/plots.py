@@ -44,31 +44,80 @@ def firing_rates(layers: Sequence[dict], path: Path, title: str = "Input firing 
     return _save(fig, path)
 
 
-def energy_breakdown(layers: Sequence[dict], path: Path) -> Path:
-    """Stacked MAC and AC energy per layer, in microjoules per sample."""
-    fig, ax = plt.subplots(figsize=(max(6, 0.22 * len(layers)), 3.6))
-    x = range(len(layers))
-    mac = [layer["energy_mj"] * 1e3 if layer["kind"] == "MAC" else 0.0 for layer in layers]
-    ac = [layer["energy_mj"] * 1e3 if layer["kind"] == "AC" else 0.0 for layer in layers]
-    ax.bar(x, mac, color="#d62728", label="MAC (4.6 pJ each)")
-    ax.bar(x, ac, bottom=mac, color="#1f77b4", label="AC (0.9 pJ each)")
-    ax.set_xticks(list(x), [_short(layer["name"]) for layer in layers], rotation=90, fontsize=7)
+def _model_label(model: str) -> str:
+    from energy.models import get_model
+
+    m = get_model(model)
+    costs = f"MAC {m.e_mac_pj:g} pJ, AC {m.e_ac_pj:g} pJ" if m.e_mac_pj is not None else m.charges
+    return f"{m.name}: {costs}"
+
+
+def energy_breakdown(layers: Sequence[dict], path: Path, model: str = "spikformer-45nm") -> Path:
+    """Stacked energy per layer in microjoules per sample: MAC, AC and neuron compute, then memory."""
+    fig, ax = plt.subplots(figsize=(max(6, 0.22 * len(layers)), 3.8))
+    x = list(range(len(layers)))
+    bottom = [0.0] * len(layers)
+    parts = [("MAC", "#d62728", "compute, real-valued input (MAC)"), ("AC", "#1f77b4", "compute, spike input (AC)"),
+             ("neuron", "#2ca02c", "compute, LIF neurons")]
+    for kind, color, label in parts:
+        values = [layer.get("compute_mj", layer["energy_mj"]) * 1e3 if layer["kind"] == kind else 0.0
+                  for layer in layers]
+        if any(values):
+            ax.bar(x, values, bottom=bottom, color=color, label=label)
+            bottom = [b + v for b, v in zip(bottom, values)]
+    memory = [layer.get("memory_mj", 0.0) * 1e3 for layer in layers]
+    if any(memory):
+        ax.bar(x, memory, bottom=bottom, color="#7f7f7f", label="memory reads/writes")
+    ax.set_xticks(x, [_short(layer["name"]) for layer in layers], rotation=90, fontsize=7)
     ax.set_ylabel("energy per sample (µJ)")
-    ax.set_title("Where the energy goes: MAC vs AC energy per layer")
-    ax.legend()
+    ax.set_title(f"Where the energy goes, per layer ({_model_label(model)})", fontsize=9)
+    ax.legend(fontsize=8)
     return _save(fig, path)
 
 
-def snn_vs_ann(entries: Sequence[tuple[str, float, float]], path: Path) -> Path:
-    """Grouped bars: each network's spiking energy against the same network run as an ANN."""
+def energy_by_type(rows: Sequence[dict], path: Path, model: str = "spikformer-45nm") -> Path:
+    """Stacked compute and memory energy per layer type (``energy.breakdown.by_layer_type``)."""
+    fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(rows)), 3.8))
+    x = list(range(len(rows)))
+    compute = [r["compute_mj"] * 1e3 for r in rows]
+    ax.bar(x, compute, color="#1f77b4", label="compute")
+    if any(r["memory_mj"] for r in rows):
+        ax.bar(x, [r["memory_mj"] * 1e3 for r in rows], bottom=compute, color="#7f7f7f", label="memory")
+    ax.set_xticks(x, [r["type"] for r in rows], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("energy per sample (µJ)")
+    ax.set_title(f"Energy by layer type ({_model_label(model)})", fontsize=9)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def snn_vs_ann(entries: Sequence[tuple[str, float, float]], path: Path, model: str = "spikformer-45nm") -> Path:
+    """Grouped bars: each network's spiking energy against the same network run as an ANN,
+    both under ``model``."""
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(entries)), 3.6))
     x = range(len(entries))
     ax.bar([i - 0.2 for i in x], [e[1] for e in entries], width=0.4, color="#1f77b4", label="SNN (spikes)")
     ax.bar([i + 0.2 for i in x], [e[2] for e in entries], width=0.4, color="#7f7f7f", label="same network as ANN")
     ax.set_xticks(list(x), [e[0] for e in entries], rotation=20, fontsize=8)
     ax.set_ylabel("energy per sample (mJ)")
-    ax.set_title("Total energy: spiking vs ANN cost (all MACs at 4.6 pJ)")
+    ax.set_title(f"Total energy: spiking vs ANN ({_model_label(model)})", fontsize=9)
     ax.legend()
+    return _save(fig, path)
+
+
+def model_comparison(rows: Sequence[dict], model_a: str, model_b: str, path: Path) -> Path:
+    """Each candidate's energy under two models, one point per candidate, marked by the run it
+    comes from (``rows``: dicts with ``run``, ``energy_a``, ``energy_b``)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for run, marker, color in (("A", "o", "#1f77b4"), ("B", "s", "#d62728"), ("A+B", "D", "#2ca02c")):
+        chosen = [r for r in rows if r["run"] == run]
+        if chosen:
+            ax.scatter([r["energy_a"] for r in chosen], [r["energy_b"] for r in chosen], marker=marker, color=color,
+                       label={"A": "run A only", "B": "run B only", "A+B": "in both runs"}[run])
+    ax.set_xlabel(f"energy under {model_a} (mJ / sample)")
+    ax.set_ylabel(f"energy under {model_b} (mJ / sample)")
+    ax.ticklabel_format(style="sci", scilimits=(-2, 3))
+    ax.set_title("The same candidates under two energy models")
+    ax.legend(fontsize=8)
     return _save(fig, path)
 
 

@@ -2,7 +2,10 @@
 
 Reads a run folder (the pipeline's layout: ``search/``, ``train/NN/``) and writes
 ``report.md`` with PNG plots beside it and ``report.html`` with the same plots embedded,
-so the HTML file opens anywhere on its own.
+so the HTML file opens anywhere on its own. The report names the energy model of every
+figure and its source, splits compute from memory where the model charges memory, groups
+each trained network's energy by layer type, and, given a second run, puts the two runs'
+candidates under both runs' energy models side by side (``energy.compare``).
 """
 from __future__ import annotations
 
@@ -17,6 +20,9 @@ from autost.errors import UsageError
 from autost.io import atomic_write_text
 from autost.validate import load_json
 from energy import plots
+from energy.breakdown import by_layer_type
+from energy.compare import search_model
+from energy.models import DEFAULT_MODEL, get_model
 
 
 @dataclass
@@ -25,6 +31,7 @@ class RunData:
     history: list[dict] = field(default_factory=list)
     trained: list[tuple[str, dict]] = field(default_factory=list)  # (label, metrics.json)
     init_energy: dict[str, float] = field(default_factory=dict)  # label -> init-time mJ (pipeline's energy step)
+    comparison: dict | None = None  # energy.compare.compare_searches of this run's search and another's
 
 
 SEARCH_KEYS = ("space", "algorithm", "score", "seed", "settings", "candidates", "elapsed_s")
@@ -112,25 +119,72 @@ def architecture_rows(run: RunData) -> list[dict]:
         rows.append({
             "label": label, "arch": Arch.from_dict(m["arch"]).short(), "params": m["params"], "macs": m["macs"],
             "init_mj": run.init_energy.get(label, _init_energy(run.search, m["arch"])), "trained_mj": m["energy_mj"],
-            "test_acc": m["test_acc"], "mean_rate": sum(rates) / len(rates) if rates else None,
+            "trained_memory_mj": m.get("memory_mj"), "test_acc": m["test_acc"],
+            "mean_rate": sum(rates) / len(rates) if rates else None,
         })
     if not rows and run.search:
         top_k = run.search["settings"].get("top_k", 5)
         for i, c in enumerate(run.search["candidates"][:top_k], start=1):
             rows.append({"label": f"{i:02d}", "arch": Arch.from_dict(c["arch"]).short(), "params": c["params"],
-                         "macs": c["macs"], "init_mj": c["energy_mj"], "trained_mj": None, "test_acc": None,
-                         "mean_rate": None})
+                         "macs": c["macs"], "init_mj": c["energy_mj"], "trained_mj": None,
+                         "trained_memory_mj": None, "test_acc": None, "mean_rate": None})
     return rows
 
 
-TABLE_HEAD = ["#", "architecture", "params", "MACs", "init energy (mJ)", "trained energy (mJ)",
-              "test accuracy (%)", "mean firing rate"]
+def _has_memory(rows: list[dict]) -> bool:
+    return any(r["trained_memory_mj"] for r in rows)
 
 
-def _table_cells(row: dict) -> list[str]:
+def _table_head(rows: list[dict]) -> list[str]:
+    memory = ["of which memory (mJ)"] if _has_memory(rows) else []
+    return ["#", "architecture", "params", "MACs", "init energy (mJ)", "trained energy (mJ)", *memory,
+            "test accuracy (%)", "mean firing rate"]
+
+
+def _table_cells(row: dict, memory: bool) -> list[str]:
     acc = None if row["test_acc"] is None else 100 * row["test_acc"]
     return [row["label"], row["arch"], f"{row['params']:,}", f"{row['macs']:,}", _fmt(row["init_mj"]),
-            _fmt(row["trained_mj"]), _fmt(acc, ".2f"), _fmt(row["mean_rate"], ".4f")]
+            _fmt(row["trained_mj"]), *([_fmt(row["trained_memory_mj"])] if memory else []), _fmt(acc, ".2f"),
+            _fmt(row["mean_rate"], ".4f")]
+
+
+@dataclass
+class Table:
+    section: str
+    title: str
+    head: list[str]
+    rows: list[list[str]]
+
+
+def _metrics_model(m: dict) -> str:
+    return m.get("energy_model") or DEFAULT_MODEL
+
+
+def energy_tables(run: RunData) -> list[Table]:
+    """Per trained network: its energy by layer type, compute against memory; and, with a
+    comparison, the candidates of both runs under both energy models."""
+    tables = []
+    for label, m in run.trained:
+        layers = m.get("energy_layers") or []
+        if layers:
+            rows = [[r["type"], str(r["layers"]), _fmt(r["compute_mj"] * 1e3, ".4g"), _fmt(r["memory_mj"] * 1e3, ".4g"),
+                     _fmt(r["energy_mj"] * 1e3, ".4g"), f"{100 * r['share']:.1f}"] for r in by_layer_type(layers)]
+            tables.append(Table("Energy", f"{label} (trained, {_metrics_model(m)}): where the energy goes",
+                                ["layer type", "layers", "compute (µJ)", "memory (µJ)", "total (µJ)", "share (%)"],
+                                rows))
+    c = run.comparison
+    if c:
+        limit = c["energy_limit_a"]
+        rows = [[r["arch"], r["run"], f"{r['params']:,}", f"{r['macs']:,}", _fmt(r["score"]), _fmt(r["energy_a"]),
+                 _fmt(r["energy_b"]), _fmt(r["energy_b"] / r["energy_a"] if r["energy_a"] else None, ".3f"),
+                 "–" if r["within_a_limit"] is None else ("yes" if r["within_a_limit"] else "no")] for r in c["rows"]]
+        tables.append(Table("Energy models compared",
+                            f"Run A's top-k and run B's Pareto front (or top-k), each under {c['model_a']} (run A's model) and "
+                            f"{c['model_b']} (run B's model); same batch and weights"
+                            + (f"; run A's limit {limit:g} mJ" if limit is not None else ""),
+                            ["architecture", "from run", "params", "MACs", "score", f"{c['model_a']} (mJ)",
+                             f"{c['model_b']} (mJ)", "ratio B/A", "within A's limit"], rows))
+    return tables
 
 
 def make_plots(run: RunData, out: Path) -> list[tuple[str, str, Path]]:
@@ -138,33 +192,60 @@ def make_plots(run: RunData, out: Path) -> list[tuple[str, str, Path]]:
     figures = []
     if run.search:
         s = run.search
+        model = search_model(s)
         if run.history:
             figures.append(("Search", "Best and mean score of the top-k per generation",
                             plots.search_history(run.history, s["score"], out / "search_history.png")))
         chosen_arch = [m["arch"] for _, m in run.trained] or [c["arch"] for c in s["candidates"][:5]]
         chosen = [i for i, c in enumerate(s["candidates"]) if c["arch"] in chosen_arch]
-        figures.append(("Search", "Every evaluated candidate: params vs MACs, coloured by init-time energy",
+        figures.append(("Search", f"Every evaluated candidate: params vs MACs, coloured by init-time energy ({model})",
                         plots.candidates_scatter(s["candidates"], chosen, out / "candidates.png")))
         if any(c["energy_mj"] is not None for c in s["candidates"]):
-            figures.append(("Search", "Accuracy proxy vs init-time energy with its Pareto front",
+            figures.append(("Search", f"Accuracy proxy vs init-time energy ({model}) with its Pareto front",
                             plots.proxy_energy_front(s["candidates"], s["score"], out / "pareto.png")))
     for label, m in run.trained:
         layers = m.get("energy_layers") or []
         if layers:
-            stem = label.replace("/", "_")
+            stem, model = label.replace("/", "_"), _metrics_model(m)
             figures.append(("Energy", f"{label}: input firing rate per layer (trained)",
-                            plots.firing_rates(layers, out / f"firing_rates_{stem}.png")))
-            figures.append(("Energy", f"{label}: MAC vs AC energy per layer (trained)",
-                            plots.energy_breakdown(layers, out / f"energy_layers_{stem}.png")))
+                            plots.firing_rates([x for x in layers if x["kind"] != "neuron"],
+                                               out / f"firing_rates_{stem}.png")))
+            figures.append(("Energy", f"{label}: energy per layer, compute and memory (trained, {model})",
+                            plots.energy_breakdown(layers, out / f"energy_layers_{stem}.png", model=model)))
+            figures.append(("Energy", f"{label}: energy by layer type, compute and memory (trained, {model})",
+                            plots.energy_by_type(by_layer_type(layers), out / f"energy_types_{stem}.png",
+                                                 model=model)))
     if run.trained:
+        models = {_metrics_model(m) for _, m in run.trained}
         entries = [(label, m["energy_mj"], m["ann_mj"]) for label, m in run.trained if m.get("ann_mj") is not None]
-        if entries:
-            figures.append(("Energy", "Total energy per sample against the same networks as ANNs",
-                            plots.snn_vs_ann(entries, out / "snn_vs_ann.png")))
+        if entries and len(models) == 1:
+            figures.append(("Energy", f"Total energy per sample against the same networks as ANNs ({models.pop()})",
+                            plots.snn_vs_ann(entries, out / "snn_vs_ann.png", model=_metrics_model(run.trained[0][1]))))
         figures.append(("Training", "Training loss and validation accuracy per epoch",
                         plots.training_curves([(label, m["epochs"]) for label, m in run.trained],
                                               out / "training_curves.png")))
+    if run.comparison:
+        c = run.comparison
+        figures.append(("Energy models compared", f"Each candidate's energy under {c['model_a']} and {c['model_b']}",
+                        plots.model_comparison(c["rows"], c["model_a"], c["model_b"], out / "energy_models.png")))
     return figures
+
+
+def _model_lines(run: RunData) -> list[str]:
+    """Which energy model each part of the report uses, what it charges and its source."""
+    used: dict[str, list[str]] = {}
+    if run.search and any(c["energy_mj"] is not None for c in run.search["candidates"]):
+        used.setdefault(search_model(run.search), []).append("search")
+    for label, m in run.trained:
+        used.setdefault(_metrics_model(m), []).append(f"trained {label}")
+    if run.comparison:
+        used.setdefault(run.comparison["model_b"], []).append("comparison (run B)")
+    lines = []
+    for name, where in used.items():
+        m = get_model(name)
+        lines.append(f"Energy model `{name}` ({', '.join(where)}): charges {m.charges}; {m.summary}. "
+                     f"Source: {m.source}.")
+    return lines
 
 
 def _summary_lines(run: RunData) -> list[str]:
@@ -174,9 +255,22 @@ def _summary_lines(run: RunData) -> list[str]:
         lines.append(f"Search: {s['algorithm']} over `{s['space']}`, score `{s['score']}`, "
                      f"{len(s['candidates'])} legal candidates in {s['elapsed_s']:.1f} s, seed {s['seed']}.")
     for label, m in run.trained:
+        memory = f" (of which memory {m['memory_mj']:.6g})" if m.get("memory_mj") else ""
         lines.append(f"Trained {label} on `{m['dataset']}`: test accuracy {100 * m['test_acc']:.2f}%, "
-                     f"energy {m['energy_mj']:.6g} mJ per sample.")
-    return lines
+                     f"energy {m['energy_mj']:.6g} mJ per sample{memory}.")
+    return lines + _model_lines(run)
+
+
+SECTIONS = ("Search", "Energy", "Energy models compared", "Training")
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _html_table(head: list[str], rows: list[list[str]]) -> str:
+    return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
 
 
 def write_report(run: RunData, out_dir: str | Path) -> Path:
@@ -184,16 +278,21 @@ def write_report(run: RunData, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = architecture_rows(run)
+    head, memory = _table_head(rows), _has_memory(rows)
+    cells = [_table_cells(r, memory) for r in rows]
     figures = make_plots(run, out)
+    tables = energy_tables(run)
     summary = _summary_lines(run)
 
-    md = ["# AutoST report", "", *summary, "", "## Chosen architectures", "",
-          "| " + " | ".join(TABLE_HEAD) + " |", "|" + "---|" * len(TABLE_HEAD)]
-    md += ["| " + " | ".join(_table_cells(r)) + " |" for r in rows]
-    for section in ("Search", "Energy", "Training"):
+    md = ["# AutoST report", "", *summary, "", "## Chosen architectures", "", *_md_table(head, cells)]
+    for section in SECTIONS:
         entries = [(caption, path) for sec, caption, path in figures if sec == section]
-        if entries:
-            md += ["", f"## {section}", ""] + [f"![{caption}]({path.name})\n\n{caption}\n" for caption, path in entries]
+        section_tables = [t for t in tables if t.section == section]
+        if entries or section_tables:
+            md += ["", f"## {section}", ""]
+            for t in section_tables:
+                md += [t.title, "", *_md_table(t.head, t.rows), ""]
+            md += [f"![{caption}]({path.name})\n\n{caption}\n" for caption, path in entries]
     atomic_write_text(out / "report.md", "\n".join(md) + "\n")
 
     def img(path: Path, caption: str) -> str:
@@ -202,17 +301,18 @@ def write_report(run: RunData, out_dir: str | Path) -> Path:
                 f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
     body = ["<h1>AutoST report</h1>"] + [f"<p>{html.escape(line).replace('`', '')}</p>" for line in summary]
-    body += ["<h2>Chosen architectures</h2><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in TABLE_HEAD)
-             + "</tr>"]
-    body += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _table_cells(r)) + "</tr>" for r in rows]
-    body.append("</table>")
-    for section in ("Search", "Energy", "Training"):
+    body += ["<h2>Chosen architectures</h2>", _html_table(head, cells)]
+    for section in SECTIONS:
         entries = [(caption, path) for sec, caption, path in figures if sec == section]
-        if entries:
-            body += [f"<h2>{section}</h2>"] + [img(path, caption) for caption, path in entries]
+        section_tables = [t for t in tables if t.section == section]
+        if entries or section_tables:
+            body.append(f"<h2>{html.escape(section)}</h2>")
+            body += [f"<h3>{html.escape(t.title)}</h3>" + _html_table(t.head, t.rows) for t in section_tables]
+            body += [img(path, caption) for caption, path in entries]
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "img{max-width:100%}figure{margin:1.5em 0}figcaption{color:#555;font-size:90%}")
+             "img{max-width:100%}figure{margin:1.5em 0}figcaption{color:#555;font-size:90%}"
+             "h3{font-size:100%;font-weight:normal;color:#444}")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>AutoST report</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
     atomic_write_text(out / "report.html", page)

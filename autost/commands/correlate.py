@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from autost.commands.energy import add_energy_model_argument
 from autost.correlate import RESULT, StudyConfig, run_study
 
 
@@ -13,7 +14,8 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         space=str(args.space), dataset=args.dataset, n=args.n, epochs=args.epochs, seed=args.seed,
         param_limits=tuple(args.param_limits) if args.param_limits else None, time_steps=args.time_steps,
         batch_size=args.batch_size, train_batch_size=args.train_batch_size, limit=args.limit, lam=args.lam,
-        resamples=args.resamples, data_root=str(args.data_root) if args.data_root else None)
+        resamples=args.resamples, energy_model=args.energy_model,
+        data_root=str(args.data_root) if args.data_root else None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,5 +72,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rescore", action="store_true",
                    help="with --resume: score the study's architectures again with the current proxies, keeping "
                         "their training results (after a proxy's definition changed)")
+    add_energy_model_argument(p)
     p.add_argument("--verbose", action="store_true", help="print the training's per-epoch lines")
     p.set_defaults(func=run)

@@ -13,10 +13,27 @@ from autost.rundir import claim
 from autost.validate import at_least
 from energy import plots
 from energy.measure import measure_energy
+from energy.models import DEFAULT_MODEL, get_model, help_text, model_names
+
+
+def add_energy_model_argument(p: argparse.ArgumentParser) -> None:
+    """--energy-model, its names and help from the registry. The name is checked by ``get_model``
+    where it is used, so an unknown one is a one-line error listing the names."""
+    p.add_argument("--energy-model", default=DEFAULT_MODEL, metavar="{" + ",".join(model_names()) + "}",
+                   help=help_text())
+
+
+def energy_summary(result: dict) -> str:
+    """One line: total, its compute/memory split where the model has memory, MAC/AC, the ANN twin."""
+    split = (f"compute {result['compute_mj']:.6g} + memory {result['memory_mj']:.6g}; " if result["memory_mj"]
+             else "")
+    return (f"{result['energy_mj']:.6g} mJ per sample under {result['energy_model']} ({split}MAC "
+            f"{result['mac_mj']:.6g}, AC {result['ac_mj']:.6g}; as an ANN {result['ann_mj']:.6g})")
 
 
 def run(args: argparse.Namespace) -> int:
     at_least("--batch-size", args.batch_size)
+    get_model(args.energy_model)
     arch = Arch.from_yaml(args.arch)
     geometry = resolve_geometry(dataset=args.dataset, input_shape=None, num_classes=None, patch_size=None,
                                 time_steps=args.time_steps)
@@ -28,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
 def _measure(args: argparse.Namespace, arch: Arch, geometry: Geometry, out: Path) -> int:
     batch = real_batch(args.dataset, batch_size=args.batch_size, time_steps=args.time_steps, seed=args.seed,
                        data_root=args.data_root, split="test")
-    report = measure_energy(arch, geometry, batch, checkpoint=args.checkpoint, seed=args.seed)
+    report = measure_energy(arch, geometry, batch, checkpoint=args.checkpoint, seed=args.seed,
+                            energy_model=args.energy_model)
     stage = "trained" if args.checkpoint else "init"
     result = {"arch": arch.to_dict()["RETRAIN"], "dataset": args.dataset, "stage": stage,
               "checkpoint": str(args.checkpoint) if args.checkpoint else None, "batch_size": args.batch_size,
@@ -36,10 +54,10 @@ def _measure(args: argparse.Namespace, arch: Arch, geometry: Geometry, out: Path
     atomic_write_json(out / "energy.json", result)
     layers = result["layers"]
     plots.firing_rates(layers, out / "firing_rates.png", title=f"Input firing rate per layer ({stage})")
-    plots.energy_breakdown(layers, out / "energy_layers.png")
-    plots.snn_vs_ann([(arch.short(), report.total_mj, report.ann_mj)], out / "snn_vs_ann.png")
-    print(f"{arch.short()} ({stage}): {report.total_mj:.6g} mJ per sample (MAC {report.mac_mj:.6g}, "
-          f"AC {report.ac_mj:.6g}; as an ANN {report.ann_mj:.6g}) -> {out / 'energy.json'}")
+    plots.energy_breakdown(layers, out / "energy_layers.png", model=args.energy_model)
+    plots.snn_vs_ann([(arch.short(), report.total_mj, report.ann_mj)], out / "snn_vs_ann.png",
+                     model=args.energy_model)
+    print(f"{arch.short()} ({stage}): {energy_summary(result)} -> {out / 'energy.json'}")
     return 0
 
 
@@ -47,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("energy", help="spike energy of one architecture, at init or trained, with plots",
                        description="Estimate the energy per sample of one architecture from a real test batch: "
                                    "freshly initialized (BatchNorm on batch statistics) or, with --checkpoint, "
-                                   "trained (running statistics). Writes OUT/energy.json and per-layer plots.")
+                                   "trained (running statistics), under one energy model. Writes OUT/energy.json "
+                                   "and per-layer plots.")
     p.add_argument("--arch", type=Path, required=True, help="architecture YAML (AutoST RETRAIN format)")
     p.add_argument("--dataset", required=True, help="dataset for the real batch")
     p.add_argument("--data-root", type=Path, help="folder holding real datasets (not needed for digits/ndigits)")
@@ -56,4 +75,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-steps", type=int, default=4, help="time steps T (default 4; match the training run)")
     p.add_argument("--batch-size", type=int, default=64, help="test samples in the batch (default 64)")
     p.add_argument("--seed", type=int, default=0, help="seed of the batch and of the init weights (default 0)")
+    add_energy_model_argument(p)
     p.set_defaults(func=run)

@@ -14,12 +14,15 @@ from autost.geometry import resolve_geometry
 from autost.memory import check_fits
 from autost.model import build_model
 from autost.scores import activation_scores
+from autost.commands.energy import add_energy_model_argument, energy_summary
 from autost.validate import at_least
-from energy.estimate import estimate_energy
+from energy.estimators import estimate
+from energy.models import get_model
 
 
 def profile(args: argparse.Namespace) -> dict:
     """The numbers `run.py profile` prints, as one dict."""
+    get_model(args.energy_model)
     arch = Arch.from_yaml(args.arch)
     geo = resolve_geometry(dataset=args.dataset, input_shape=args.input_shape, num_classes=args.num_classes,
                            patch_size=args.patch_size, time_steps=args.time_steps)
@@ -37,7 +40,7 @@ def profile(args: argparse.Namespace) -> dict:
     if args.dataset:
         batch = real_batch(args.dataset, batch_size=args.batch_size, time_steps=geo.time_steps, seed=args.seed,
                            data_root=args.data_root)
-        result.update(estimate_energy(model, batch).to_dict())
+        result.update(estimate(model, batch, args.energy_model).to_dict())
         scores = activation_scores(model, batch)
         result.update(naswot=scores.naswot, sahd=scores.sahd)
     return result
@@ -49,13 +52,15 @@ def _print_table(result: dict) -> None:
     print(f"MACs (closed)  {result['macs_analytic']:,}")
     if "energy_mj" not in result:
         return
-    print(f"energy         {result['energy_mj']:.6f} mJ per sample "
-          f"(MAC {result['mac_mj']:.6f} + AC {result['ac_mj']:.6f}; as an ANN {result['ann_mj']:.6f})")
+    print(f"energy         {energy_summary(result)}")
+    print(f"energy model   {result['energy_model']}: {result['energy_charges']}; {result['energy_source']}")
+    for note in result["energy_notes"]:
+        print(f"               {note}")
     print(f"NASWOT {result['naswot']:.3f}   SAHD {result['sahd']:.3f}")
-    print(f"\n{'layer':34s} {'kind':4s} {'MACs':>14s} {'rate':>7s} {'energy mJ':>12s}")
+    print(f"\n{'layer':34s} {'kind':6s} {'MACs':>14s} {'ops':>14s} {'rate':>7s} {'compute mJ':>12s} {'memory mJ':>12s}")
     for layer in result["layers"]:
-        print(f"{layer['name']:34s} {layer['kind']:4s} {layer['macs']:14,d} {layer['firing_rate']:7.3f} "
-              f"{layer['energy_mj']:12.3e}")
+        print(f"{layer['name']:34s} {layer['kind']:6s} {layer['macs']:14,d} {layer['ops']:14,.0f} "
+              f"{layer['firing_rate']:7.3f} {layer['compute_mj']:12.3e} {layer['memory_mj']:12.3e}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,4 +94,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="real batch size for energy and scores (default 32)")
     p.add_argument("--seed", type=int, default=0, help="seed for the weights and the batch (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    add_energy_model_argument(p)
     p.set_defaults(func=run)

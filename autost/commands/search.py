@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from autost.commands.energy import add_energy_model_argument
 from autost.commands.profile import add_geometry_arguments
 from autost.geometry import resolve_geometry
 from autost.search.evaluate import SCORES, Constraints
@@ -31,6 +32,7 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
         seed=args.seed,
         batch_size=args.batch_size,
         objectives=tuple(args.objectives.split(",")),
+        energy_model=args.energy_model,
     )
 
 
@@ -70,7 +72,9 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param-limits", type=float, nargs=2, metavar=("MIN", "MAX"),
                    help="keep architectures with MIN..MAX million parameters")
     p.add_argument("--energy-limit", type=float, metavar="MJ",
-                   help="keep architectures whose init-time energy per sample is at most MJ (needs --dataset)")
+                   help="keep architectures whose init-time energy per sample (under --energy-model) is at most MJ "
+                        "(needs --dataset)")
+    add_energy_model_argument(p)
     p.add_argument("--top-k", type=int, default=5, help="best architectures of distinct cost (params, MACs) written to OUT/top (default 5)")
     p.add_argument("--batch-size", type=int, default=32, help="real batch size for energy and scores (default 32)")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from autost.arch import Arch
 from autost.backend import BACKENDS
+from autost.commands.energy import add_energy_model_argument
 from autost.distributed import is_main_process
 from autost.errors import UsageError
 from autost.space import SearchSpace
@@ -29,7 +30,8 @@ def _epilog() -> str:
 def _summary(name: str, metrics: dict, out: Path) -> str:
     return (f"{name}: {Arch.from_dict(metrics['arch']).short()}  best val {metrics['best_val_acc']:.2%} "
             f"(epoch {metrics['best_epoch']})  test {metrics['test_acc']:.2%}  "
-            f"{metrics['energy_mj']:.4g} mJ/sample  -> {out / 'metrics.json'}")
+            f"{metrics['energy_mj']:.4g} mJ/sample ({metrics.get('energy_model', 'spikformer-45nm')})  "
+            f"-> {out / 'metrics.json'}")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -38,7 +40,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         args.dataset, data_root=args.data_root, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
         time_steps=args.time_steps, device=args.device, backend=args.backend, amp=args.amp, seed=args.seed,
-        limit=args.limit, num_workers=args.num_workers, resume=args.resume,
+        limit=args.limit, num_workers=args.num_workers, energy_model=args.energy_model, resume=args.resume,
         change_lr=args.resume and args.lr is not None)
 
 
@@ -109,4 +111,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "one GPU per task when GPUs exist; --out must be on a shared file system)")
     p.add_argument("--resume", action="store_true",
                    help="continue from --out's last.pt (settings must match; a finished run is only re-evaluated)")
+    add_energy_model_argument(p)
     p.set_defaults(func=run)

@@ -19,7 +19,8 @@ from autost.geometry import Geometry
 from autost.memory import check_fits
 from autost.model import build_model
 from autost.scores import activation_scores, autost_score
-from energy.estimate import estimate_energy
+from energy.estimators import estimate
+from energy.models import DEFAULT_MODEL, get_model
 
 SCORES = ("flops", "autost", "naswot", "sahd")
 NEEDS_DATA = {"naswot", "sahd"}
@@ -70,9 +71,11 @@ class Evaluator:
     batch: torch.Tensor | None = None
     lam: float = 0.0
     seed: int = 0
+    energy_model: str = DEFAULT_MODEL  # a name in energy.models
 
     def __post_init__(self) -> None:
         check_score(self.score)
+        get_model(self.energy_model)
         needs_data = self.score in NEEDS_DATA or (self.score == "autost" and self.lam != 0)
         if needs_data and self.batch is None:
             raise ValueError(f"--score {self.score} needs real data: give --dataset")
@@ -82,15 +85,19 @@ class Evaluator:
         return c.params, c.macs
 
     def evaluate(self, arch: Arch) -> dict:
-        """A candidate record: arch, params, macs, energy_mj (None without data), score, and
-        naswot/sahd when computed."""
+        """A candidate record: arch, params, macs, energy_mj (None without data; under
+        ``energy_model``, with its memory part as energy_memory_mj when the model charges memory),
+        score, and naswot/sahd when computed."""
         params, macs = self.cost(arch)
         record = {"arch": arch.to_dict()["RETRAIN"], "params": params, "macs": macs, "energy_mj": None}
         if self.batch is not None:
             check_fits(arch, self.geometry, len(self.batch), training=False)
             torch.manual_seed(arch_seed(self.seed, arch))
             model = build_model(arch, **self.geometry.model_kwargs())
-            record["energy_mj"] = estimate_energy(model, self.batch).total_mj
+            energy = estimate(model, self.batch, self.energy_model)
+            record["energy_mj"] = energy.total_mj
+            if energy.model.has_memory:
+                record["energy_memory_mj"] = energy.memory_mj
             if self.score in NEEDS_CODES or (self.score == "autost" and self.lam != 0):
                 codes = activation_scores(model, self.batch)
                 record.update(naswot=codes.naswot, sahd=codes.sahd)

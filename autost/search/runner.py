@@ -32,6 +32,7 @@ from autost.search.nsga2 import OBJECTIVES, objective_functions
 from autost.space import SearchSpace
 from autost.threads import current_threads
 from autost.validate import at_least, finite, positive
+from energy.models import DEFAULT_MODEL, get_model
 
 ALGORITHMS = ("evolution", "random", "exact", "nsga2")
 CHECKPOINT = "checkpoint.json"
@@ -52,6 +53,7 @@ class SearchConfig:
     seed: int = 0
     batch_size: int = 32
     objectives: tuple[str, ...] = ("score", "energy")  # NSGA-II's; also those of the reported front
+    energy_model: str = DEFAULT_MODEL  # the model of every candidate's energy (limit and objective)
 
     def to_dict(self) -> dict:
         """What identifies a run (a resumed run must match it); the data root may move."""
@@ -71,6 +73,7 @@ def validate(config: SearchConfig) -> SearchSpace:
         raise UsageError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {config.algorithm!r}")
     check_score(config.score)
     config.settings.check()
+    get_model(config.energy_model)
     c = config.constraints
     if c.param_min is not None and c.param_max is not None and c.param_min > c.param_max:
         raise UsageError(f"--param-limits MIN {c.param_min} is larger than MAX {c.param_max}")
@@ -108,7 +111,8 @@ def _evaluator(config: SearchConfig) -> Evaluator:
     if config.dataset:
         batch = real_batch(config.dataset, batch_size=config.batch_size, time_steps=config.geometry.time_steps,
                            seed=config.seed, data_root=config.data_root, img_size=config.geometry.img_size)
-    return Evaluator(config.score, config.geometry, batch=batch, lam=config.lam, seed=config.seed)
+    return Evaluator(config.score, config.geometry, batch=batch, lam=config.lam, seed=config.seed,
+                     energy_model=config.energy_model)
 
 
 def _load_checkpoint(out: Path, config: SearchConfig, space: SearchSpace, resume: bool) -> SearchState:
@@ -172,6 +176,7 @@ def _write_results(out: Path, config: SearchConfig, candidates: list[dict], hist
         "algorithm": config.algorithm,
         "score": config.score,
         "seed": config.seed,
+        "energy_model": get_model(config.energy_model).describe(),
         "settings": config.to_dict(),
         "threads": current_threads(),
         "candidates": candidates,

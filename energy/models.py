@@ -1,0 +1,96 @@
+"""The energy models: each is data (what it counts, its per-operation costs, what it charges,
+its source); ``energy.estimators.estimate`` applies one to a network and a batch.
+
+Per-operation costs are Horowitz (2014), "Computing's energy problem", ISSCC, Fig. 1.1.9,
+45 nm at 0.9 V: FP32 add 0.9 pJ, FP32 mult 3.7 pJ; FP16 add 0.4 pJ, FP16 mult 1.1 pJ;
+INT8 add 0.03 pJ, INT8 mult 0.2 pJ. A MAC is one multiply and one add (FP32 4.6 pJ,
+FP16 1.5 pJ, INT8 0.23 pJ), an AC one add (0.9, 0.4, 0.03 pJ); the same presets as
+SpikingJelly's ``SimpleEnergyCostConfig.fp32/fp16/int8``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from autost.errors import UsageError
+
+HOROWITZ_2014 = "Horowitz 2014, ISSCC, Fig. 1.1.9 (45 nm)"
+
+# How the operations are counted.
+RATE = "rate"  # our hooks: MACs x input firing rate (Spikformer's convention), one plain forward pass
+SYNAPTIC = "synaptic"  # SpikingJelly's MACCounter / ACCounter: each spike's real fan-out
+LEMAIRE = "lemaire"  # SpikingJelly's LemaireEnergyProfiler: operations, addressing and memory
+COUNTERS = (RATE, SYNAPTIC, LEMAIRE)
+
+
+@dataclass(frozen=True)
+class EnergyModel:
+    name: str
+    counter: str  # one of COUNTERS
+    e_mac_pj: float | None  # per MAC (real-valued input); None where the counter brings its own costs
+    e_ac_pj: float | None  # per accumulate (one spike reaching one synapse)
+    charges: str  # "compute" or "compute+memory"
+    # A static image reaches the first conv unchanged at every time step: charge that real-valued
+    # layer once (E_MAC x FLOPs of one step, as Spikformer's and Spike-driven Transformer's papers do)
+    # or once per step (what a step-by-step execution, and SpikingJelly's counters, perform). Only
+    # the rate counter can do either; the SpikingJelly-based ones charge what they execute.
+    static_input_once: bool
+    source: str
+    summary: str  # one line for --help and the README
+
+    @property
+    def has_memory(self) -> bool:
+        return self.charges == "compute+memory"
+
+    def describe(self) -> dict:
+        """The model as written into results: name, what it charges, costs, source."""
+        return asdict(self)
+
+
+def _precision(name: str, counter: str, e_mac: float, e_ac: float, label: str, what: str) -> EnergyModel:
+    return EnergyModel(name, counter, e_mac, e_ac, "compute", counter == RATE, HOROWITZ_2014,
+                       f"{what}, {label}: E_MAC {e_mac:g} pJ, E_AC {e_ac:g} pJ")
+
+
+_SPIKFORMER = "rate x MACs (Spikformer, AutoST)"
+_SYNAPTIC = "each spike's real fan-out, q AND k coincidences (SpikingJelly MAC/AC counters)"
+
+MODELS: dict[str, EnergyModel] = {m.name: m for m in (
+    EnergyModel("spikformer-45nm", RATE, 4.6, 0.9, "compute", True,
+                f"{HOROWITZ_2014}; convention of Spikformer (Zhou et al. 2023) and AutoST (Wang et al. 2023)",
+                "E_MAC 4.6 pJ x MACs of real-valued-input layers + E_AC 0.9 pJ x MACs x input firing rate of "
+                "spike-input layers (FP32, the default)"),
+    _precision("spikformer-45nm-fp16", RATE, 1.5, 0.4, "FP16", _SPIKFORMER),
+    _precision("spikformer-45nm-int8", RATE, 0.23, 0.03, "INT8", _SPIKFORMER),
+    EnergyModel("synaptic-45nm", SYNAPTIC, 4.6, 0.9, "compute", False,
+                f"{HOROWITZ_2014}; counts by SpikingJelly 2.0 op_counter MACCounter/ACCounter",
+                "E_MAC 4.6 pJ per MAC + E_AC 0.9 pJ per synaptic operation actually performed: each spike's "
+                "fan-out inside the padded conv window, q AND k coincidences in q k^T (FP32)"),
+    _precision("synaptic-45nm-fp16", SYNAPTIC, 1.5, 0.4, "FP16", _SYNAPTIC),
+    _precision("synaptic-45nm-int8", SYNAPTIC, 0.23, 0.03, "INT8", _SYNAPTIC),
+    EnergyModel("lemaire", LEMAIRE, None, None, "compute+memory", False,
+                "Lemaire et al. 2022, 'An analytical estimation of spiking neural networks energy efficiency' "
+                "(ICONIP, arXiv:2210.13107), via SpikingJelly 2.0 estimate_lemaire_energy",
+                "operations and addressing (INT32: add 0.1 pJ, mult 3.1 pJ) plus SRAM reads and writes of "
+                "inputs, weights and membrane potentials (cost per access from the buffer size)"),
+)}
+DEFAULT_MODEL = "spikformer-45nm"
+
+
+def model_names() -> tuple[str, ...]:
+    return tuple(MODELS)
+
+
+def get_model(name: str | EnergyModel) -> EnergyModel:
+    """The registered model called ``name``; an unknown name is a one-line ``UsageError`` listing the names."""
+    if isinstance(name, EnergyModel):
+        return name
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UsageError(f"unknown energy model {name!r}; choose one of {', '.join(MODELS)}") from None
+
+
+def help_text() -> str:
+    """The --energy-model help: every model with what it charges."""
+    lines = [f"{m.name}{' (default)' if m.name == DEFAULT_MODEL else ''}: {m.summary}" for m in MODELS.values()]
+    return "energy model (README 'Energy models'): " + "; ".join(lines)

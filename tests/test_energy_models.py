@@ -1,0 +1,162 @@
+"""Energy models against SpikingJelly's own counters, at every geometry a config or dataset uses."""
+from dataclasses import replace
+
+import pytest
+import torch
+from spikingjelly.activation_based import neuron
+from spikingjelly.activation_based.op_counter import (LemaireEnergyConfig, SimpleEnergyConfig, SimpleEnergyCostConfig,
+                                                      SimpleEnergyProfiler, estimate_lemaire_energy)
+from torch import nn
+
+from autost.arch import Arch
+from autost.batches import real_batch
+from autost.errors import UsageError
+from autost.model import build_model
+from energy.estimate import PJ_PER_MJ, batchnorm_mode, estimate_energy
+from energy.estimators import SYNAPTIC_OPS, estimate
+from energy.models import DEFAULT_MODEL, MODELS, get_model
+
+TINY = [Arch(1, 16, (1,), (1,)), Arch(2, 32, (2, 2), (2, 4))]
+T = 2
+# (channels, image side, patch, event data): digits, ndigits, CIFAR, DVS (Gesture, CIFAR10-DVS), N-MNIST
+GEOMETRIES = {"digits": (1, 16, 4, False), "ndigits": (2, 32, 4, True), "cifar": (3, 32, 4, False),
+              "dvs": (2, 128, 16, True), "nmnist": (2, 32, 4, True)}
+NOT_SYNAPTIC = [nn.BatchNorm1d, nn.BatchNorm2d, neuron.LIFNode, nn.MaxPool2d]
+
+
+def _model(arch, geometry):
+    channels, side, patch, _ = GEOMETRIES[geometry]
+    torch.manual_seed(0)
+    return build_model(arch, in_channels=channels, img_size=side, patch_size=patch, time_steps=T, num_classes=10)
+
+
+def _random_input(geometry, batch=2):
+    channels, side, _, events = GEOMETRIES[geometry]
+    torch.manual_seed(1)
+    if events:
+        return (torch.rand(batch, T, channels, side, side) < 0.2).float()
+    return torch.rand(batch, channels, side, side)
+
+
+def _spikingjelly_mac_ac_mj(model, x, cost=SimpleEnergyCostConfig()):
+    """SpikingJelly's MAC and AC energy per sample (its SimpleEnergyProfiler, BatchNorm, LIF and
+    pooling ignored) over its synaptic rules, and the op names of what else it counted."""
+    profiler = SimpleEnergyProfiler(config=SimpleEnergyConfig(extra_ignore_modules=NOT_SYNAPTIC, cost_config=cost))
+    profiler.bind_model(model)
+    with batchnorm_mode(model, use_batch_stats=True), profiler, torch.no_grad():
+        model(x)
+    mac = profiler.mac_counter.get_counts()["Global"]
+    ac = profiler.ac_counter.get_counts()["Global"]
+    synaptic_pj = (sum(v for op, v in mac.items() if op in SYNAPTIC_OPS) * cost.e_mac_pj
+                   + sum(v for op, v in ac.items() if op in SYNAPTIC_OPS) * cost.e_ac_pj)
+    others = {str(op) for counts in (mac, ac) for op, v in counts.items() if op not in SYNAPTIC_OPS and v}
+    return synaptic_pj / x.shape[0] / PJ_PER_MJ, others
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("arch", TINY, ids=Arch.short)
+def test_synaptic_model_equals_spikingjelly_mac_ac_energy(arch, geometry):
+    model, x = _model(arch, geometry), _random_input(geometry)
+    ours = estimate(model, x, "synaptic-45nm")
+    theirs, others = _spikingjelly_mac_ac_mj(model, x)
+    assert ours.total_mj == pytest.approx(theirs, rel=0.01)
+    assert ours.memory_mj == 0 and ours.ac_mj > 0
+    # What SpikingJelly counts beyond the synaptic rules, and the model leaves out: the residual
+    # additions, the token and time means, and the sum SpikingJelly runs to count a conv's fan-out.
+    assert others <= {"aten.add.Tensor", "aten.mean.dim", "aten.sum.default"}
+    # rate x MACs is an upper bound of the real fan-out (padding, q AND k), with the first layer
+    # charged every step as SpikingJelly executes it
+    every_step = replace(MODELS["spikformer-45nm"], static_input_once=False)
+    assert estimate(model, x, every_step).total_mj >= ours.total_mj
+
+
+@pytest.mark.parametrize("dataset", ["digits", "ndigits"])
+def test_synaptic_model_on_real_data(dataset):
+    model = _model(TINY[1], dataset)
+    x = real_batch(dataset, batch_size=4, time_steps=T, seed=0)
+    ours = estimate(model, x, "synaptic-45nm")
+    theirs, _ = _spikingjelly_mac_ac_mj(model, x)
+    assert ours.total_mj == pytest.approx(theirs, rel=0.01)
+    fp16 = estimate(model, x, "synaptic-45nm-fp16")
+    theirs_fp16, _ = _spikingjelly_mac_ac_mj(model, x, SimpleEnergyCostConfig.fp16())
+    assert fp16.total_mj == pytest.approx(theirs_fp16, rel=0.01)
+
+
+@pytest.mark.parametrize("geometry", ["digits", "ndigits", "dvs"])
+def test_lemaire_model_equals_spikingjelly_lemaire_estimate(geometry):
+    model, x = _model(TINY[1], geometry), _random_input(geometry)
+    ours = estimate(model, x, "lemaire")
+    with batchnorm_mode(model, use_batch_stats=True), pytest.warns(RuntimeWarning):
+        theirs = estimate_lemaire_energy(model, x, config=LemaireEnergyConfig(strict=False))
+    per_sample = x.shape[0] * PJ_PER_MJ
+    assert ours.total_mj == pytest.approx(theirs.total_pj / per_sample, rel=0.01)
+    assert ours.memory_mj == pytest.approx(theirs.breakdown_pj["memory_pj"] / per_sample, rel=0.01)
+    assert 0 < ours.compute_mj < ours.memory_mj  # memory traffic dominates, as Lemaire et al. find
+    assert {layer.kind for layer in ours.layers} == {"MAC", "AC", "neuron"}
+    assert any("AttentionProduct" in note for note in ours.notes)  # what SpikingJelly's Lemaire omits
+    assert ours.to_dict()["memory_mj"] == ours.memory_mj and ours.model.has_memory
+
+
+def test_lemaire_on_real_digits_and_its_ann_twin():
+    model = _model(TINY[0], "digits")
+    x = real_batch("digits", batch_size=4, time_steps=T, seed=0)
+    ours = estimate(model, x, "lemaire")
+    with batchnorm_mode(model, use_batch_stats=True), pytest.warns(RuntimeWarning):
+        theirs = estimate_lemaire_energy(model, x, config=LemaireEnergyConfig(strict=False))
+    assert ours.total_mj == pytest.approx(theirs.total_pj / 4 / PJ_PER_MJ, rel=0.01)
+    assert ours.ann_mj > 0 and ours.ann_mj != pytest.approx(ours.total_mj)
+    assert any(isinstance(m, neuron.LIFNode) for m in model.modules())  # the twin's ReLUs are gone again
+
+
+def test_default_model_is_todays_estimate_and_precision_variants_reprice_it():
+    model, x = _model(TINY[1], "cifar"), _random_input("cifar")
+    today = estimate_energy(model, x)
+    default = estimate(model, x)
+    assert default.model.name == DEFAULT_MODEL == "spikformer-45nm"
+    assert default.total_mj == today.total_mj and default.ann_mj == pytest.approx(today.ann_mj)
+    for precision, preset in (("fp16", SimpleEnergyCostConfig.fp16()), ("int8", SimpleEnergyCostConfig.int8())):
+        m = get_model(f"spikformer-45nm-{precision}")
+        # Horowitz 2014's per-precision costs, as SpikingJelly's presets carry them
+        assert (m.e_mac_pj, m.e_ac_pj) == (preset.e_mac_pj, preset.e_ac_pj)
+        priced = estimate(model, x, m.name)
+        expected = today.mac_mj * preset.e_mac_pj / 4.6 + today.ac_mj * preset.e_ac_pj / 0.9
+        assert priced.total_mj == pytest.approx(expected)
+
+
+def test_a_model_can_charge_a_static_first_layer_once():
+    """The default charges the first conv on a static image once (the papers' E_MAC x FL_Conv^1);
+    the same model with the flag off charges it every step, like SpikingJelly's counters."""
+    once = MODELS["spikformer-45nm"]
+    assert once.static_input_once and not MODELS["synaptic-45nm"].static_input_once
+    every_step = replace(once, static_input_once=False)
+    model = _model(TINY[0], "cifar")
+    x = _random_input("cifar")
+    per_step, single = estimate(model, x, every_step), estimate(model, x, once)
+    assert single.layers[0].compute_mj == pytest.approx(per_step.layers[0].compute_mj / T)
+    assert [l.compute_mj for l in single.layers[1:]] == [l.compute_mj for l in per_step.layers[1:]]
+    events = _random_input("ndigits")  # frames differ per step: nothing to save
+    event_model = _model(TINY[0], "ndigits")
+    assert estimate(event_model, events, once).total_mj == pytest.approx(
+        estimate(event_model, events, every_step).total_mj)
+
+
+def test_unknown_model_is_one_line_listing_the_names():
+    with pytest.raises(UsageError) as err:
+        get_model("horowitz")
+    message = str(err.value)
+    assert "\n" not in message and "'horowitz'" in message
+    assert all(name in message for name in MODELS)
+
+
+def test_fast_binary_check_agrees_with_the_elementwise_definition():
+    from energy.estimate import is_binary
+
+    torch.manual_seed(0)
+    spikes = (torch.rand(3, 4, 5) < 0.3).float()
+    for x in (spikes, torch.zeros(7), torch.ones(7), spikes * 0.5, spikes - 1, spikes * 2, torch.rand(9)):
+        assert is_binary(x) == bool(((x == 0) | (x == 1)).all())
+    nearly = spikes.clone()
+    nearly[0, 0, 0] = 1e-30  # one tiny non-spike value among spikes
+    assert not is_binary(nearly)
+    nearly[0, 0, 0] = 1 - 1e-7
+    assert not is_binary(nearly)
