@@ -32,6 +32,8 @@ def machine() -> dict:
         "platform": platform.platform(),
         "torch": torch.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        # other work on a shared machine slows every wall time: the load when the result was written
+        "load_average_1min": os.getloadavg()[0],
     }
 
 
