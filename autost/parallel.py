@@ -40,14 +40,15 @@ def ray_session(address: str) -> Iterator[Any]:
     """Ray, connected to the cluster at ``address`` ("local": a new single-machine instance)
     for the duration of the block. A session this process already holds is reused and left
     open (a test or a notebook that called ``ray.init`` itself keeps it)."""
+    if address == "local":
+        # A single-machine instance needs no routable address: keep it on the loopback
+        # interface (Ray otherwise advertises the machine's external IP). Read when Ray is imported.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray = require_ray()
     if ray.is_initialized():
         yield ray
         return
     if address == "local":
-        # A single-machine instance needs no routable address: keep it on the loopback
-        # interface (Ray otherwise advertises the machine's external IP).
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         ray.init(include_dashboard=False)
     else:
         try:
