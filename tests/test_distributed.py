@@ -61,6 +61,7 @@ def test_two_process_gloo_torchrun_trains_and_writes_metrics_once(one_node):
     assert sorted(p.name for p in out.iterdir()) == ["best.pt", "last.pt", "metrics.json"]  # no stray temp files
 
 
+@pytest.mark.slow
 def test_two_nodes_train_as_two_processes_on_one_node(arch, one_node, tmp_path):
     """Two torchrun agents, one process each, meet at a c10d rendezvous on 127.0.0.1 as two
     machines would at their head node's address. The job is the one-node job above to the bit

@@ -18,7 +18,7 @@ from autost.cli import main
 from autost.correlate import StudyConfig, run_study
 from conftest import ROOT
 
-TRAIN = ["--dataset", "digits", "--epochs", "2", "--warmup-epochs", "0", "--limit", "160", "--batch-size", "32",
+TRAIN = ["--dataset", "digits", "--epochs", "2", "--warmup-epochs", "0", "--limit", "128", "--batch-size", "32",
          "--time-steps", "2", "--top-k", "2"]
 SEARCH = ["search", "--space", str(ROOT / "spaces" / "digits.yaml"), "--dataset", "digits", "--time-steps", "2",
           "--score", "sahd", "--population", "6", "--select", "2", "--mutation", "2", "--crossover", "2",
@@ -94,6 +94,7 @@ def _ray_workers_running(task: str) -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 def test_killed_ray_workers_are_retried_from_their_checkpoints(cluster, search_dir, one_worker, tmp_path):
     """A second driver (its own process) connects to the cluster by address; its Ray workers
     are killed once a candidate has a checkpoint but no metrics. Ray reruns the tasks, which

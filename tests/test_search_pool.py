@@ -58,6 +58,7 @@ def test_balanced_batches_partition_and_meet_grahams_bound():
         assert worst <= (4 / 3 - 1 / (3 * n)) * _optimum(costs, n) + 1e-9
 
 
+@pytest.mark.slow
 def test_killed_two_worker_search_resumes_to_the_serial_result(serial, tmp_path):
     """Killed (driver and workers) after a generation, resumed on two workers: the records of
     a serial search, bit for bit."""
