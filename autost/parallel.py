@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import socket
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -51,15 +52,25 @@ def ray_session(address: str) -> Iterator[Any]:
     if address == "local":
         ray.init(include_dashboard=False)
     else:
-        try:
-            ray.init(address=address)
-        except ConnectionError as err:
-            raise UsageError(f"--ray-address {address}: no Ray cluster answers there ({err}); start one with "
-                             "`ray start --head` or pass 'local'") from None
+        _check_reachable(address)
+        ray.init(address=address)
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in one line, at once, when nothing listens at a HOST:PORT address (``ray.init``
+    would wait minutes for it); other forms ("auto", "ray://...") are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "/" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as err:
+        raise UsageError(f"--ray-address {address}: no Ray cluster answers there ({err.strerror or err}); start "
+                         "one with `ray start --head` or pass 'local'") from None
 
 
 def ray_task_options() -> dict[str, Any]:

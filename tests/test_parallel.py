@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -98,6 +99,19 @@ def test_ray_address_without_ray_is_one_line_naming_the_install(tmp_path, capsys
         assert err.count("\n") == 1 and "pip install -r requirements-ray.txt" in err
     assert (ROOT / "requirements-ray.txt").read_text().count("ray==") == 1
     assert not out.exists()
+
+
+def test_ray_address_where_nothing_listens_is_one_line(tmp_path, capsys):
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.perf_counter()
+    args = ["train", "--from-search", str(_search_dir(tmp_path)), *COMMON, "--ray-address", f"127.0.0.1:{port}",
+            "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no Ray cluster answers" in err and "ray start --head" in err
+    assert time.perf_counter() - start < 30
 
 
 def test_workers_need_from_search(tmp_path, capsys):
