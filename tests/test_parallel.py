@@ -89,7 +89,6 @@ def test_killing_a_worker_loses_nothing(one_worker, tmp_path):
 
 def test_ray_address_without_ray_is_one_line_naming_the_install(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError, as on a machine without it
-    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # what --ray-address local sets
     out = tmp_path / "o"
     search = [*SEARCH_WITH_DATA, "--out", str(tmp_path / "s"), "--ray-address", "local"]
     train = ["train", "--from-search", str(_search_dir(tmp_path)), *COMMON, "--ray-address", "local", "--out", str(out)]

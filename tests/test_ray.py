@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import ray
 
 from autost.arch import Arch
 from autost.checkpoint import load_checkpoint
@@ -28,19 +29,13 @@ SEARCH = ["search", "--space", str(ROOT / "spaces" / "digits.yaml"), "--dataset"
 @pytest.fixture(scope="module")
 def cluster():
     """A local Ray instance for the module; yields its address (127.0.0.1:PORT)."""
-    with pytest.MonkeyPatch.context() as mp:
-        # Ray advertises the machine's external IP unless told, before it is imported, that
-        # this is a single-machine setup.
-        mp.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        import ray
-
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        try:
-            address = ray.get_runtime_context().gcs_address
-            assert address.startswith("127.0.0.1:")
-            yield address
-        finally:
-            ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        address = ray.get_runtime_context().gcs_address
+        assert address.startswith("127.0.0.1:")  # conftest keeps Ray on the loopback interface
+        yield address
+    finally:
+        ray.shutdown()
 
 
 @pytest.fixture(scope="module")
