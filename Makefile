@@ -2,8 +2,9 @@ PY ?= python3.11
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: setup test demo clean
+.PHONY: setup setup-test test demo clean
 
 setup: $(STAMP)
 
@@ -14,7 +15,14 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	$(PYTHON) -m pip install -q --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
-test: setup
+# The test suite also needs the optional extras (Ray: requirements-ray.txt); the demo does not.
+setup-test: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP) requirements-ray.txt
+	$(PYTHON) -m pip install -q -r requirements-ray.txt
+	touch $(TEST_STAMP)
+
+test: setup-test
 	$(PYTHON) -m pytest -q tests
 
 demo: setup

@@ -4,19 +4,93 @@ Each job trains one architecture into its own folder with ``resume=True``, so a 
 is retried after its worker died continues from its last checkpoint, and a finished job
 is only re-evaluated. Workers run torch with one thread each, whatever their number, so
 ``--workers 1`` and ``--workers 4`` compute bit-identical results.
+
+Ray is an optional extra (requirements-ray.txt); ``ray_session`` is how every command
+reaches it, so a missing install is one line naming the fix.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
+import socket
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from autost.arch import Arch
 from autost.errors import UsageError
 
 THREADS_PER_WORKER = 1
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: autost, datasets and energy live here
+RAY_MISSING = "--ray-address needs Ray, which is not installed: pip install -r requirements-ray.txt"
+
+
+def require_ray() -> Any:
+    """The ``ray`` module, or a ``UsageError`` that says how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(RAY_MISSING) from None
+    return ray
+
+
+@contextmanager
+def ray_session(address: str) -> Iterator[Any]:
+    """Ray, connected to the cluster at ``address`` ("local": a new single-machine instance)
+    for the duration of the block. A session this process already holds is reused and left
+    open (a test or a notebook that called ``ray.init`` itself keeps it)."""
+    if address == "local":
+        # A single-machine instance needs no routable address: keep it on the loopback
+        # interface (Ray otherwise advertises the machine's external IP). Read when Ray is imported.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    ray = require_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    if address == "local":
+        ray.init(include_dashboard=False)
+    else:
+        _check_reachable(address)
+        ray.init(address=address)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in one line, at once, when nothing listens at a HOST:PORT address (``ray.init``
+    would wait minutes for it); other forms ("auto", "ray://...") are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "/" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as err:
+        raise UsageError(f"--ray-address {address}: no Ray cluster answers there ({err.strerror or err}); start "
+                         "one with `ray start --head` or pass 'local'") from None
+
+
+def ray_task_options() -> dict[str, Any]:
+    """Options of every Ray task: one CPU, one torch thread, and this checkout importable (a
+    real cluster needs it, and the virtual environment, at the same path on every node)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {"num_cpus": 1, "runtime_env": {"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}}}
+
+
+def ray_result(ray: Any, ref: Any, what: str) -> Any:
+    """``ray.get(ref)``, with our own errors (bad input, diverged training) raised as they
+    are and a task whose workers kept dying reported in one line naming ``what``."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as err:
+        if isinstance(err.cause, UsageError):
+            raise UsageError(str(err.cause)) from None
+        raise
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as err:
+        raise UsageError(f"{what}: its Ray worker died on every try ({type(err).__name__})") from None
 
 
 @dataclass(frozen=True)
@@ -73,19 +147,20 @@ def _run_local(jobs: list[Job], workers: int, retries: int, log: Callable[[str],
 
 
 def _run_ray(jobs: list[Job], address: str, retries: int, log: Callable[[str], None]) -> dict[str, dict]:
-    try:
-        import ray
-    except ImportError:
-        raise UsageError("--ray-address needs Ray: pip install ray") from None
     import torch
 
-    ray.init(address=None if address == "local" else address, ignore_reinit_error=True)
-    remote = ray.remote(num_gpus=1 if torch.cuda.is_available() else 0, max_retries=retries)(run_job)
-    refs = {job.name: remote.remote(job) for job in jobs}
-    results = {}
-    for name, ref in refs.items():
-        results[name] = ray.get(ref)
-        log(f"{name}: done")
+    with ray_session(address) as ray:
+        # A task whose worker dies (killed, out of memory, lost node) is rerun by Ray up to
+        # ``retries`` times; it resumes from the job folder's last checkpoint.
+        remote = ray.remote(run_job).options(**ray_task_options(), max_retries=retries,
+                                             num_gpus=1 if torch.cuda.is_available() else 0)
+        names = {remote.remote(job): job for job in jobs}
+        results, pending = {}, list(names)
+        while pending:
+            [ref], pending = ray.wait(pending, num_returns=1)
+            job = names[ref]
+            results[job.name] = ray_result(ray, ref, f"candidate {job.name} (see {job.out_dir})")
+            log(f"{job.name}: done")
     return results
 
 

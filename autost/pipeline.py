@@ -158,7 +158,8 @@ def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Call
         log(f"search: done before, reusing {search_dir / 'search.json'}")
     else:
         log("search: scoring candidates without training")
-        run_search(config_from_args(search_args), search_dir, resume=resume)
+        run_search(config_from_args(search_args), search_dir, resume=resume, workers=search_args.workers,
+                   ray_address=search_args.ray_address)
 
     train_section = {k: v for k, v in config["train"].items() if k not in ("dataset", "per_dataset")}
     per_dataset = config["train"].get("per_dataset") or {}
@@ -169,7 +170,8 @@ def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Call
         args.resume = True  # a rerun continues every candidate from its last checkpoint
         train_config = train_config_from_args(args)
         log(f"train: top {args.top_k or 'all'} on {dataset}")
-        trained = train_top(search_dir, args.top_k, train_config, train_dir, log=log)
+        trained = train_top(search_dir, args.top_k, train_config, train_dir, log=log, workers=args.workers,
+                            ray_address=args.ray_address)
 
         geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
                                     time_steps=train_config.time_steps)

@@ -11,6 +11,9 @@ sys.path.insert(0, str(ROOT))
 # that waits for a core slows every op many times over. Subprocesses inherit the variable.
 os.environ["OMP_NUM_THREADS"] = "1"
 torch.set_num_threads(1)
+# Ray instances started by the tests stay on the loopback interface (Ray otherwise advertises
+# the machine's external IP); Ray reads this once, when it is first imported.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 SPACES = sorted((ROOT / "spaces").glob("*.yaml"))
 

@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,8 @@ from autost.arch import Arch
 from autost.cli import main
 from conftest import ROOT
 
+SEARCH_WITH_DATA = ["search", "--space", str(ROOT / "spaces" / "digits.yaml"), "--dataset", "digits",
+                    "--score", "naswot"]
 COMMON = ["--dataset", "digits", "--epochs", "2", "--warmup-epochs", "0", "--limit", "96", "--batch-size", "32",
           "--time-steps", "2", "--top-k", "2"]
 
@@ -84,12 +87,30 @@ def test_killing_a_worker_loses_nothing(one_worker, tmp_path):
     assert _metrics(out) == expected
 
 
-def test_ray_local_cluster_gives_the_same_metrics(one_worker, tmp_path):
-    pytest.importorskip("ray", reason="Ray is not installed (pip install ray)")
-    search, expected = one_worker
-    assert main(["train", "--from-search", str(search), *COMMON, "--ray-address", "local",
-                 "--out", str(tmp_path / "o")]) == 0
-    assert _metrics(tmp_path / "o") == expected
+def test_ray_address_without_ray_is_one_line_naming_the_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError, as on a machine without it
+    out = tmp_path / "o"
+    search = [*SEARCH_WITH_DATA, "--out", str(tmp_path / "s"), "--ray-address", "local"]
+    train = ["train", "--from-search", str(_search_dir(tmp_path)), *COMMON, "--ray-address", "local", "--out", str(out)]
+    for args in (train, search):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "pip install -r requirements-ray.txt" in err
+    assert (ROOT / "requirements-ray.txt").read_text().count("ray==") == 1
+    assert not out.exists()
+
+
+def test_ray_address_where_nothing_listens_is_one_line(tmp_path, capsys):
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.perf_counter()
+    args = ["train", "--from-search", str(_search_dir(tmp_path)), *COMMON, "--ray-address", f"127.0.0.1:{port}",
+            "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no Ray cluster answers" in err and "ray start --head" in err
+    assert time.perf_counter() - start < 30
 
 
 def test_workers_need_from_search(tmp_path, capsys):

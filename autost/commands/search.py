@@ -37,7 +37,8 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_search(config_from_args(args), args.out, resume=args.resume)
+    result = run_search(config_from_args(args), args.out, resume=args.resume, workers=args.workers,
+                        ray_address=args.ray_address)
     best = result["best"]
     energy = "" if best["energy_mj"] is None else f", {best['energy_mj']:.4g} mJ"
     print(f"best: {best['arch']} score {best['score']:.6g} ({best['params'] / 1e6:.3f} M params, "
@@ -77,6 +78,12 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     add_energy_model_argument(p)
     p.add_argument("--top-k", type=int, default=5, help="best architectures of distinct cost (params, MACs) written to OUT/top (default 5)")
     p.add_argument("--batch-size", type=int, default=32, help="real batch size for energy and scores (default 32)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="with --dataset: score each generation on N local processes (one torch thread each); "
+                        "same result as a serial search")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --dataset: score each generation as Ray tasks on the cluster at ADDR ('local' "
+                        "starts one); same result as a serial search")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

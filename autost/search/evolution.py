@@ -19,6 +19,7 @@ from typing import Callable
 from autost.arch import Arch
 from autost.search import nsga2
 from autost.search.evaluate import Constraints, Evaluator
+from autost.search.pool import Scorer, serial_scorer
 from autost.space import SearchSpace
 
 
@@ -154,23 +155,25 @@ class Evolution:
         return population
 
     def run(self, state: SearchState, on_generation: Callable[[SearchState], None],
-            on_candidate: Callable[[], None] = lambda: None) -> SearchState:
+            on_candidate: Callable[[], None] = lambda: None,
+            score: Scorer | None = None) -> SearchState:
         """Run the remaining generations of ``state``, calling ``on_generation`` after each
-        (with the state ready to resume from) and ``on_candidate`` after each evaluation."""
+        (with the state ready to resume from) and ``on_candidate`` after each evaluation.
+        ``score`` turns a generation's architectures into their records, in order
+        (``autost.search.pool``: in parallel); by default the evaluator scores them one by one."""
         s = self.settings
+        score = score or serial_scorer(self.evaluator)
         if state.rng is None:
             state.population = [a.to_dict()["RETRAIN"] for a in self._next_population(state, [])]
         else:
             set_rng_state(self.rng, state.rng)
         while state.generation < s.generations:
             start = time.perf_counter()
-            for mapping in state.population:
-                arch = Arch.from_dict(mapping)
-                record = self.evaluator.evaluate(arch)
+            archs = [Arch.from_dict(mapping) for mapping in state.population]
+            for arch, record in zip(archs, score(archs, on_candidate)):
                 record["generation"] = state.generation
                 record["legal"] = self.constraints.energy_ok(record["energy_mj"])
                 state.seen[arch_key(arch)] = record
-                on_candidate()
             pool = self.parents(state)
             scores = [r["score"] for r in pool]
             next_population = self._next_population(state, pool) if state.generation + 1 < s.generations else []

@@ -29,6 +29,7 @@ from autost.search.evaluate import Constraints, Evaluator, check_score
 from autost.search.evolution import Evolution, EvolutionSettings, SearchState, ranked
 from autost.search.exact import exact_flops_optimum
 from autost.search.nsga2 import OBJECTIVES, objective_functions
+from autost.search.pool import Scorer, scoring_pool
 from autost.space import SearchSpace
 from autost.threads import current_threads
 from autost.validate import at_least, finite, positive
@@ -193,13 +194,14 @@ def _write_results(out: Path, config: SearchConfig, candidates: list[dict], hist
     return result
 
 
-def _run_exact(config: SearchConfig, space: SearchSpace, evaluator: Evaluator, progress: bool) -> SearchState:
+def _run_exact(config: SearchConfig, space: SearchSpace, score: Scorer, progress: bool) -> SearchState:
     start = time.perf_counter()
     keep = max(config.top_k, config.settings.population)
-    optimum = exact_flops_optimum(space, config.geometry, config.constraints, keep=keep)
+    archs = [arch for _, _, arch in exact_flops_optimum(space, config.geometry, config.constraints, keep=keep)]
     state = SearchState()
-    for _, _, arch in tqdm(optimum, desc="exact: evaluating the best", unit="cand", disable=not progress):
-        record = evaluator.evaluate(arch)
+    with tqdm(total=len(archs), desc="exact: evaluating the best", unit="cand", disable=not progress) as bar:
+        records = score(archs, lambda: bar.update(1))
+    for arch, record in zip(archs, records):
         record.update(generation=0, legal=True)
         state.seen[arch.short()] = record
     state.elapsed_s = time.perf_counter() - start
@@ -209,8 +211,11 @@ def _run_exact(config: SearchConfig, space: SearchSpace, evaluator: Evaluator, p
     return state
 
 
-def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progress: bool = True) -> dict:
-    """Search as configured, writing into ``out``; returns the content of search.json."""
+def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progress: bool = True,
+               workers: int | None = None, ray_address: str | None = None) -> dict:
+    """Search as configured, writing into ``out``; returns the content of search.json.
+    ``workers`` local processes or the Ray cluster at ``ray_address`` score each generation
+    (``autost.search.pool``) to the same result; neither is part of what a resume must match."""
     space = validate(config)
     with claim(out) as out:
         return _search(config, space, out, resume, progress)
@@ -219,8 +224,18 @@ def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progres
 def _search(config: SearchConfig, space: SearchSpace, out: Path, resume: bool, progress: bool) -> dict:
     state = _load_checkpoint(out, config, space, resume)
     evaluator = _evaluator(config)
+    with scoring_pool(evaluator, workers=workers, ray_address=ray_address) as score:
+        state = _search(config, space, evaluator, state, out, score, progress)
+    candidates = [{k: v for k, v in r.items() if k != "legal"} for r in ranked(state.legal_records())]
+    if not candidates:
+        raise UsageError("no evaluated architecture met the constraints; loosen --param-limits or --energy-limit")
+    return _write_results(out, config, candidates, state.history, state.elapsed_s)
+
+
+def _search(config: SearchConfig, space: SearchSpace, evaluator: Evaluator, state: SearchState, out: Path,
+            score: Scorer, progress: bool) -> SearchState:
     if config.algorithm == "exact":
-        state = _run_exact(config, space, evaluator, progress)
+        state = _run_exact(config, space, score, progress)
     else:
         settings = config.settings
         evolution = Evolution(space, evaluator, config.constraints, settings, config.seed,
@@ -234,8 +249,5 @@ def _search(config: SearchConfig, space: SearchSpace, out: Path, resume: bool, p
                 bar.set_postfix(generation=f"{s.generation}/{settings.generations}",
                                 best="-" if best is None else f"{best:.4g}")
 
-            state = evolution.run(state, after_generation, on_candidate=lambda: bar.update(1))
-    candidates = [{k: v for k, v in r.items() if k != "legal"} for r in ranked(state.legal_records())]
-    if not candidates:
-        raise UsageError("no evaluated architecture met the constraints; loosen --param-limits or --energy-limit")
-    return _write_results(out, config, candidates, state.history, state.elapsed_s)
+            state = evolution.run(state, after_generation, on_candidate=lambda: bar.update(1), score=score)
+    return state
