@@ -218,10 +218,11 @@ def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progres
     (``autost.search.pool``) to the same result; neither is part of what a resume must match."""
     space = validate(config)
     with claim(out) as out:
-        return _search(config, space, out, resume, progress)
+        return _run_in(out, config, space, resume, progress, workers, ray_address)
 
 
-def _search(config: SearchConfig, space: SearchSpace, out: Path, resume: bool, progress: bool) -> dict:
+def _run_in(out: Path, config: SearchConfig, space: SearchSpace, resume: bool, progress: bool,
+            workers: int | None, ray_address: str | None) -> dict:
     state = _load_checkpoint(out, config, space, resume)
     evaluator = _evaluator(config)
     with scoring_pool(evaluator, workers=workers, ray_address=ray_address) as score:
