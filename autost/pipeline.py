@@ -70,6 +70,8 @@ def _argv(section: dict[str, Any]) -> list[str]:
             continue
         elif isinstance(value, list):
             argv += [flag, *map(str, value)]
+        elif isinstance(value, dict):  # train.aug: {mixup: 0} -> --aug mixup=0
+            argv += [flag, *(f"{k}={v}" for k, v in value.items())] if value else []
         else:
             argv += [flag, str(value)]
     return argv

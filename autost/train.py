@@ -13,7 +13,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,8 +25,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
-from autost import distributed
+from autost import distributed, recipes
 from autost.arch import Arch
+from autost.augment import BatchAugment, make_augment
 from autost.backend import BACKENDS
 from autost.checkpoint import (CheckpointError, check_compatible, describe, load_checkpoint, rng_state,
                                save_checkpoint, set_rng_state)
@@ -36,7 +37,7 @@ from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
 from autost.model import build_model
 from autost.schedule import warmup_cosine
-from datasets import get_dataset
+from datasets import dataset_info, get_dataset
 from energy.estimate import estimate_energy
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -73,7 +74,7 @@ RECIPES = {"digits": _EMBEDDED, "ndigits": _EMBEDDED}
 # Settings a resumed run must share with the checkpoint: they shape the result. Device,
 # backend, AMP, workers and the data root may change between sessions.
 MUST_MATCH = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing",
-              "time_steps", "seed", "limit")
+              "time_steps", "seed", "limit", "recipe", "aug")
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class TrainConfig:
     limit: int | None = None  # train/evaluate on the first N samples of each split
     num_workers: int = 0
     resume: bool = False
+    recipe: str = "auto"  # augmentation recipe (autost.recipes); auto: the dataset's
+    aug: dict[str, Any] = field(default_factory=dict)  # recipe keys overridden
 
     @classmethod
     def for_dataset(cls, dataset: str, **overrides: Any) -> "TrainConfig":
@@ -129,6 +132,16 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
+        object.__setattr__(self, "aug", dict(self.aug))
+        self.augmentation()  # an unknown recipe or key fails now, before any work
+
+    def augmentation(self) -> tuple[str, recipes.AugRecipe]:
+        """The augmentation recipe's name and values for this run."""
+        try:
+            kind = dataset_info(self.dataset).kind
+        except ValueError:
+            kind = None
+        return recipes.resolve(self.dataset, self.recipe, self.aug, kind)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as recorded in checkpoints and metrics.json (``resume`` is how a
@@ -197,18 +210,25 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
 def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                 scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
                 config: TrainConfig, device: torch.device, epoch: int,
-                group: distributed.Group = distributed.Group()) -> tuple[float, float, float]:
+                group: distributed.Group = distributed.Group(),
+                augment: BatchAugment | None = None) -> tuple[float, float, float]:
     """One pass over ``loader``; returns (mean loss, accuracy, learning rate of the last step),
-    over every rank's shard under torchrun. A non-finite loss raises before it can reach the weights."""
+    over every rank's shard under torchrun. A non-finite loss raises before it can reach the weights.
+    ``augment`` transforms each batch on the device and may return soft (mixed) targets, whose
+    accuracy counts their largest class."""
     model.train()
     total_loss, correct, seen, lr = 0.0, 0, 0, 0.0
     with tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False, disable=None,
               file=sys.stderr) as bar:
         for step, (x, y) in enumerate(bar, 1):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            target = y
+            if augment is not None:
+                x, target = augment(x, y, epoch)
+                y = target.argmax(1) if target.ndim > 1 else target
             with torch.autocast(device.type, dtype=torch.float16, enabled=config.amp):
                 logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+            loss = F.cross_entropy(logits.float(), target, label_smoothing=config.label_smoothing)
             value = loss.item()
             if not math.isfinite(value):
                 raise _Diverged(f"loss is {value} at epoch {epoch}, step {step} of {len(loader)}")
@@ -309,6 +329,7 @@ def _metrics(run: _Run, geometry: Geometry, device: torch.device, final: dict[st
         "arch": run.arch.to_dict()["RETRAIN"],
         "dataset": run.config.dataset,
         "settings": run.config.to_dict(),
+        "recipe": recipes.describe(*run.config.augmentation()),
         "device": device.type,
         "lif_implementation": lif_implementation(device),
         "params": count_params(run.model),
@@ -363,6 +384,8 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
                                 time_steps=config.time_steps)
     splits = load_splits(config, geometry)
     steps_per_epoch = math.ceil(len(splits["train"]) / (config.batch_size * group.world_size))
+    augment = make_augment(config.augmentation()[1], dataset_info(config.dataset).kind, geometry.num_classes,
+                           config.epochs)
     seed_everything(config.seed)
     run = _Run(arch, config, geometry, device, steps_per_epoch)
     trained_model = distributed.wrap(run.model, group, device)
@@ -386,7 +409,7 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
             train_loader = make_loader(splits["train"], config, device, shuffle_seed=epoch_seed(config.seed, epoch))
         try:
             loss, acc, lr = train_epoch(trained_model, train_loader, run.optimizer, run.scheduler, run.scaler, config,
-                                        device, epoch, group)
+                                        device, epoch, group, augment)
         except _Diverged as err:
             kept = f"{last_path} still holds epoch {run.epoch}" if run.epoch else "no checkpoint was written"
             raise TrainingError(f"training diverged: {err}; stopped, {kept}; try a lower --lr") from None
