@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import math
 
-import kornia.augmentation as K
 import torch
 import torch.nn.functional as F
-from kornia.augmentation.auto import RandAugment
 
 from autost.recipes import AugRecipe
 
@@ -49,6 +47,10 @@ class BatchAugment:
     """The recipe's batch pipeline for one run: ``kind`` is "static" or "neuromorphic"."""
 
     def __init__(self, recipe: AugRecipe, kind: str, num_classes: int, epochs: int):
+        import kornia.augmentation as K  # here, so that runs without augmentation never load kornia
+        from kornia.augmentation.auto import RandAugment
+
+        self.K = K
         self.recipe, self.kind, self.num_classes = recipe, kind, num_classes
         # Mixed epochs: timm's ``epoch >= mixup_off_epoch`` (0-based) switch, scaled to this run.
         self.mixed_epochs = round(recipe.mix_until * epochs)
@@ -112,13 +114,15 @@ class BatchAugment:
         if use_cutmix:
             # Per sample: a Beta(alpha, alpha) box from a random partner; the label column is the
             # original's share of the pixels (use_correct_lambda).
-            mixed, labels = K.RandomCutMixV2(beta=r.cutmix, use_correct_lambda=True, data_keys=["input", "class"])(x, y)
+            cutmix = self.K.RandomCutMixV2(beta=r.cutmix, use_correct_lambda=True, data_keys=["input", "class"])
+            mixed, labels = cutmix(x, y)
             labels = labels[0]
             own = labels[:, 2]
         else:
-            # timm's batch mode: one lambda ~ Beta(alpha, alpha) for the batch; kornia's column is the partner's share.
+            # timm's batch mode: one lambda ~ Beta(alpha, alpha) for the batch, the images' own share;
+            # kornia's label column is the partner's.
             lam = float(torch.distributions.Beta(r.mixup, r.mixup).sample())
-            mixup = K.RandomMixUpV2(lambda_val=(1 - lam, 1 - lam), data_keys=["input", "class"])
+            mixup = self.K.RandomMixUpV2(lambda_val=(1 - lam, 1 - lam), data_keys=["input", "class"])
             mixed, labels = mixup(x, y)
             own = 1 - labels[:, 2]
         own = own.view(-1, 1)

@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -27,7 +27,6 @@ from tqdm import tqdm
 
 from autost import distributed, recipes
 from autost.arch import Arch
-from autost.augment import BatchAugment, make_augment
 from autost.backend import BACKENDS
 from autost.checkpoint import (CheckpointError, check_compatible, describe, load_checkpoint, rng_state,
                                save_checkpoint, set_rng_state)
@@ -39,6 +38,9 @@ from autost.model import build_model
 from autost.schedule import warmup_cosine
 from datasets import dataset_info, get_dataset
 from energy.estimate import estimate_energy
+
+if TYPE_CHECKING:  # kornia loads only for runs that augment
+    from autost.augment import BatchAugment
 
 DEVICES = ("auto", "cpu", "cuda")
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.json"
@@ -69,7 +71,11 @@ AUTOST_RECIPE = Recipe(epochs=300, batch_size=128, lr=5e-4, weight_decay=6e-2, w
 # (~97-99% validation accuracy for d2-D64) in a few CPU minutes.
 _EMBEDDED = Recipe(epochs=20, batch_size=64, lr=2e-3, weight_decay=6e-2, warmup_epochs=2, label_smoothing=0.1,
                    time_steps=4)
-RECIPES = {"digits": _EMBEDDED, "ndigits": _EMBEDDED}
+# Spikformer's CIFAR10-DVS script (cifar10dvs/train.py defaults): 96 epochs (plus 10 of cool-down
+# there), batch 16, AdamW lr 1e-3, weight decay 0.06, 10 warm-up epochs, label smoothing 0.1, T 16.
+_SPIKFORMER_DVS = Recipe(epochs=96, batch_size=16, lr=1e-3, weight_decay=6e-2, warmup_epochs=10, label_smoothing=0.1,
+                         time_steps=16)
+RECIPES = {"digits": _EMBEDDED, "ndigits": _EMBEDDED, "cifar10dvs": _SPIKFORMER_DVS}
 
 # Settings a resumed run must share with the checkpoint: they shape the result. Device,
 # backend, AMP, workers and the data root may change between sessions.
@@ -384,6 +390,8 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
                                 time_steps=config.time_steps)
     splits = load_splits(config, geometry)
     steps_per_epoch = math.ceil(len(splits["train"]) / (config.batch_size * group.world_size))
+    from autost.augment import make_augment
+
     augment = make_augment(config.augmentation()[1], dataset_info(config.dataset).kind, geometry.num_classes,
                            config.epochs)
     seed_everything(config.seed)

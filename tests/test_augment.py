@@ -71,7 +71,8 @@ def test_label_smoothing_on_soft_targets_equals_smoothing_before_mixing():
     assert torch.allclose(F.cross_entropy(logits, target, label_smoothing=eps), by_hand, atol=1e-6)
 
 
-@pytest.mark.parametrize("name,kind,shape", [("cifar", "static", (6, 3, 16, 16)), ("dvs", "neuromorphic", (6, 3, 2, 16, 16))])
+@pytest.mark.parametrize("name,kind,shape", [("cifar", "static", (6, 3, 16, 16)),
+                                             ("dvs", "neuromorphic", (6, 3, 2, 16, 16))])
 def test_a_fixed_seed_gives_the_same_batch(name, kind, shape):
     augment = BatchAugment(recipe(name, mix_prob=1.0), kind, K, epochs=1)
     x, y = torch.rand(shape), torch.arange(shape[0])
