@@ -5,7 +5,8 @@ is ``y`` itself (class indices) for an unmixed batch, or soft targets ``[B, num_
 to 1 for a mixed one. The loss applies label smoothing to either (``F.cross_entropy``'s
 ``label_smoothing``), which for soft targets equals timm's smoothed-one-hot-then-mix: smoothing is
 affine and the mix weights sum to 1. Every draw comes from torch's global generator, which the
-training checkpoints save, so a fixed seed gives the same batch and a resumed run the same result.
+training checkpoints save, so a fixed seed gives the same batch and a resumed run the same result
+(kornia draws its parameters on the CPU, as do the choices here, whatever the batch's device).
 
 Event frames ``[B, T, C, H, W]`` are augmented as ``[B, T*C, H, W]`` images: a flip, affine or
 erased box drawn for a sample then covers all its time steps and polarities alike.
@@ -95,12 +96,12 @@ class BatchAugment:
         lo = x.amin(dim=(0, 2, 3), keepdim=True)
         span = (x.amax(dim=(0, 2, 3), keepdim=True) - lo).clamp_min(1e-12)
         out = self.randaugment(((x - lo) / span).clamp(0, 1)) * span + lo
-        keep = torch.rand(len(x), device=x.device) >= self.recipe.randaugment_p
+        keep = (torch.rand(len(x)) >= self.recipe.randaugment_p).to(x.device)
         return torch.where(keep.view(-1, 1, 1, 1), x, out)
 
     def _event_ops(self, x: torch.Tensor) -> torch.Tensor:
         """SNNAugmentWide's choice: per sample, identity or one of the ops, uniformly."""
-        choice = torch.randint(len(self.event_ops) + 1, (len(x),), device=x.device)
+        choice = torch.randint(len(self.event_ops) + 1, (len(x),)).to(x.device)
         out = x.clone()
         for k, op in enumerate(self.event_ops, 1):
             rows = (choice == k).nonzero().flatten()

@@ -1,5 +1,6 @@
-"""Training a found architecture: AdamW, warm-up + cosine schedule, label smoothing, fp16 AMP on
-CUDA, resumable checkpoints, and the trained network's accuracy and spike energy.
+"""Training a found architecture: AdamW, warm-up + cosine schedule, label smoothing, the dataset's
+augmentation recipe (``autost.recipes``), fp16 AMP on CUDA, resumable checkpoints, and the trained
+network's accuracy and spike energy.
 
 ``train(arch, TrainConfig.for_dataset("digits"), out_dir)`` writes ``last.pt`` and ``best.pt`` (by
 validation accuracy) into ``out_dir`` after every epoch and ``metrics.json`` at the end, and
@@ -15,7 +16,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from tqdm import tqdm
 
 from autost import distributed, recipes
 from autost.arch import Arch
+from autost.augment import BatchAugment, make_augment
 from autost.backend import BACKENDS
 from autost.checkpoint import (CheckpointError, check_compatible, describe, load_checkpoint, rng_state,
                                save_checkpoint, set_rng_state)
@@ -38,9 +40,6 @@ from autost.model import build_model
 from autost.schedule import warmup_cosine
 from datasets import dataset_info, get_dataset
 from energy.estimate import estimate_energy
-
-if TYPE_CHECKING:  # kornia loads only for runs that augment
-    from autost.augment import BatchAugment
 
 DEVICES = ("auto", "cpu", "cuda")
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.json"
@@ -390,8 +389,6 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
                                 time_steps=config.time_steps)
     splits = load_splits(config, geometry)
     steps_per_epoch = math.ceil(len(splits["train"]) / (config.batch_size * group.world_size))
-    from autost.augment import make_augment
-
     augment = make_augment(config.augmentation()[1], dataset_info(config.dataset).kind, geometry.num_classes,
                            config.epochs)
     seed_everything(config.seed)

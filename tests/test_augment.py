@@ -179,3 +179,37 @@ def test_augmented_run_records_its_recipe_and_resumes_to_the_same_result(tmp_pat
     with pytest.raises(CheckpointError, match="recipe 'auto' -> 'cifar'"):
         train(TINY, TrainConfig.for_dataset("digits", epochs=2, recipe="cifar", resume=True, **SMALL),
               tmp_path / "plain")
+
+
+def test_randaugment_keeps_normalized_pixels_in_the_pixel_range():
+    """RandAugment runs on [0, 1] images: a normalized CIFAR batch comes back normalized, its pixels
+    still in [0, 255], and some images changed."""
+    from datasets.static import CIFAR_STATS
+
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in CIFAR_STATS["cifar10"])
+    torch.manual_seed(4)
+    pixels = torch.randint(0, 256, (12, 3, 32, 32)).float() / 255
+    augment = BatchAugment(recipe("cifar", **{**ALL_OFF, "randaugment_n": 1, "randaugment_p": 1.0}), "static", K, 1)
+    changed = 0
+    for _ in range(4):  # four draws of the batch's op
+        out, _ = augment((pixels - mean) / std, torch.arange(12) % K, epoch=1)
+        back = out * std + mean
+        assert back.min() > -1e-4 and back.max() < 1 + 1e-4
+        changed += int((back - pixels).abs().amax(dim=(1, 2, 3)).gt(1e-3).sum())
+    assert changed > 0
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "ndigits"])
+def test_default_recipe_trains_end_to_end(tmp_path, dataset):
+    """The dataset's default recipe (cifar on CIFAR files in the official format, dvs when asked on
+    ndigits) runs through training and is recorded."""
+    from test_datasets import make_cifar
+
+    if dataset == "cifar10":
+        make_cifar(tmp_path / "data", "cifar10", per_file=8)
+        config = TrainConfig.for_dataset(dataset, epochs=1, data_root=tmp_path / "data", limit=16, batch_size=8)
+    else:
+        config = TrainConfig.for_dataset(dataset, epochs=1, recipe="dvs", aug={"hflip": 0}, limit=16, batch_size=8)
+    metrics = train(TINY, config, tmp_path / "run")
+    assert metrics["recipe"]["name"] == ("cifar" if dataset == "cifar10" else "dvs")
+    assert all(torch.isfinite(torch.tensor(e["train_loss"])) for e in metrics["epochs"])
