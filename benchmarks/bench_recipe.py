@@ -7,7 +7,7 @@ augmentation (the ``embedded`` recipe, the default) and with the papers' recipe 
 (digits: ``cifar`` without its flip, as digits are not mirror-symmetric; ndigits: ``dvs`` without its
 flip). The augmentation's share of a training epoch is the time of the batch pipeline alone over
 one epoch's batches, against the augmented run's median epoch time (both on one CPU thread).
-Writes benchmarks/results/recipe_<device>.json.
+Writes benchmarks/results/recipe_cpu.json (recipe_cpu_TAG.json with --tag).
 """
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--repeats", type=int, default=3, help="timings of the augmentation pass")
+    parser.add_argument("--tag", help="write recipe_cpu_TAG.json (keeps other runs' results)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     results = []
@@ -81,7 +82,7 @@ def main() -> None:
             print(f"{dataset} seed {seed}: test {plain['test_acc']:.2%} without, {augmented['test_acc']:.2%} with "
                   f"{name}{aug}; augmentation {aug_s:.2f} s of a {augmented['epoch_s_median']:.1f} s epoch "
                   f"({entry['augment_share_of_epoch']:.1%})", flush=True)
-    path = write_result("recipe_cpu", {
+    path = write_result("recipe_cpu" + (f"_{args.tag}" if args.tag else ""), {
         "arch": ARCH.short(), "device": "cpu", "torch_threads": 1, "runs": results,
         "note": "shared 2-core machine: epoch times are noisy; accuracy runs are deterministic on the CPU",
         "load_average_1min": os.getloadavg()[0],
