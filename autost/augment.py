@@ -56,7 +56,7 @@ class BatchAugment:
         # Mixed epochs: timm's ``epoch >= mixup_off_epoch`` (0-based) switch, scaled to this run.
         self.mixed_epochs = round(recipe.mix_until * epochs)
         self.flip = K.RandomHorizontalFlip(p=recipe.hflip)
-        self.randaugment = RandAugment(n=1, m=round(3 * recipe.randaugment_m), policy=SPIKFORMER_OPS)
+        self.randaugment = RandAugment(n=1, m=3 * recipe.randaugment_m, policy=SPIKFORMER_OPS)  # kornia: 0..30
         self.erase = K.RandomErasing(scale=ERASE_SCALE, ratio=ERASE_RATIO, value=0.0, p=recipe.reprob)
         self.event_ops = [
             K.RandomAffine(degrees=EVENT_ROTATE_DEG, resample="nearest", p=1.0),

@@ -27,7 +27,7 @@ class AugRecipe:
     """
 
     hflip: float = 0.0  # probability of a horizontal flip, per sample
-    randaugment_n: int = 0  # RandAugment ops per image (0: off)
+    randaugment_n: int = 0  # RandAugment ops per image, drawn with replacement as timm does (0: off)
     randaugment_m: float = 9.0  # magnitude on timm's 0..10 scale
     randaugment_p: float = 0.5  # probability that a chosen op is applied (timm's AugmentOp prob)
     reprob: float = 0.0  # random erasing probability, per sample (erased to 0 = the mean pixel)
@@ -43,7 +43,7 @@ class AugRecipe:
             (all(0 <= getattr(self, k) <= 1 for k in ("hflip", "randaugment_p", "reprob", "mix_prob",
                                                        "switch_prob", "mix_until")),
              "probabilities and mix_until must be in [0, 1]"),
-            (self.randaugment_n in (0, 1, 2, 3, 4, 5), "randaugment_n must be 0 (off) to 5 (the ops there are)"),
+            (0 <= self.randaugment_n <= 10, "randaugment_n must be 0 (off) to 10 ops per image"),
             (0 < self.randaugment_m < 10, "randaugment_m must be in (0, 10), timm's magnitude scale"),
             (self.mixup >= 0 and self.cutmix >= 0, "mixup and cutmix alphas must be >= 0"),
         ]
