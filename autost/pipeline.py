@@ -124,19 +124,23 @@ def run_pipeline(config: dict, out: Path, *, resume: bool = False, data_root: st
     root = {"data_root": data_root} if data_root else {}
     search_dir = out / "search"
     search_args = parse_section("search", {**config["search"], **root}, {"out": search_dir})
+    train_section = {k: v for k, v in config["train"].items() if k not in ("dataset", "per_dataset")}
+    per_dataset = config["train"].get("per_dataset") or {}
+    train_args = {}
+    for dataset in _train_datasets(config):  # bad train options (an unknown --aug key) fail before the search
+        options = {**train_section, **per_dataset.get(dataset, {}), **root, "dataset": dataset}
+        fixed = {"from_search": search_dir, "out": out / "train" / dataset}
+        train_args[dataset] = parse_section("train", options, fixed)
+        train_config_from_args(train_args[dataset])
     if (search_dir / "search.json").exists():
         log(f"search: done before, reusing {search_dir / 'search.json'}")
     else:
         log("search: scoring candidates without training")
         run_search(config_from_args(search_args), search_dir, resume=resume)
 
-    train_section = {k: v for k, v in config["train"].items() if k not in ("dataset", "per_dataset")}
-    per_dataset = config["train"].get("per_dataset") or {}
     energy = config["energy"]
-    for dataset in _train_datasets(config):
+    for dataset, args in train_args.items():
         train_dir = out / "train" / dataset
-        options = {**train_section, **per_dataset.get(dataset, {}), **root, "dataset": dataset}
-        args = parse_section("train", options, {"from_search": search_dir, "out": train_dir})
         args.resume = True  # a rerun continues every candidate from its last checkpoint
         train_config = train_config_from_args(args)
         log(f"train: top {args.top_k or 'all'} on {dataset}")
