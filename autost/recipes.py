@@ -81,14 +81,15 @@ RECIPES: dict[str, AugRecipe] = {
 }
 
 # Which recipe a dataset gets, and the keys it changes. DVS128 Gesture has left- and right-hand
-# classes (e.g. "right hand wave", "left hand wave"), which a horizontal flip would swap.
+# classes (e.g. "right hand wave", "left hand wave"), which a horizontal flip would swap, and a
+# mirrored digit (N-MNIST) is no longer the same digit.
 DEFAULTS: dict[str, tuple[str, dict[str, Any]]] = {
     "digits": ("embedded", {}),
     "ndigits": ("embedded", {}),
     "cifar10": ("cifar", {}),
     "cifar100": ("cifar", {}),
     "cifar10dvs": ("dvs", {}),
-    "nmnist": ("dvs", {}),
+    "nmnist": ("dvs", {"hflip": 0.0}),
     "dvsgesture": ("dvs", {"hflip": 0.0}),
 }
 

@@ -115,6 +115,7 @@ def test_recipes_by_dataset_and_overrides():
     assert recipes.resolve("cifar10")[0] == "cifar" and recipes.resolve("cifar100")[0] == "cifar"
     assert recipes.resolve("cifar10dvs") == ("dvs", recipes.RECIPES["dvs"])
     assert recipes.resolve("dvsgesture")[1].hflip == 0 and recipes.resolve("dvsgesture")[1].event_ops
+    assert recipes.resolve("nmnist")[1].hflip == 0
     assert recipes.resolve("digits") == ("embedded", recipes.AugRecipe())
     assert make_augment(recipes.resolve("digits")[1], "static", K, 20) is None
     assert make_augment(recipe("cifar", **ALL_OFF), "static", K, 20) is None

@@ -28,7 +28,8 @@ def _epilog() -> str:
         changed = [f"{k} {v}" if isinstance(v, bool) else f"{k} {v:g}" for k, v in vars(recipe).items()
                    if v != getattr(recipes.AugRecipe(), k)]
         lines.append(f"  {name:10s} {', '.join(changed) or 'no augmentation'}")
-    lines.append("  dvsgesture runs dvs with hflip 0 (a flip would swap its left- and right-hand classes)")
+    lines.append("  dvsgesture and nmnist run dvs with hflip 0 (a flip swaps left- and right-hand gestures, "
+                 "and mirrors digits)")
     lines.append(f"  keys: {', '.join(recipes.KEYS)}")
     lines.append("Accuracies in metrics.json are fractions in [0, 1].")
     return "\n".join(lines)
