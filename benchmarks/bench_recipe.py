@@ -33,7 +33,7 @@ RECIPE = {"digits": ("cifar", {"hflip": 0.0}), "ndigits": ("dvs", {"hflip": 0.0}
 
 def augmentation_seconds(config: TrainConfig, repeats: int) -> float:
     """Median seconds that the batch pipeline alone takes over one epoch of the train split."""
-    name, recipe = config.augmentation()
+    _, recipe = config.augmentation()
     kind = dataset_info(config.dataset).kind
     augment = make_augment(recipe, kind, dataset_info(config.dataset).num_classes, config.epochs)
     data = get_dataset(config.dataset, "train", time_steps=config.time_steps, seed=config.seed)
