@@ -71,6 +71,8 @@ def _argv(section: dict[str, Any]) -> list[str]:
             continue
         elif isinstance(value, list):
             argv += [flag, *map(str, value)]
+        elif isinstance(value, dict):  # train.aug: {mixup: 0} -> --aug mixup=0
+            argv += [flag, *(f"{k}={v}" for k, v in value.items())] if value else []
         else:
             argv += [flag, str(value)]
     return argv
@@ -154,6 +156,14 @@ def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Call
     energy = config["energy"]
     model = {"energy_model": energy.get("model", DEFAULT_MODEL)}  # one energy model for every stage
     search_args = parse_section("search", {**config["search"], **root}, {"out": search_dir, **model})
+    train_section = {k: v for k, v in config["train"].items() if k not in ("dataset", "per_dataset")}
+    per_dataset = config["train"].get("per_dataset") or {}
+    train_args = {}
+    for dataset in _train_datasets(config):  # bad train options (an unknown --aug key) fail before the search
+        options = {**train_section, **per_dataset.get(dataset, {}), **root, "dataset": dataset}
+        fixed = {"from_search": search_dir, "out": out / "train" / dataset, **model}
+        train_args[dataset] = parse_section("train", options, fixed)
+        train_config_from_args(train_args[dataset])
     if (search_dir / "search.json").exists():
         log(f"search: done before, reusing {search_dir / 'search.json'}")
     else:
@@ -161,12 +171,8 @@ def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Call
         run_search(config_from_args(search_args), search_dir, resume=resume, workers=search_args.workers,
                    ray_address=search_args.ray_address)
 
-    train_section = {k: v for k, v in config["train"].items() if k not in ("dataset", "per_dataset")}
-    per_dataset = config["train"].get("per_dataset") or {}
-    for dataset in _train_datasets(config):
+    for dataset, args in train_args.items():
         train_dir = out / "train" / dataset
-        options = {**train_section, **per_dataset.get(dataset, {}), **root, "dataset": dataset}
-        args = parse_section("train", options, {"from_search": search_dir, "out": train_dir, **model})
         args.resume = True  # a rerun continues every candidate from its last checkpoint
         train_config = train_config_from_args(args)
         log(f"train: top {args.top_k or 'all'} on {dataset}")

@@ -1,5 +1,6 @@
-"""Training a found architecture: AdamW, warm-up + cosine schedule, label smoothing, fp16 AMP on
-CUDA, resumable checkpoints, and the trained network's accuracy and spike energy.
+"""Training a found architecture: AdamW, warm-up + cosine schedule, label smoothing, the dataset's
+augmentation recipe (``autost.recipes``), fp16 AMP on CUDA, resumable checkpoints, and the trained
+network's accuracy and spike energy.
 
 ``train(arch, TrainConfig.for_dataset("digits"), out_dir)`` writes ``last.pt`` and ``best.pt`` (by
 validation accuracy) into ``out_dir`` after every epoch and ``metrics.json`` at the end, and
@@ -14,7 +15,7 @@ import random
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,8 +27,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
-from autost import distributed
+from autost import distributed, recipes
 from autost.arch import Arch
+from autost.augment import BatchAugment, make_augment
 from autost.backend import BACKENDS
 from autost.checkpoint import (CheckpointError, check_compatible, describe, load_checkpoint, nonfinite_tensors,
                                require_finite, rng_state, save_checkpoint, set_rng_state)
@@ -40,7 +42,7 @@ from autost.model import build_model
 from autost.rundir import claim
 from autost.schedule import warmup_cosine
 from autost.threads import current_threads
-from datasets import get_dataset
+from datasets import dataset_info, get_dataset
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL, get_model
 
@@ -73,13 +75,17 @@ AUTOST_RECIPE = Recipe(epochs=300, batch_size=128, lr=5e-4, weight_decay=6e-2, w
 # (~97-99% validation accuracy for d2-D64) in a few CPU minutes.
 _EMBEDDED = Recipe(epochs=20, batch_size=64, lr=2e-3, weight_decay=6e-2, warmup_epochs=2, label_smoothing=0.1,
                    time_steps=4)
-RECIPES = {"digits": _EMBEDDED, "ndigits": _EMBEDDED}
+# Spikformer's CIFAR10-DVS script (cifar10dvs/train.py defaults): 96 epochs (plus 10 of cool-down
+# there), batch 16, AdamW lr 1e-3, weight decay 0.06, 10 warm-up epochs, label smoothing 0.1, T 16.
+_SPIKFORMER_DVS = Recipe(epochs=96, batch_size=16, lr=1e-3, weight_decay=6e-2, warmup_epochs=10, label_smoothing=0.1,
+                         time_steps=16)
+RECIPES = {"digits": _EMBEDDED, "ndigits": _EMBEDDED, "cifar10dvs": _SPIKFORMER_DVS}
 
 # Settings a resumed run must share with the checkpoint: they shape the result. Device,
 # backend, AMP, workers and the data root may change between sessions; so may the learning
 # rate when it is given anew (``TrainConfig.change_lr``: a diverged run continues slower).
 MUST_MATCH = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing",
-              "time_steps", "seed", "limit")
+              "time_steps", "seed", "limit", "recipe", "aug")
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,8 @@ class TrainConfig:
     energy_model: str = DEFAULT_MODEL  # the model of the final energy (energy.models)
     resume: bool = False
     change_lr: bool = False  # on resume, ``lr`` replaces the checkpoint's (recorded in metrics.json)
+    recipe: str = "auto"  # augmentation recipe (autost.recipes); auto: the dataset's
+    aug: dict[str, Any] = field(default_factory=dict)  # recipe keys overridden
 
     @classmethod
     def for_dataset(cls, dataset: str, **overrides: Any) -> "TrainConfig":
@@ -139,6 +147,16 @@ class TrainConfig:
             if not ok:
                 raise UsageError(message)
         get_model(self.energy_model)
+        object.__setattr__(self, "aug", dict(self.aug))
+        self.augmentation()  # an unknown recipe or key fails now, before any work
+
+    def augmentation(self) -> tuple[str, recipes.AugRecipe]:
+        """The augmentation recipe's name and values for this run."""
+        try:
+            kind = dataset_info(self.dataset).kind
+        except ValueError:
+            kind = None
+        return recipes.resolve(self.dataset, self.recipe, self.aug, kind)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as recorded in checkpoints and metrics.json (``resume`` and ``change_lr``
@@ -207,20 +225,27 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
 def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                 scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
                 config: TrainConfig, device: torch.device, epoch: int,
-                group: distributed.Group = distributed.Group()) -> tuple[float, float, float]:
+                group: distributed.Group = distributed.Group(),
+                augment: BatchAugment | None = None) -> tuple[float, float, float]:
     """One pass over ``loader``; returns (mean loss, accuracy, learning rate of the last step),
     over every rank's shard under torchrun. A non-finite loss raises before it can reach the
     weights; so does any non-finite value in the model's state after a step (weights can diverge
-    while BatchNorm still keeps the loss finite), before a checkpoint could store it."""
+    while BatchNorm still keeps the loss finite), before a checkpoint could store it. ``augment``
+    transforms each batch on the device and may return soft (mixed) targets, whose accuracy
+    counts their largest class."""
     model.train()
     total_loss, correct, seen, lr = 0.0, 0, 0, 0.0
     with tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False, disable=None,
               file=sys.stderr) as bar:
         for step, (x, y) in enumerate(bar, 1):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            target = y
+            if augment is not None:
+                x, target = augment(x, y, epoch)
+                y = target.argmax(1) if target.ndim > 1 else target
             with torch.autocast(device.type, dtype=torch.float16, enabled=config.amp):
                 logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+            loss = F.cross_entropy(logits.float(), target, label_smoothing=config.label_smoothing)
             value = loss.item()
             if not math.isfinite(value):
                 raise _Diverged(f"loss is {value} at epoch {epoch}, step {step} of {len(loader)}")
@@ -345,6 +370,7 @@ def _metrics(run: _Run, geometry: Geometry, device: torch.device, final: dict[st
         "arch": run.arch.to_dict()["RETRAIN"],
         "dataset": run.config.dataset,
         "settings": run.config.to_dict(),
+        "recipe": recipes.describe(*run.config.augmentation()),
         "device": device.type,
         "lif_implementation": lif_implementation(device),
         "params": count_params(run.model),
@@ -428,6 +454,8 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
     check_fits(arch, geometry, config.batch_size, training=True, device=device)
     splits = load_splits(config, geometry)
     steps_per_epoch = math.ceil(len(splits["train"]) / (config.batch_size * group.world_size))
+    augment = make_augment(config.augmentation()[1], dataset_info(config.dataset).kind, geometry.num_classes,
+                           config.epochs)
     seed_everything(config.seed)
     run = _Run(arch, config, geometry, device, steps_per_epoch)
     trained_model = distributed.wrap(run.model, group, device)
@@ -456,7 +484,7 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
             train_loader = make_loader(splits["train"], config, device, shuffle_seed=epoch_seed(config.seed, epoch))
         try:
             loss, acc, lr = train_epoch(trained_model, train_loader, run.optimizer, run.scheduler, run.scaler, config,
-                                        device, epoch, group)
+                                        device, epoch, group, augment)
             run.check_finite(epoch)
         except _Diverged as err:
             raise _diverged(err, run, last_path, best_path) from None

@@ -101,3 +101,7 @@ def test_bad_config_keys_are_one_line_errors(tmp_path, capsys):
     assert main(["pipeline", "--config", str(_write(tmp_path, CONFIG)), "--out", str(tmp_path / "o"),
                  "--set", "nonsense"]) == 2
     assert "SECTION.KEY=VALUE" in capsys.readouterr().err
+    config = {**CONFIG, "train": {**CONFIG["train"], "aug": {"mixupp": 0.5}}}
+    assert main(["pipeline", "--config", str(_write(tmp_path, config)), "--out", str(tmp_path / "o")]) == 2
+    assert "--aug mixupp: not an augmentation key" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "search").exists()  # refused before the search

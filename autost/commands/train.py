@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from autost import recipes
 from autost.arch import Arch
 from autost.backend import BACKENDS
 from autost.commands.energy import add_energy_model_argument
@@ -23,6 +24,14 @@ def _epilog() -> str:
     lines = ["Defaults per dataset (AdamW, linear warm-up then cosine decay, stepped per batch):"]
     lines += [_recipe_line(name, recipe) for name, recipe in RECIPES.items()]
     lines.append(_recipe_line("others", AUTOST_RECIPE) + "  (AutoST's CIFAR recipe)")
+    lines.append("Augmentation recipes (--recipe; auto picks one from the dataset; --aug KEY=VALUE overrides a key):")
+    for name, recipe in recipes.RECIPES.items():
+        changed = [f"{k} {v}" if isinstance(v, bool) else f"{k} {v:g}" for k, v in vars(recipe).items()
+                   if v != getattr(recipes.AugRecipe(), k)]
+        lines.append(f"  {name:10s} {', '.join(changed) or 'no augmentation'}")
+    lines.append("  dvsgesture and nmnist run dvs with hflip 0 (a flip swaps left- and right-hand gestures, "
+                 "and mirrors digits)")
+    lines.append(f"  keys: {', '.join(recipes.KEYS)}")
     lines.append("Accuracies in metrics.json are fractions in [0, 1].")
     return "\n".join(lines)
 
@@ -41,7 +50,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
         time_steps=args.time_steps, device=args.device, backend=args.backend, amp=args.amp, seed=args.seed,
         limit=args.limit, num_workers=args.num_workers, energy_model=args.energy_model, resume=args.resume,
-        change_lr=args.resume and args.lr is not None)
+        change_lr=args.resume and args.lr is not None, recipe=args.recipe, aug=recipes.parse_overrides(args.aug or ()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,6 +105,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="epochs of linear warm-up (default: per dataset, at most half of --epochs)")
     p.add_argument("--label-smoothing", type=float, help="label smoothing (default: per dataset)")
     p.add_argument("--time-steps", type=int, help="time steps T (default: per dataset)")
+    p.add_argument("--recipe", choices=("auto", *recipes.RECIPES), default="auto",
+                   help="augmentation recipe (default auto: cifar for CIFAR, dvs for event sets, embedded for "
+                        "digits/ndigits; see below)")
+    p.add_argument("--aug", nargs="+", metavar="KEY=VALUE",
+                   help="override recipe keys, e.g. --aug mixup=0 reprob=0.1 (all off: --aug hflip=0 ...)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when available (default)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="LIF implementation on CUDA: SpikingJelly's GPU kernels (cuda), its torch reference (torch), "
