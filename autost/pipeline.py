@@ -150,7 +150,6 @@ def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Call
     from energy.measure import measure_energy
     from energy.report import load_run, write_report
 
-    _check_fingerprint(config, out, resume)
     root = {"data_root": data_root} if data_root else {}
     search_dir = out / "search"
     energy = config["energy"]
@@ -164,6 +163,7 @@ def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Call
         fixed = {"from_search": search_dir, "out": out / "train" / dataset, **model}
         train_args[dataset] = parse_section("train", options, fixed)
         train_config_from_args(train_args[dataset])
+    _check_fingerprint(config, out, resume)  # after the checks: a refused config leaves no trace
     if (search_dir / "search.json").exists():
         log(f"search: done before, reusing {search_dir / 'search.json'}")
     else:

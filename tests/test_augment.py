@@ -177,7 +177,7 @@ def test_augmented_run_records_its_recipe_and_resumes_to_the_same_result(tmp_pat
     assert strip(resumed) == strip(straight)
     plain = train(TINY, TrainConfig.for_dataset("digits", epochs=2, **SMALL), tmp_path / "plain")
     assert strip(plain) != strip(straight)  # the recipe did change training
-    with pytest.raises(CheckpointError, match="recipe 'auto' -> 'cifar'"):
+    with pytest.raises(CheckpointError, match='recipe changed from "auto" to "cifar"'):
         train(TINY, TrainConfig.for_dataset("digits", epochs=2, recipe="cifar", resume=True, **SMALL),
               tmp_path / "plain")
 
