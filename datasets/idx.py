@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -77,11 +78,19 @@ def read_idx(path: Path, magic: int, shape_tail: tuple[int, ...]) -> np.ndarray:
 
 def read_part(folder: Path, part: str, num_classes: int = 10) -> IdxSet:
     """The train or test part of the IDX dataset in ``folder`` (names as on the MNIST page,
-    each raw or ``.gz``). Missing files are the caller's check (``datasets.files``)."""
+    each raw or ``.gz``). Missing files are the caller's check (``datasets.files``). Reads are
+    cached per process while the files keep their size and modification time (every split
+    needs the training file's pixel statistics; decompressing it takes about a second)."""
     image_stem, label_stem = PARTS[part]
     image_path, label_path = find(folder, image_stem), find(folder, label_stem)
     if image_path is None or label_path is None:
         raise FileNotFoundError(f"{folder / (image_stem if image_path is None else label_stem)}[.gz] is missing")
+    stamps = tuple((p.stat().st_size, p.stat().st_mtime_ns) for p in (image_path, label_path))
+    return _read_pair(image_path, label_path, num_classes, stamps)
+
+
+@lru_cache(maxsize=4)
+def _read_pair(image_path: Path, label_path: Path, num_classes: int, stamps: tuple) -> IdxSet:
     images = read_idx(image_path, IMAGE_MAGIC, (SIDE, SIDE))
     labels = read_idx(label_path, LABEL_MAGIC, ())
     if len(images) != len(labels):
