@@ -198,6 +198,21 @@ def plot(dataset: str, result: dict, path: Path) -> Path:
     return path
 
 
+def markdown_table(result: dict) -> str:
+    """The README's table of one JSON result: one row per dataset and architecture."""
+    rows = ["| dataset | architecture | role | params | MMACs | test accuracy % | trained energy uJ/sample | "
+            "vs baseline |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for dataset, res in result["datasets"].items():
+        for e in res["architectures"]:
+            base = "baseline" in e["roles"]
+            versus = "" if base else (f"{100 * e['acc_minus_baseline']:+.1f} pts, energy x{e['energy_over_baseline']:.2f}"
+                                      f"{', dominates' if e['dominates_baseline'] else ''}")
+            rows.append(f"| {dataset} | `{e['arch_short']}` | {', '.join(e['roles'])} | {e['params'] / 1e3:.1f} k | "
+                        f"{e['macs'] / 1e6:.1f} | {100 * e['test_acc']['mean']:.1f} ± {100 * e['test_acc']['std']:.1f} | "
+                        f"{1e3 * e['energy_mj']['mean']:.2f} ± {1e3 * e['energy_mj']['std']:.2f} | {versus} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["fashion-mnist", "nfashion"])
@@ -205,8 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="training runs (default runs/headline_<profile>)")
     parser.add_argument("--limit", type=int, help="override the profile's samples per split")
     parser.add_argument("--epochs", type=int, help="override the profile's epochs")
+    parser.add_argument("--table", action="store_true", help="print the README table of the profile's JSON and stop")
     args = parser.parse_args(argv)
     profile = FULL if args.full else CPU
+    if args.table:
+        print(markdown_table(json.loads((RESULTS / f"headline_{profile.name}.json").read_text())))
+        return 0
     if args.limit is not None or args.epochs is not None:
         profile = replace(profile, limit=args.limit or profile.limit, epochs=args.epochs or profile.epochs)
     work = args.work or Path("runs") / f"headline_{profile.name}"

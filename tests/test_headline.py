@@ -1,7 +1,7 @@
 import pytest
 
 from autost.pareto import knee_point
-from benchmarks.bench_headline import summarize
+from benchmarks.bench_headline import markdown_table, summarize
 
 FRONT = [{"name": n, "score": s, "energy_mj": e}
          for n, s, e in (("big", 1.0, 10.0), ("knee", 0.9, 3.0), ("mid", 0.5, 1.0), ("small", 0.0, 0.0))]
@@ -38,3 +38,12 @@ def test_a_searched_architecture_dominates_only_with_higher_accuracy_at_no_more_
     assert by_name["costly"]["energy_over_baseline"] == pytest.approx(1.2)
     assert by_name["worse"]["acc_minus_baseline"] == pytest.approx(-0.10)
     assert not summarize(entries[:1] + entries[2:])["any_searched_dominates"]
+
+
+def test_the_readme_table_marks_the_baseline_and_the_dominating_architecture():
+    entries = [_entry("base", ["baseline"], [0.80, 0.82], [1e-3, 1e-3]),
+               _entry("better", ["flops top 1", "NSGA-II knee"], [0.85, 0.85], [0.5e-3, 0.5e-3])]
+    result = {"datasets": {"fashion-mnist": summarize([{**e, "params": 4e4, "macs": 1.6e7} for e in entries])}}
+    base, better = markdown_table(result).splitlines()[2:]
+    assert "| baseline |" in base and base.endswith("|  |") and "81.0 ± 1.4" in base and "1.00 ± 0.00" in base
+    assert "flops top 1, NSGA-II knee" in better and "+4.0 pts, energy x0.50, dominates" in better
