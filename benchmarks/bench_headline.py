@@ -177,7 +177,7 @@ def plot(dataset: str, result: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for entry in result["architectures"]:
+    for i, entry in enumerate(result["architectures"]):
         base = "baseline" in entry["roles"]
         ax.errorbar(entry["energy_mj"]["mean"], 100 * entry["test_acc"]["mean"],
                     xerr=entry["energy_mj"]["std"], yerr=100 * entry["test_acc"]["std"],
@@ -185,7 +185,8 @@ def plot(dataset: str, result: dict, path: Path) -> Path:
                     color="tab:red" if base else "tab:blue")
         ax.annotate(f"{entry['arch_short']}\n({', '.join(entry['roles'])})",
                     (entry["energy_mj"]["mean"], 100 * entry["test_acc"]["mean"]),
-                    textcoords="offset points", xytext=(6, 4), fontsize=7)
+                    textcoords="offset points", fontsize=7, ha="right" if base else "left",
+                    xytext=(-8, 6) if base else (6, 4 if i % 2 else -18))  # baseline left, neighbours alternate
     ax.set_xlabel("trained energy (mJ / sample), mean ± std over seeds")
     ax.set_ylabel("test accuracy (%), mean ± std over seeds")
     verdict = "a searched architecture dominates" if result["any_searched_dominates"] else "none dominates"
