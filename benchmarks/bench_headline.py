@@ -59,6 +59,7 @@ class Profile:
     nsga2: EvolutionSettings
     energy_batch: int
     device: str
+    seeds: tuple[int, ...] = SEEDS
 
 
 # Batch 32 rather than the short recipe's 64: with 2000 images an epoch is then 63 steps, enough for
@@ -154,7 +155,7 @@ def run_dataset(profile: Profile, dataset: str, work: Path) -> dict:
         roles.setdefault(arch.short(), (arch, []))[1].append(role)
     entries = []
     for short, (arch, arch_roles) in roles.items():
-        runs = [trained(profile, dataset, arch, seed, work) for seed in SEEDS]
+        runs = [trained(profile, dataset, arch, seed, work) for seed in profile.seeds]
         entries.append({"arch_short": short, "arch": arch.to_dict()["RETRAIN"], "roles": arch_roles,
                         "params": runs[0]["params"], "macs": runs[0]["macs"], "runs": runs,
                         "energy_values": [m["energy_mj"] for m in runs],
@@ -221,18 +222,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="training runs (default runs/headline_<profile>)")
     parser.add_argument("--limit", type=int, help="override the profile's samples per split")
     parser.add_argument("--epochs", type=int, help="override the profile's epochs")
+    parser.add_argument("--seeds", type=int, nargs="+", help="override the seeds (default 0 1 2)")
     parser.add_argument("--table", action="store_true", help="print the README table of the profile's JSON and stop")
     args = parser.parse_args(argv)
     profile = FULL if args.full else CPU
+    if args.limit is not None or args.epochs is not None or args.seeds:
+        # another budget is another result: its own name, JSON, plots and work folder
+        profile = replace(profile, limit=args.limit or profile.limit, epochs=args.epochs or profile.epochs,
+                          seeds=tuple(args.seeds or profile.seeds))
+        profile = replace(profile, name=f"{profile.name}_e{profile.epochs}_n{profile.limit}_s{len(profile.seeds)}")
     if args.table:
         print(markdown_table(json.loads((RESULTS / f"headline_{profile.name}.json").read_text())))
         return 0
-    if args.limit is not None or args.epochs is not None:
-        profile = replace(profile, limit=args.limit or profile.limit, epochs=args.epochs or profile.epochs)
     work = args.work or Path("runs") / f"headline_{profile.name}"
     start = time.perf_counter()
     settings = {"profile": profile.name, "space": profile.space, "baseline": profile.baseline.to_dict()["RETRAIN"],
-                "limit_per_split": profile.limit, "seeds": list(SEEDS), "top_k": TOP_K,
+                "limit_per_split": profile.limit, "seeds": list(profile.seeds), "top_k": TOP_K,
                 "train": {d: train_config(profile, d, 0).to_dict() for d in args.datasets},
                 "search": asdict(profile.search), "nsga2": asdict(profile.nsga2), "energy_batch": profile.energy_batch,
                 "command": " ".join(["python -m benchmarks.bench_headline", *(argv if argv is not None else sys.argv[1:])])}
