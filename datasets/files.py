@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from datasets import idx
 from datasets.errors import DatasetNotFoundError
 
 CIFAR_PAGE = "https://www.cs.toronto.edu/~kriz/cifar.html"
@@ -42,6 +43,13 @@ CIFAR = {
 # Folder names are tonic 1.7.0's (a tonic dataset reads from <data-root>/<its class name>).
 NMNIST_SPLITS = ("Train", "Test")
 DVSGESTURE_SPLITS = ("ibmGestureTrain", "ibmGestureTest")
+# Debian's dataset-fashion-mnist installs the four gzipped IDX files in DEBIAN_ROOT/fashion-mnist,
+# so that folder is fashion-mnist's data root when none is given (and nfashion's source).
+DEBIAN_ROOT = Path("/usr/share/datasets")
+DEFAULT_ROOTS = {"fashion-mnist": DEBIAN_ROOT, "nfashion": DEBIAN_ROOT}
+# Datasets read from another's files: nfashion is Fashion-MNIST through the event-camera emulator.
+FILES_OF = {"nfashion": "fashion-mnist"}
+IDX_FILES = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
 CIFAR10DVS_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
@@ -63,6 +71,10 @@ SOURCES = {
                          "ibmGestureTest.tar.gz from https://figshare.com/ndownloader/files/38022171 and "
                          "https://figshare.com/ndownloader/files/38020584, extracted",
                          "https://research.ibm.com/interactive/dvsgesture/"),
+    "mnist": Source("mnist", f"the IDX files {IDX_FILES}, each raw or .gz", "http://yann.lecun.com/exdb/mnist/"),
+    "fashion-mnist": Source("fashion-mnist", f"the IDX files {IDX_FILES}, each raw or .gz; on Debian/Ubuntu "
+                            "`apt-get install dataset-fashion-mnist` puts them in /usr/share/datasets/fashion-mnist",
+                            "https://github.com/zalandoresearch/fashion-mnist"),
     "cifar10dvs": Source("CIFAR10DVS", "CIFAR10-DVS (CIFAR10DVS.zip and its per-class .zip files extracted "
                          "to one folder per class of .aedat4 files)", "https://figshare.com/ndownloader/files/38023437"),
 }
@@ -70,7 +82,7 @@ SOURCES = {
 
 def not_found(name: str, data_root: str | Path | None, missing: Path | str | None = None) -> DatasetNotFoundError:
     """The one-line error for a missing (or, with ``missing``, incomplete) dataset."""
-    source = SOURCES[name]
+    source = SOURCES[FILES_OF.get(name, name)]
     if data_root is None:
         return DatasetNotFoundError(
             f"dataset {name!r} is read from disk: pass --data-root (expected <data-root>/{source.folder}; "
@@ -127,21 +139,44 @@ def _missing_cifar10dvs(root: Path) -> Path | None:
     return None
 
 
+def _missing_idx(name: str, root: Path) -> Path | None:
+    folder = root / SOURCES[name].folder
+    for stems in idx.PARTS.values():
+        for stem in stems:
+            path = idx.find(folder, stem)
+            if path is None or path.stat().st_size == 0:
+                return folder / f"{stem}[.gz]"
+    return None
+
+
 _CHECKS: dict[str, Callable[[Path], Path | None]] = {
     "cifar10": lambda root: _missing_cifar("cifar10", root),
     "cifar100": lambda root: _missing_cifar("cifar100", root),
     "nmnist": _missing_nmnist,
     "dvsgesture": _missing_dvsgesture,
     "cifar10dvs": _missing_cifar10dvs,
+    "mnist": lambda root: _missing_idx("mnist", root),
+    "fashion-mnist": lambda root: _missing_idx("fashion-mnist", root),
 }
 
 
+def default_root(name: str) -> Path | None:
+    """The data root used when none is given: Debian's folder for Fashion-MNIST when installed."""
+    root = DEFAULT_ROOTS.get(name)
+    if root is not None and (root / SOURCES[FILES_OF.get(name, name)].folder).is_dir():
+        return root
+    return None
+
+
 def check_files(name: str, data_root: str | Path | None) -> Path:
-    """Return the resolved data root, or raise ``DatasetNotFoundError`` naming the first missing path."""
+    """Return the resolved data root (``default_root(name)`` when ``data_root`` is None), or raise
+    ``DatasetNotFoundError`` naming the first missing path."""
+    if data_root is None:
+        data_root = default_root(name)
     if data_root is None:
         raise not_found(name, None)
     root = Path(data_root).expanduser()
-    missing = _CHECKS[name](root)
+    missing = _CHECKS[FILES_OF.get(name, name)](root)
     if missing is not None:
         raise not_found(name, root, missing)
     return root

@@ -34,6 +34,11 @@ _INFO = {info.name: info for info in (
     DatasetInfo("dvsgesture", 2, 128, 11, "neuromorphic", 16),
     DatasetInfo("cifar10dvs", 2, 128, 10, "neuromorphic", 16),
     DatasetInfo("nmnist", 2, 32, 10, "neuromorphic", 4),
+    # 28x28 grey images, patch 4: 7x7 tokens
+    DatasetInfo("mnist", 1, 28, 10, "static", 4),
+    DatasetInfo("fashion-mnist", 1, 28, 10, "static", 4),
+    # the emulator's 34x34 sensor area-averaged to 32x32, as ndigits: 8x8 tokens
+    DatasetInfo("nfashion", 2, 32, 10, "neuromorphic", 4),
 )}
 KNOWN = tuple(_INFO)
 EMBEDDED = ("digits", "ndigits")
@@ -60,10 +65,12 @@ def get_dataset(name: str, split: str, *, data_root: str | Path | None = None, t
 
     Splits: "train", "val", "test", and "trainval" (train before the val carve). "val" is a seeded,
     stratified 10% of the training part and "train" the remaining 90%, so the two never overlap.
+    ``data_root`` may be left out for ``fashion-mnist`` and ``nfashion`` where Debian's
+    dataset-fashion-mnist is installed (``datasets.files.DEFAULT_ROOTS``).
     ``seed`` fixes every carved split (val; the test part of digits, ndigits and cifar10dvs).
     ``time_steps`` is the number of frames of a neuromorphic sample (static ones have no time axis);
     ``img_size`` defaults to ``dataset_info(name).img_size``. The real datasets are read from
-    ``data_root``; caches (ndigits' events, tonic sets' frames) go under ``data_root`` when given, else
+    ``data_root``; caches (ndigits' and nfashion's events, tonic sets' frames) go under ``data_root`` when given, else
     under ``$AUTOST_CACHE`` or ``~/.cache/autost``.
     """
     info = dataset_info(name)
@@ -80,6 +87,15 @@ def get_dataset(name: str, split: str, *, data_root: str | Path | None = None, t
 
         return ndigits(split, data_root=data_root, time_steps=time_steps, img_size=size, seed=seed)
     root = check_files(name, data_root)
+    if name in ("mnist", "fashion-mnist"):
+        from datasets.static import idx_images
+
+        return idx_images(name, split, root=root, img_size=size, seed=seed)
+    if name == "nfashion":
+        from datasets.neuromorphic import nfashion
+
+        # the cache goes under the data root the user gave, never into Debian's system folder
+        return nfashion(split, root=root, cache_root=data_root, time_steps=time_steps, img_size=size, seed=seed)
     if info.kind == "static":
         from datasets.static import cifar
 

@@ -1,4 +1,5 @@
-"""Static image datasets: scikit-learn's bundled digits and the binary CIFAR-10/100 files.
+"""Static image datasets: scikit-learn's bundled digits, the binary CIFAR-10/100 files and the IDX
+files of MNIST and Fashion-MNIST.
 
 Samples are ``(x, label)`` with ``x`` a float ``[C, H, W]`` tensor, normalized per channel.
 """
@@ -124,3 +125,37 @@ def cifar(name: str, split: str, *, root: Path, img_size: int, seed: int) -> Ima
     mean, std = CIFAR_STATS[name]
     transform = CifarTransform(mean, std, augment=split in ("train", "trainval"), size=img_size)
     return ImageDataset(torch.from_numpy(images[index]), labels[index], index, transform)
+
+
+class GreyTransform:
+    """uint8 ``[1, H, W]`` -> ``(x / 255 - mean) / std`` resized to ``size``; no augmentation."""
+
+    def __init__(self, mean: float, std: float, size: int):
+        self.mean, self.std, self.size = mean, std, size
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        return resize((image.float() / 255.0 - self.mean) / self.std, self.size)
+
+
+def pixel_stats(images: np.ndarray) -> tuple[float, float]:
+    """Mean and std of ``images``' pixels scaled to [0, 1] (Fashion-MNIST's training set: 0.286, 0.353)."""
+    counts = np.bincount(images.reshape(-1), minlength=256)  # uint8 pixels: exact, and no float copy
+    levels = np.arange(256) / 255.0
+    mean = float(counts @ levels / counts.sum())
+    std = float(np.sqrt(counts @ (levels - mean) ** 2 / counts.sum()))
+    return mean, max(std, 1e-6)
+
+
+def idx_images(name: str, split: str, *, root: Path, img_size: int, seed: int) -> ImageDataset:
+    """MNIST or Fashion-MNIST from the IDX files in ``root/<folder>``, normalized by the training
+    file's pixel mean and std; "val" is carved from the 60,000 training images like every set's."""
+    from datasets import idx
+    from datasets.files import SOURCES
+
+    folder = root / SOURCES[name].folder
+    train = idx.read_part(folder, "train")
+    part = idx.read_part(folder, "test") if split == "test" else train
+    index = splits.select(split, part.labels, seed)
+    images = torch.from_numpy(part.images[index].copy()).unsqueeze(1)
+    mean, std = pixel_stats(train.images)
+    return ImageDataset(images, part.labels[index], index, GreyTransform(mean, std, img_size))

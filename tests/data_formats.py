@@ -37,3 +37,15 @@ def write_dvsgesture_npy(path: Path, x: np.ndarray, y: np.ndarray, p: np.ndarray
     t in milliseconds, in ``ibmGesture{Train,Test}/user<NN>_<lighting>/``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, np.stack([x, y, p, t_ms], axis=1).astype(np.int64))
+
+
+def write_idx(path: Path, array: np.ndarray, *, magic: int | None = None) -> None:
+    """An IDX file (http://yann.lecun.com/exdb/mnist/): bytes 0 0 0x08 <ndims>, the sizes as big-endian
+    uint32, then the uint8 data; gzipped when ``path`` ends in .gz. ``magic`` overrides the first 4 bytes."""
+    import gzip
+
+    array = np.asarray(array, dtype=np.uint8)
+    head = (0x0800 | array.ndim) if magic is None else magic
+    data = b"".join(int(v).to_bytes(4, "big") for v in (head, *array.shape)) + array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)

@@ -8,12 +8,13 @@ import pytest
 import torch
 
 import datasets
-from data_formats import write_cifar_binary, write_dvsgesture_npy, write_nmnist_bin
+from data_formats import write_cifar_binary, write_dvsgesture_npy, write_idx, write_nmnist_bin
 from datasets import (KNOWN, DatasetInfo, DatasetNotFoundError, check_available, dataset_info,
                       get_dataset)
-from datasets import cache, emulator, neuromorphic, splits, static, tonic_sets
+from datasets import cache, emulator, files, idx, neuromorphic, splits, static, tonic_sets
 
 REAL = ("cifar10", "cifar100", "dvsgesture", "cifar10dvs", "nmnist")
+IDX_SETS = ("mnist", "fashion-mnist", "nfashion")
 FOLDERS = {"cifar10": "cifar-10-batches-bin", "cifar100": "cifar-100-binary", "dvsgesture": "DVSGesture",
            "cifar10dvs": "CIFAR10DVS", "nmnist": "NMNIST"}
 
@@ -21,24 +22,25 @@ FOLDERS = {"cifar10": "cifar-10-batches-bin", "cifar100": "cifar-100-binary", "d
 # --- names, shapes, splits --------------------------------------------------------------------
 
 def test_known_names_and_their_defaults():
-    assert set(KNOWN) == {"digits", "ndigits", *REAL}
+    assert set(KNOWN) == {"digits", "ndigits", *REAL, *IDX_SETS}
     for name in KNOWN:
         info = dataset_info(name)
         assert isinstance(info, DatasetInfo) and info.name == name
         assert info.kind in ("static", "neuromorphic")
         tokens = info.img_size // info.patch_size
-        assert info.img_size % info.patch_size == 0 and tokens <= 16 and tokens & (tokens - 1) == 0
+        assert info.img_size % info.patch_size == 0 and 4 <= tokens <= 16
         assert info.in_channels in ((2,) if info.kind == "neuromorphic" else (1, 3))
+    assert dataset_info("fashion-mnist").img_size // dataset_info("fashion-mnist").patch_size == 7  # 49 tokens
     with pytest.raises(dataclasses.FrozenInstanceError):
         dataset_info("digits").img_size = 3
 
 
 def test_unknown_name_or_split_is_a_value_error_listing_the_choices():
     with pytest.raises(ValueError, match="cifar10dvs") as err:
-        get_dataset("mnist", "train")
+        get_dataset("kmnist", "train")
     assert all(name in str(err.value) for name in KNOWN)
-    with pytest.raises(ValueError, match="mnist"):
-        check_available("mnist", None)
+    with pytest.raises(ValueError, match="kmnist"):
+        check_available("kmnist", None)
     with pytest.raises(ValueError, match="val"):
         get_dataset("digits", "validation")
 
@@ -389,3 +391,173 @@ def test_partly_present_event_datasets_name_the_missing_part(tmp_path):
 def test_embedded_datasets_need_no_files():
     assert check_available("digits", None) is None
     assert check_available("ndigits", None) is None
+
+
+# --- MNIST / Fashion-MNIST IDX files and nfashion -----------------------------------------------
+
+INSTALLED_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def make_idx(folder: Path, n_train: int = 40, n_test: int = 20, gz: bool = True, seed: int = 0
+             ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Tiny IDX files: each image's pixel [0, 0] holds its number in the file, so a sample tells where
+    it came from; labels cycle through the ten classes."""
+    rng = np.random.default_rng(seed)
+    written = {}
+    for part, n in (("train", n_train), ("test", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        images[:, 0, 0] = np.arange(n)
+        labels = rng.permutation(np.arange(n) % 10).astype(np.uint8)
+        image_stem, label_stem = idx.PARTS[part]
+        suffix = ".gz" if gz else ""
+        write_idx(folder / f"{image_stem}{suffix}", images)
+        write_idx(folder / f"{label_stem}{suffix}", labels)
+        written[part] = (images, labels)
+    return written
+
+
+@pytest.mark.parametrize("name,gz", [("fashion-mnist", True), ("mnist", False)])
+def test_idx_files_are_read_gzipped_or_raw(name, gz, tmp_path):
+    written = make_idx(tmp_path / name, gz=gz)
+    parts = {s: get_dataset(name, s, data_root=tmp_path) for s in ("train", "val", "test", "trainval")}
+    images, labels = written["test"]
+    assert len(parts["test"]) == 20 and sorted(parts["test"].index.tolist()) == list(range(20))
+    train_images = written["train"][0] / 255.0
+    mean, std = train_images.mean(), train_images.std()
+    for i in range(len(parts["test"])):
+        x, y = parts["test"][i]
+        j = parts["test"].index[i]
+        assert x.shape == (1, 28, 28) and x.dtype == torch.float32 and y == labels[j]
+        assert np.allclose(x[0].numpy() * std + mean, images[j] / 255.0, atol=1e-5)
+    assert len(parts["train"]) + len(parts["val"]) == 40 == len(parts["trainval"])
+    assert not set(parts["train"].index) & set(parts["val"].index)
+    assert len(parts["val"]) == 4 and sorted(parts["val"].labels.tolist()) == sorted(set(parts["val"].labels.tolist()))
+    x, _ = parts["train"][0]
+    assert int(round(float(x[0, 0, 0]) * std * 255 + mean * 255)) == parts["train"].index[0]
+    assert get_dataset(name, "test", data_root=tmp_path, img_size=16)[0][0].shape == (1, 16, 16)
+    assert np.array_equal(get_dataset(name, "val", data_root=tmp_path, seed=0).index, parts["val"].index)
+    assert not np.array_equal(get_dataset(name, "val", data_root=tmp_path, seed=1).index, parts["val"].index)
+
+
+def _damage(folder: Path, stem: str, how: str) -> None:
+    path = folder / f"{stem}.gz"
+    if how == "truncated":
+        data = gzip_bytes(path)
+        write_raw_gz(path, data[:-100])
+    elif how == "cut gzip stream":
+        path.write_bytes(path.read_bytes()[:-40])
+    elif how == "bad magic":
+        write_idx(path, np.zeros((40, 28, 28)), magic=0x0801)
+    elif how == "wrong dims":
+        write_idx(path, np.zeros((40, 32, 32)))
+    elif how == "count mismatch":
+        write_idx(path, np.arange(39) % 10)
+    elif how == "label out of range":
+        write_idx(path, np.full(40, 12))
+
+
+def gzip_bytes(path: Path) -> bytes:
+    import gzip
+
+    return gzip.decompress(path.read_bytes())
+
+
+def write_raw_gz(path: Path, data: bytes) -> None:
+    import gzip
+
+    path.write_bytes(gzip.compress(data))
+
+
+@pytest.mark.parametrize("stem,how", [
+    ("train-images-idx3-ubyte", "truncated"), ("train-images-idx3-ubyte", "cut gzip stream"),
+    ("train-images-idx3-ubyte", "bad magic"), ("train-images-idx3-ubyte", "wrong dims"),
+    ("train-labels-idx1-ubyte", "count mismatch"), ("train-labels-idx1-ubyte", "label out of range")])
+def test_damaged_idx_files_are_one_line_errors_naming_the_file(stem, how, tmp_path):
+    make_idx(tmp_path / "fashion-mnist")
+    _damage(tmp_path / "fashion-mnist", stem, how)
+    with pytest.raises(idx.IdxFormatError) as err:
+        get_dataset("fashion-mnist", "val", data_root=tmp_path)
+    message = str(err.value)
+    assert "\n" not in message and str(tmp_path / "fashion-mnist" / f"{stem}.gz") in message
+    assert isinstance(err.value, ValueError)  # the CLI's one-line exit-2 path
+
+
+@pytest.mark.parametrize("name", IDX_SETS)
+def test_missing_idx_files_name_the_expected_path_and_how_to_get_them(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "DEFAULT_ROOTS", {})  # as on a machine without the Debian package
+    folder = "mnist" if name == "mnist" else "fashion-mnist"
+    with pytest.raises(DatasetNotFoundError) as err:
+        get_dataset(name, "test", data_root=tmp_path)
+    message = str(err.value)
+    assert "\n" not in message and str(tmp_path / folder / "train-images-idx3-ubyte") in message
+    assert "t10k-labels-idx1-ubyte" in message and "://" in message
+    if name != "mnist":
+        assert "apt-get install dataset-fashion-mnist" in message
+    with pytest.raises(DatasetNotFoundError, match="--data-root"):
+        check_available(name, None)
+    make_idx(tmp_path / folder)
+    (tmp_path / folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DatasetNotFoundError, match=r"t10k-labels-idx1-ubyte\[\.gz\]"):
+        check_available(name, tmp_path)
+
+
+def test_fashion_mnist_defaults_to_the_debian_folder(tmp_path, monkeypatch):
+    written = make_idx(tmp_path / "fashion-mnist", gz=False)
+    monkeypatch.setattr(files, "DEFAULT_ROOTS", {"fashion-mnist": tmp_path, "nfashion": tmp_path})
+    assert check_available("fashion-mnist", None) is None
+    test = get_dataset("fashion-mnist", "test")
+    assert np.array_equal(test.labels, written["test"][1][test.index])
+    with pytest.raises(DatasetNotFoundError, match="--data-root"):  # MNIST has no default folder
+        check_available("mnist", None)
+
+
+@pytest.mark.skipif(not INSTALLED_FASHION.is_dir(), reason="dataset-fashion-mnist is not installed")
+def test_installed_fashion_mnist_matches_the_packages_own_reader():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "mnist_reader", "/usr/share/doc/dataset-fashion-mnist/utils/mnist_reader.py")
+    reader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reader)  # Zalando's loader, shipped in the package: an independent reader
+    for part, kind, n in (("train", "train", 60000), ("test", "t10k", 10000)):
+        ours = idx.read_part(INSTALLED_FASHION, part)
+        theirs_images, theirs_labels = reader.load_mnist(str(INSTALLED_FASHION), kind=kind)
+        assert ours.images.shape == (n, 28, 28)
+        assert np.array_equal(ours.images.reshape(n, -1), theirs_images)
+        assert np.array_equal(ours.labels, theirs_labels)
+        assert np.bincount(ours.labels).tolist() == [n // 10] * 10
+    val = get_dataset("fashion-mnist", "val")
+    assert len(val) == 6000 and np.bincount(val.labels).tolist() == [600] * 10  # stratified carve
+    mean, std = static.pixel_stats(idx.read_part(INSTALLED_FASHION, "train").images)
+    assert abs(mean - 0.2860) < 1e-3 and abs(std - 0.3530) < 1e-3  # the widely quoted training-set stats
+
+
+def test_nfashion_is_chunked_cached_and_split_like_fashion_mnist(tmp_path, monkeypatch):
+    make_idx(tmp_path / "fashion-mnist", n_train=30, n_test=10)
+    cache_root = tmp_path / "cache"
+    events, labels = neuromorphic.nfashion_events("train", root=tmp_path, cache_root=cache_root, chunk=8)
+    assert len(events) == 30 and len(labels) == 30
+    (folder,) = (cache_root / "nfashion").iterdir()
+    assert sorted(p.name for p in folder.iterdir()) == [f"chunk-{k:04d}" for k in range(4)]
+    config = neuromorphic.NDIGITS_CONFIG
+    images = idx.read_part(tmp_path / "fashion-mnist", "train").images.astype(np.float32) / 255
+    for j in (0, 7, 8, 29):  # the same recordings as emulating the image alone
+        alone = emulator.emulate(images[j:j + 1], config).events(0)
+        assert np.array_equal(events.events(j), alone)
+    assert events.events(8).dtype == emulator.EVENT_DTYPE
+
+    # an interrupted run: only the missing chunk is emulated again
+    (folder / "chunk-0002" / "offsets.npy").unlink()
+    emulated = []
+    real_emulate = emulator.emulate
+    monkeypatch.setattr(emulator, "emulate", lambda imgs, cfg: emulated.append(len(imgs)) or real_emulate(imgs, cfg))
+    again, _ = neuromorphic.nfashion_events("train", root=tmp_path, cache_root=cache_root, chunk=8)
+    assert emulated == [8] and np.array_equal(again.events(17), events.events(17))
+    neuromorphic.nfashion_events("train", root=tmp_path, cache_root=cache_root,
+                                 config=replace(config, threshold=0.5), chunk=8)
+    assert emulated == [8, 8, 8, 8, 6] and len(list((cache_root / "nfashion").iterdir())) == 2  # settings in the key
+
+    data = get_dataset("nfashion", "val", data_root=tmp_path, time_steps=3)
+    assert np.array_equal(data.index, get_dataset("fashion-mnist", "val", data_root=tmp_path).index)
+    x, y = data[0]
+    assert x.shape == (3, 2, 32, 32) and y == labels[data.index[0]] and x.sum() > 0

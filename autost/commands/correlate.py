@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "with --resume.")
     p.add_argument("--space", type=Path, required=True, help="search space YAML (AutoST SEARCH_SPACE format)")
     p.add_argument("--dataset", required=True, help="dataset to score and train on (digits and ndigits are embedded)")
-    p.add_argument("--data-root", type=Path, help="folder holding the non-embedded datasets")
+    p.add_argument("--data-root", type=Path, help="folder holding the non-embedded datasets (fashion-mnist/nfashion default to /usr/share/datasets where Debian's dataset-fashion-mnist is installed)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--n", type=int, default=30, help="architectures to sample and train (default 30)")
     p.add_argument("--epochs", type=int, default=3, help="training epochs per architecture (default 3)")

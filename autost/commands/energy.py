@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "and per-layer plots.")
     p.add_argument("--arch", type=Path, required=True, help="architecture YAML (AutoST RETRAIN format)")
     p.add_argument("--dataset", required=True, help="dataset for the real batch")
-    p.add_argument("--data-root", type=Path, help="folder holding real datasets (not needed for digits/ndigits)")
+    p.add_argument("--data-root", type=Path, help="folder holding real datasets (not needed for digits/ndigits; fashion-mnist/nfashion default to /usr/share/datasets where Debian's dataset-fashion-mnist is installed)")
     p.add_argument("--checkpoint", type=Path, help="best.pt or last.pt of `run.py train` (default: at init)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--time-steps", type=int, default=4, help="time steps T (default 4; match the training run)")

@@ -16,6 +16,7 @@ from autost.model import build_model
 from autost.scores import activation_scores
 from autost.commands.energy import add_energy_model_argument, energy_summary
 from autost.validate import at_least
+from datasets import KNOWN
 from energy.estimators import estimate
 from energy.models import get_model
 
@@ -76,9 +77,9 @@ def add_geometry_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by every command that builds models for an input: dataset or shape."""
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="dataset whose real batches feed energy and activation scores "
-                                       "(digits, ndigits, cifar10, cifar100, dvsgesture, cifar10dvs, nmnist)")
+                                       f"({', '.join(KNOWN)})")
     src.add_argument("--input-shape", metavar="CxHxW", help="input shape when no data is needed, e.g. 3x32x32")
-    p.add_argument("--data-root", type=Path, help="folder holding real datasets (not needed for digits/ndigits)")
+    p.add_argument("--data-root", type=Path, help="folder holding real datasets (not needed for digits/ndigits; fashion-mnist/nfashion default to /usr/share/datasets where Debian's dataset-fashion-mnist is installed)")
     p.add_argument("--time-steps", type=int, default=4, help="time steps T (default 4)")
     p.add_argument("--num-classes", type=int, help="classes (default: the dataset's; required with --input-shape)")
     p.add_argument("--patch-size", type=int, help="patch size (default: the dataset's; required with --input-shape)")

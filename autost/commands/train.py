@@ -93,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--space", type=Path, help="with --arch: refuse an architecture outside this search space")
     p.add_argument("--top-k", type=int, help="with --from-search: train the first K (default: all)")
     p.add_argument("--dataset", required=True, help="dataset name (digits and ndigits are embedded)")
-    p.add_argument("--data-root", type=Path, help="folder holding the non-embedded datasets")
+    p.add_argument("--data-root", type=Path, help="folder holding the non-embedded datasets (fashion-mnist/nfashion default to /usr/share/datasets where Debian's dataset-fashion-mnist is installed)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--epochs", type=int, help="training epochs (default: per dataset, below)")
     p.add_argument("--batch-size", type=int, help="batch size (default: per dataset)")
