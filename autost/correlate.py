@@ -41,7 +41,8 @@ from autost.model import build_model
 from autost.proxies import grad_norm, synflow
 from autost.rundir import claim
 from autost.scores import activation_scores, autost_score
-from autost.search.evaluate import Constraints, arch_seed
+from autost.search.evaluate import Constraints
+from autost.seeding import arch_seed
 from autost.space import SearchSpace
 from autost.train import METRICS, TrainConfig, train
 from autost.validate import load_json

@@ -66,6 +66,32 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def layer_macs(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
+               num_classes: int) -> dict[str, int]:
+    """MACs per sample over all T steps of every weight layer, in closed form, keyed by the
+    layer's module name in ``autost.model`` (as the energy estimate's records name them)."""
+    d = arch.embed_dim
+    pools = stem_pools(img_size, patch_size)
+    widths = [d // 8, d // 4, d // 2, d]
+    macs: dict[str, int] = {}
+    side, cin = img_size, in_channels
+    for i, cout in enumerate(widths):
+        macs[f"stem.stages.{i}.conv"] = side * side * 9 * cin * cout
+        if i >= MAX_STEM_POOLS - pools:
+            side = (side + 1) // 2  # MaxPool2d(3, stride 2, padding 1)
+        cin = cout
+    macs["stem.rpe.conv"] = side * side * 9 * d * d
+    tokens = side * side
+    for i in range(arch.depth):
+        hidden, block = arch.hidden_dim(i), f"blocks.{i}"
+        for name in ("q", "k", "v", "proj"):
+            macs[f"{block}.attn.{name}.linear"] = tokens * d * d
+        macs[f"{block}.attn.qk"] = macs[f"{block}.attn.av"] = tokens * tokens * d
+        macs[f"{block}.mlp.fc1.linear"] = macs[f"{block}.mlp.fc2.linear"] = tokens * d * hidden
+    macs["head"] = d * num_classes
+    return {name: value * time_steps for name, value in macs.items()}
+
+
 def analytic_cost(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
                   num_classes: int) -> Cost:
     """Params and MACs (per sample, all T steps) in closed form, without building a model.
@@ -74,23 +100,16 @@ def analytic_cost(arch: Arch, *, in_channels: int, img_size: int, patch_size: in
     (2 parameters per channel), a biased classifier head.
     """
     d = arch.embed_dim
-    pools = stem_pools(img_size, patch_size)
     widths = [d // 8, d // 4, d // 2, d]
-    params = macs = 0
-    side, cin = img_size, in_channels
-    for i, cout in enumerate(widths):
+    params, cin = 0, in_channels
+    for cout in widths:
         params += 9 * cin * cout + 2 * cout
-        macs += side * side * 9 * cin * cout
-        if i >= MAX_STEM_POOLS - pools:
-            side = (side + 1) // 2  # MaxPool2d(3, stride 2, padding 1)
         cin = cout
     params += 9 * d * d + 2 * d  # relative position conv
-    macs += side * side * 9 * d * d
-    tokens = side * side
     for i in range(arch.depth):
         hidden = arch.hidden_dim(i)
         params += 4 * (d * d + 2 * d) + 2 * d * hidden + 2 * hidden + 2 * d
-        macs += tokens * (4 * d * d + 2 * d * hidden) + 2 * tokens * tokens * d
     params += d * num_classes + num_classes
-    macs += d * num_classes
-    return Cost(params=params, macs=macs * time_steps)
+    macs = layer_macs(arch, in_channels=in_channels, img_size=img_size, patch_size=patch_size,
+                      time_steps=time_steps, num_classes=num_classes)
+    return Cost(params=params, macs=sum(macs.values()))

@@ -15,7 +15,7 @@ from autost.batches import real_batch
 from autost.errors import UsageError
 from autost.geometry import Geometry
 from autost.model import build_model
-from autost.search.evaluate import arch_seed
+from autost.seeding import arch_seed
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL
 

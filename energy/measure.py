@@ -9,7 +9,7 @@ from autost.arch import Arch
 from autost.checkpoint import CheckpointError, describe, load_checkpoint, require_finite
 from autost.geometry import Geometry
 from autost.model import build_model
-from autost.search.evaluate import arch_seed
+from autost.seeding import arch_seed
 from energy.estimators import ModelEnergy, estimate
 from energy.models import DEFAULT_MODEL
 

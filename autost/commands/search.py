@@ -9,7 +9,7 @@ from autost.commands.profile import add_geometry_arguments
 from autost.geometry import resolve_geometry
 from autost.search.evaluate import SCORES, Constraints
 from autost.search.evolution import EvolutionSettings
-from autost.search.runner import ALGORITHMS, SearchConfig, run_search
+from autost.search.runner import ALGORITHMS, ENERGY_METHODS, SearchConfig, run_search
 
 
 def config_from_args(args: argparse.Namespace) -> SearchConfig:
@@ -33,6 +33,7 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
         batch_size=args.batch_size,
         objectives=tuple(args.objectives.split(",")),
         energy_model=args.energy_model,
+        energy=args.energy,
     )
 
 
@@ -76,6 +77,10 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep architectures whose init-time energy per sample (under --energy-model) is at most MJ "
                         "(needs --dataset)")
     add_energy_model_argument(p)
+    p.add_argument("--energy", choices=ENERGY_METHODS, default="measure",
+                   help="measure: every candidate's init-time energy from a forward pass (default); closed-form: "
+                        "firing rates per layer position calibrated once on a few architectures of the space, then "
+                        "no forward pass (thousands of candidates a second; a rate-based --energy-model only)")
     p.add_argument("--top-k", type=int, default=5, help="best architectures of distinct cost (params, MACs) written to OUT/top (default 5)")
     p.add_argument("--batch-size", type=int, default=32, help="real batch size for energy and scores (default 32)")
     p.add_argument("--workers", type=int, metavar="N",

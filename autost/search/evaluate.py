@@ -8,7 +8,6 @@ which a search meets it (which makes resumed runs identical to uninterrupted one
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +18,8 @@ from autost.geometry import Geometry
 from autost.memory import check_fits
 from autost.model import build_model
 from autost.scores import activation_scores, autost_score
+from autost.seeding import arch_seed
+from energy.closed_form import RateTable, closed_form_energy
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL, get_model
 
@@ -56,12 +57,6 @@ class Constraints:
         return self.energy_max_mj is None or (energy_mj is not None and energy_mj <= self.energy_max_mj)
 
 
-def arch_seed(seed: int, arch: Arch) -> int:
-    """A weight seed that depends only on the run seed and the architecture."""
-    digest = hashlib.sha256(f"{seed}:{arch.to_dict()}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
-
-
 @dataclass
 class Evaluator:
     """Scores candidates under ``score``; ``batch`` (a real data batch) enables energy and codes."""
@@ -72,6 +67,7 @@ class Evaluator:
     lam: float = 0.0
     seed: int = 0
     energy_model: str = DEFAULT_MODEL  # a name in energy.models
+    rates: RateTable | None = None  # with a table, energy comes from the closed form: no forward pass
 
     def __post_init__(self) -> None:
         check_score(self.score)
@@ -90,15 +86,19 @@ class Evaluator:
         score, and naswot/sahd when computed."""
         params, macs = self.cost(arch)
         record = {"arch": arch.to_dict()["RETRAIN"], "params": params, "macs": macs, "energy_mj": None}
-        if self.batch is not None:
+        needs_codes = self.score in NEEDS_CODES or (self.score == "autost" and self.lam != 0)
+        if self.rates is not None:
+            record["energy_mj"] = closed_form_energy(arch, self.geometry, self.rates, self.energy_model)
+        if self.batch is not None and (self.rates is None or needs_codes):
             check_fits(arch, self.geometry, len(self.batch), training=False)
             torch.manual_seed(arch_seed(self.seed, arch))
             model = build_model(arch, **self.geometry.model_kwargs())
-            energy = estimate(model, self.batch, self.energy_model)
-            record["energy_mj"] = energy.total_mj
-            if energy.model.has_memory:
-                record["energy_memory_mj"] = energy.memory_mj
-            if self.score in NEEDS_CODES or (self.score == "autost" and self.lam != 0):
+            if self.rates is None:
+                energy = estimate(model, self.batch, self.energy_model)
+                record["energy_mj"] = energy.total_mj
+                if energy.model.has_memory:
+                    record["energy_memory_mj"] = energy.memory_mj
+            if needs_codes:
                 codes = activation_scores(model, self.batch)
                 record.update(naswot=codes.naswot, sahd=codes.sahd)
         record["score"] = self._score(record)

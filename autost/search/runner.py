@@ -33,9 +33,14 @@ from autost.search.pool import Scorer, scoring_pool
 from autost.space import SearchSpace
 from autost.threads import current_threads
 from autost.validate import at_least, finite, positive
+from energy.closed_form import RateTable, calibrate, calibration_archs, rate_model
 from energy.models import DEFAULT_MODEL, get_model
 
 ALGORITHMS = ("evolution", "random", "exact", "nsga2")
+ENERGY_METHODS = ("measure", "closed-form")
+# Architectures whose forward passes calibrate the closed-form energy's rate table: the error
+# against the measured estimate does not shrink with more (benchmarks/results/energy_closed_form.json).
+CALIBRATION_ARCHS = 6
 CHECKPOINT = "checkpoint.json"
 
 
@@ -55,6 +60,7 @@ class SearchConfig:
     batch_size: int = 32
     objectives: tuple[str, ...] = ("score", "energy")  # NSGA-II's; also those of the reported front
     energy_model: str = DEFAULT_MODEL  # the model of every candidate's energy (limit and objective)
+    energy: str = "measure"  # or "closed-form": firing rates calibrated once (energy.closed_form)
 
     def to_dict(self) -> dict:
         """What identifies a run (a resumed run must match it); the data root may move."""
@@ -75,6 +81,12 @@ def validate(config: SearchConfig) -> SearchSpace:
     check_score(config.score)
     config.settings.check()
     get_model(config.energy_model)
+    if config.energy not in ENERGY_METHODS:
+        raise UsageError(f"--energy must be one of {', '.join(ENERGY_METHODS)}, got {config.energy!r}")
+    if config.energy == "closed-form":
+        if not config.dataset:
+            raise UsageError("--energy closed-form calibrates firing rates on real data: give --dataset")
+        rate_model(config.energy_model)
     c = config.constraints
     if c.param_min is not None and c.param_max is not None and c.param_min > c.param_max:
         raise UsageError(f"--param-limits MIN {c.param_min} is larger than MAX {c.param_max}")
@@ -107,13 +119,16 @@ def validate(config: SearchConfig) -> SearchSpace:
     return space
 
 
-def _evaluator(config: SearchConfig) -> Evaluator:
-    batch = None
+def _evaluator(config: SearchConfig, space: SearchSpace) -> Evaluator:
+    batch = rates = None
     if config.dataset:
         batch = real_batch(config.dataset, batch_size=config.batch_size, time_steps=config.geometry.time_steps,
                            seed=config.seed, data_root=config.data_root, img_size=config.geometry.img_size)
+    if config.energy == "closed-form":
+        archs = calibration_archs(space, CALIBRATION_ARCHS, config.seed)
+        rates = calibrate(archs, config.geometry, batch, seed=config.seed)
     return Evaluator(config.score, config.geometry, batch=batch, lam=config.lam, seed=config.seed,
-                     energy_model=config.energy_model)
+                     energy_model=config.energy_model, rates=rates)
 
 
 def _load_checkpoint(out: Path, config: SearchConfig, space: SearchSpace, resume: bool) -> SearchState:
@@ -162,7 +177,7 @@ def distinct_costs(records: list[dict]) -> list[dict]:
 
 
 def _write_results(out: Path, config: SearchConfig, candidates: list[dict], history: list[dict],
-                   elapsed_s: float) -> dict:
+                   elapsed_s: float, rates: RateTable | None) -> dict:
     pareto = pareto_front(config, candidates)
     if config.algorithm == "nsga2":
         # a multi-objective search hands on its front first, then the rest by score
@@ -178,6 +193,7 @@ def _write_results(out: Path, config: SearchConfig, candidates: list[dict], hist
         "score": config.score,
         "seed": config.seed,
         "energy_model": get_model(config.energy_model).describe(),
+        "energy_rates": None if rates is None else rates.to_dict(),
         "settings": config.to_dict(),
         "threads": current_threads(),
         "candidates": candidates,
@@ -224,13 +240,13 @@ def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progres
 def _run_in(out: Path, config: SearchConfig, space: SearchSpace, resume: bool, progress: bool,
             workers: int | None, ray_address: str | None) -> dict:
     state = _load_checkpoint(out, config, space, resume)
-    evaluator = _evaluator(config)
+    evaluator = _evaluator(config, space)
     with scoring_pool(evaluator, workers=workers, ray_address=ray_address) as score:
         state = _search(config, space, evaluator, state, out, score, progress)
     candidates = [{k: v for k, v in r.items() if k != "legal"} for r in ranked(state.legal_records())]
     if not candidates:
         raise UsageError("no evaluated architecture met the constraints; loosen --param-limits or --energy-limit")
-    return _write_results(out, config, candidates, state.history, state.elapsed_s)
+    return _write_results(out, config, candidates, state.history, state.elapsed_s, evaluator.rates)
 
 
 def _search(config: SearchConfig, space: SearchSpace, evaluator: Evaluator, state: SearchState, out: Path,

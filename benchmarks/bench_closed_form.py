@@ -1,0 +1,112 @@
+"""Closed-form init-time energy against the measured estimate: error, speed, and the search it allows.
+
+    .venv/bin/python -m benchmarks.bench_closed_form [--n 100]
+
+For two settings, the digits space on a real digits batch (32, T 4) and AutoST's tiny space
+at CIFAR-10 shape (a random CIFAR-shaped batch of 8, T 4: CIFAR itself is not on this
+machine), side by side in one run:
+1. the rate table calibrated on the search's default architectures (``energy.closed_form``);
+2. the closed form's relative error against the measured estimate over ``--n`` random
+   architectures of the space (mean and max), and candidates per second of each;
+3. on the tiny space: AutoST's default evolution under 11-12 M params, FLOPs only, and the
+   same search with an energy limit (90% of the FLOPs-only winner's energy, so the limit
+   binds) scored by the closed form; the wall time of each.
+Writes benchmarks/results/energy_closed_form.json.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+
+import torch
+
+from autost.arch import Arch
+from autost.batches import real_batch
+from autost.geometry import Geometry, resolve_geometry
+from autost.model import build_model
+from autost.search.evaluate import Constraints, Evaluator
+from autost.search.evolution import Evolution, EvolutionSettings, SearchState
+from autost.search.runner import CALIBRATION_ARCHS
+from autost.seeding import arch_seed
+from autost.space import SearchSpace
+from benchmarks.common import write_result
+from energy.closed_form import RateTable, calibrate, calibration_archs, closed_form_energy
+from energy.estimate import estimate_energy
+
+MODEL = "spikformer-45nm"
+CIFAR = Geometry(in_channels=3, img_size=32, patch_size=4, num_classes=10, time_steps=4)
+
+
+def _compare(space_path: str, geometry: Geometry, batch: torch.Tensor, n: int) -> tuple[dict, RateTable]:
+    space = SearchSpace.from_yaml(space_path)
+    start = time.perf_counter()
+    table = calibrate(calibration_archs(space, CALIBRATION_ARCHS, 0), geometry, batch, seed=0)
+    calibration_s = time.perf_counter() - start
+    rng = random.Random(1)
+    archs = [space.sample(rng) for _ in range(n)]
+    measured, measure_s = [], 0.0
+    for arch in archs:
+        start = time.perf_counter()
+        torch.manual_seed(arch_seed(0, arch))
+        measured.append(estimate_energy(build_model(arch, **geometry.model_kwargs()), batch).total_mj)
+        measure_s += time.perf_counter() - start
+    start = time.perf_counter()
+    closed = [closed_form_energy(arch, geometry, table, MODEL) for arch in archs]
+    closed_s = time.perf_counter() - start
+    errors = [abs(c - m) / m for c, m in zip(closed, measured)]
+    result = {
+        "space": space_path, "geometry": geometry.model_kwargs(), "batch": len(batch), "architectures": n,
+        "calibration_archs": list(table.calibrated_on), "calibration_s": calibration_s,
+        "relative_error": {"mean": statistics.mean(errors), "median": statistics.median(errors), "max": max(errors)},
+        "measured_candidates_per_s": n / measure_s, "closed_form_candidates_per_s": n / closed_s,
+        "speedup": measure_s / closed_s,
+    }
+    return result, table
+
+
+def _timed_evolution(space: SearchSpace, evaluator: Evaluator, limits: Constraints) -> tuple[float, int, dict]:
+    evolution = Evolution(space, evaluator, limits, EvolutionSettings(), seed=0)
+    start = time.perf_counter()
+    state = evolution.run(SearchState(), on_generation=lambda s: None)
+    records = state.legal_records()
+    best = max(records, key=lambda r: r["score"])
+    return time.perf_counter() - start, len(records), best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100, help="random architectures per space")
+    args = parser.parse_args()
+    digits = resolve_geometry(dataset="digits", input_shape=None, num_classes=None, patch_size=None, time_steps=4)
+    digits_batch = real_batch("digits", batch_size=32, time_steps=4, seed=0)
+    cifar_batch = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    on_digits, _ = _compare("spaces/digits.yaml", digits, digits_batch, args.n)
+    on_cifar, table = _compare("spaces/spikformer_tiny.yaml", CIFAR, cifar_batch, args.n)
+
+    space = SearchSpace.from_yaml("spaces/spikformer_tiny.yaml")
+    flops_s, flops_n, flops_best = _timed_evolution(space, Evaluator("flops", CIFAR), Constraints(11, 12))
+    winner = Arch.from_dict({"RETRAIN": flops_best["arch"]})
+    limit = 0.9 * closed_form_energy(winner, CIFAR, table, MODEL)
+    energy_s, energy_n, energy_best = _timed_evolution(
+        space, Evaluator("flops", CIFAR, batch=cifar_batch, rates=table), Constraints(11, 12, limit))
+    search = {
+        "settings": vars(EvolutionSettings()), "param_limits_m": [11, 12], "energy_limit_mj": limit,
+        "flops_only": {"wall_s": flops_s, "candidates": flops_n, "best_macs": flops_best["macs"]},
+        "closed_form_energy_limited": {"wall_s": energy_s, "candidates": energy_n, "best_macs": energy_best["macs"],
+                                       "best_energy_mj": energy_best["energy_mj"]},
+        "time_ratio": energy_s / flops_s,
+    }
+    path = write_result("energy_closed_form", {"energy_model": MODEL, "digits": on_digits, "cifar_tiny": on_cifar,
+                                               "search": search})
+    for name, r in (("digits", on_digits), ("tiny/CIFAR", on_cifar)):
+        e = r["relative_error"]
+        print(f"{name}: error mean {e['mean']:.2%}, max {e['max']:.2%}; {r['closed_form_candidates_per_s']:,.0f} "
+              f"vs {r['measured_candidates_per_s']:.2f} candidates/s")
+    print(f"search: FLOPs only {flops_s:.1f} s, energy-limited with the closed form {energy_s:.1f} s "
+          f"(x{search['time_ratio']:.2f}) -> {path}")
+
+
+if __name__ == "__main__":
+    main()

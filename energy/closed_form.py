@@ -1,0 +1,120 @@
+"""Init-time energy without a forward pass: per-layer firing rates by position, calibrated once.
+
+At initialization a layer's input firing rate depends on where the layer sits (its kind and
+its block index), hardly on the architecture around it (issue 18 measured under 2% spread
+across tiny-space architectures at CIFAR shape). So a few forward passes of architectures
+sampled from the space give a table of rates per position, and an architecture's energy is
+then ``sum of E x MACs x rate`` over its layers, with the MACs in closed form
+(``autost.cost.layer_macs``): no model is built.
+
+Positions: the stem's layers by name; a block's layers by their name inside the block and the
+block's index, a block deeper than any calibrated one taking the deepest calibrated block's
+rates. Only the rate-based models (``spikformer-45nm`` and its precision variants) can be
+written this way; the others count what each spike actually reaches.
+
+The table is ours (no paper defines it); ``benchmarks/bench_closed_form.py`` measures its
+error against the measured estimate.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+import torch
+
+from autost.arch import Arch
+from autost.cost import layer_macs
+from autost.errors import UsageError
+from autost.geometry import Geometry
+from autost.model import build_model
+from autost.seeding import arch_seed
+from autost.space import SearchSpace
+from energy.estimate import PJ_PER_MJ, estimate_energy
+from energy.models import RATE, EnergyModel, get_model
+
+_BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
+
+
+def position(name: str) -> tuple[str, int]:
+    """``("attn.q.linear", 2)`` for ``blocks.2.attn.q.linear``; ``(name, -1)`` outside the blocks."""
+    match = _BLOCK.match(name)
+    return (match.group(2), int(match.group(1))) if match else (name, -1)
+
+
+@dataclass(frozen=True)
+class LayerRate:
+    kind: str  # "MAC" (real-valued input) or "AC" (spikes)
+    rate: float  # mean input firing rate over the calibration architectures (1.0 for MAC)
+    once: bool  # a real-valued input that repeats at every step (the static first conv)
+
+
+@dataclass(frozen=True)
+class RateTable:
+    """Input firing rate of each layer position, from forward passes at initialization."""
+
+    layers: dict[tuple[str, int], LayerRate]
+    calibrated_on: tuple[str, ...]  # the architectures of the calibration, short names
+
+    def lookup(self, name: str) -> LayerRate:
+        part, block = position(name)
+        if block < 0:
+            return self.layers[(part, -1)]
+        deepest = max(b for p, b in self.layers if p == part)
+        return self.layers[(part, min(block, deepest))]
+
+    def to_dict(self) -> dict:
+        return {"calibrated_on": list(self.calibrated_on),
+                "rates": {f"{part}@{block}": vars(rate) for (part, block), rate in sorted(self.layers.items())}}
+
+
+def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
+    """``n`` seeded samples of ``space``, the first of them at its greatest depth (so every
+    block position the space allows has a measured rate)."""
+    rng = random.Random(seed)
+    deepest = max(space.depth)
+    archs = []
+    while len(archs) < n:
+        arch = space.sample(rng)
+        if archs or arch.depth == deepest:
+            archs.append(arch)
+    return archs
+
+
+def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, seed: int) -> RateTable:
+    """Measure every layer's input firing rate on ``batch`` for each of ``archs`` (weights seeded
+    as the search seeds them) and average them by position."""
+    sums: dict[tuple[str, int], list] = {}
+    for arch in archs:
+        torch.manual_seed(arch_seed(seed, arch))
+        model = build_model(arch, **geometry.model_kwargs())
+        for layer in estimate_energy(model, batch).layers:
+            entry = sums.setdefault(position(layer.name), [layer.kind, 0.0, 0, layer.once])
+            entry[1] += layer.firing_rate
+            entry[2] += 1
+    layers = {key: LayerRate(kind, total / count, once) for key, (kind, total, count, once) in sums.items()}
+    return RateTable(layers, tuple(arch.short() for arch in archs))
+
+
+def rate_model(name: str) -> EnergyModel:
+    """The energy model ``name``, which must be rate-based; else a one-line ``UsageError``."""
+    model = get_model(name)
+    if model.counter != RATE:
+        raise UsageError(f"--energy closed-form needs a rate-based energy model (spikformer-45nm and its "
+                         f"precision variants), not {name!r}; use --energy measure")
+    return model
+
+
+def closed_form_energy(arch: Arch, geometry: Geometry, table: RateTable, energy_model: str) -> float:
+    """Init-time energy in mJ per sample of ``arch`` under a rate-based ``energy_model``."""
+    model = rate_model(energy_model)
+    steps = geometry.time_steps
+    total_pj = 0.0
+    for name, macs in layer_macs(arch, **geometry.model_kwargs()).items():
+        layer = table.lookup(name)
+        if layer.kind == "MAC":
+            total_pj += (macs / steps if layer.once and model.static_input_once else macs) * model.e_mac_pj
+        else:
+            total_pj += macs * layer.rate * model.e_ac_pj
+    return total_pj / PJ_PER_MJ
+
