@@ -52,6 +52,9 @@ from energy.models import DEFAULT_MODEL, get_model
 RESULT = "correlate.json"
 RUNS = "runs"
 TARGET = "test_acc"
+# The second target: the trained network's energy per sample (a test batch, running statistics,
+# the study's energy model), as train() records it in metrics.json.
+ENERGY_TARGET = "trained_energy_mj"
 # Every training-free score the project has, plus the two gradient proxies. "autost" is
 # AutoST's MACs + lambda / NASWOT with the study's lambda (at lambda = 0 it would be "macs").
 PROXIES = ("macs", "params", "energy_mj", "naswot", "sahd", "autost", "synflow", "grad_norm")
@@ -256,7 +259,7 @@ class _Study:
     def run_dir(self, index: int) -> Path:
         return self.out / RUNS / f"{index:03d}"
 
-    def write(self, proxy_stats: dict | None = None) -> None:
+    def write(self, proxy_stats: dict | None = None, energy_stats: dict | None = None) -> None:
         trained = sum(row[TARGET] is not None for row in self.table)
         data = {
             "settings": self.settings(),
@@ -275,6 +278,9 @@ class _Study:
             "trained": trained,
             "stats": proxy_stats,
             "ranking": ranking(proxy_stats) if proxy_stats else None,
+            "energy_target": ENERGY_TARGET,
+            "energy_stats": energy_stats,
+            "energy_ranking": ranking(energy_stats) if energy_stats else None,
             "timing": self.timing,
             "table": self.table,
         }
@@ -346,13 +352,18 @@ def _run_study(config: StudyConfig, space: SearchSpace, out: Path, resume: bool,
         if training_s is not None:  # summed from every run's epochs, whichever session trained them
             training_s += sum(epoch["time_s"] for epoch in metrics["epochs"])
         study.timing["training_s"] = recorded_s if training_s is None else training_s
-        row.update(test_acc=metrics["test_acc"], best_val_acc=metrics["best_val_acc"])
+        row.update(test_acc=metrics["test_acc"], best_val_acc=metrics["best_val_acc"],
+                   **{ENERGY_TARGET: metrics.get("energy_mj")})
         study.write()
         bar.set_postfix(acc=f"{row[TARGET]:.3f}", refresh=False)
         if on_trained:
             on_trained(index, row)
     proxy_stats = correlation_stats(study.table, resamples=config.resamples, seed=config.seed)
-    study.write(proxy_stats)
+    energy_stats = None
+    if any(row.get(ENERGY_TARGET) is not None for row in study.table):  # studies trained before it have none
+        energy_stats = correlation_stats(study.table, target=ENERGY_TARGET, resamples=config.resamples,
+                                         seed=config.seed)
+    study.write(proxy_stats, energy_stats)
     _plot(study, proxy_stats)
     return json.loads(study.path.read_text())
 
@@ -376,7 +387,8 @@ def _score_all(study: _Study, space: SearchSpace, progress: bool) -> None:
     for index, arch in enumerate(tqdm(archs, desc="scoring", unit="arch", disable=not progress, file=sys.stderr)):
         scores = score_architecture(arch, geometry, inputs, targets, seed=config.seed, lam=config.lam,
                                     energy_model=config.energy_model)
-        trained = {k: old[index][k] for k in (TARGET, "best_val_acc")} if old else {TARGET: None, "best_val_acc": None}
+        kept = (TARGET, "best_val_acc", ENERGY_TARGET)
+        trained = {k: old[index].get(k) for k in kept} if old else dict.fromkeys(kept)
         study.table.append({"index": index, "arch": arch.to_dict()["RETRAIN"], "label": arch.short(), **scores,
                             **trained})
     study.timing["scoring_s"] = time.perf_counter() - start

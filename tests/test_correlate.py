@@ -226,3 +226,17 @@ def test_rescore_keeps_training_results_and_needs_no_run_folders(tiny_space, str
     assert again["stats"] == result["stats"] and again["timing"]["training_s"] == result["timing"]["training_s"]
     with pytest.raises(UsageError, match="--rescore needs a study"):
         run_study(_config(tiny_space), tmp_path / "empty", resume=True, rescore=True, progress=False)
+
+
+def test_trained_energy_is_a_second_target(straight):
+    """Each row carries the trained network's energy from its metrics.json, and every proxy is
+    ranked against it too (init-time energy included: does it predict what training leaves?)."""
+    result, out = straight
+    for row in result["table"]:
+        metrics = json.loads((out / "runs" / f"{row['index']:03d}" / "metrics.json").read_text())
+        assert row["trained_energy_mj"] == metrics["energy_mj"] > 0
+    energy = result["energy_stats"]
+    assert set(energy) == set(PROXIES) and result["energy_ranking"][0] in PROXIES
+    y = [row["trained_energy_mj"] for row in result["table"]]
+    x = [row["energy_mj"] for row in result["table"]]
+    assert energy["energy_mj"]["kendall_tau"] == pytest.approx(stats.kendalltau(x, y).statistic)

@@ -25,15 +25,22 @@ def run(args: argparse.Namespace) -> int:
 
     result = run_study(config_from_args(args), args.out, resume=args.resume, log=log, workers=args.workers,
                        ray_address=args.ray_address, rescore=args.rescore)
+    _print_table("against test accuracy", result["ranking"], result["stats"])
+    if result.get("energy_stats"):
+        _print_table("against the trained network's energy", result["energy_ranking"], result["energy_stats"])
+    print(f"{len(result['table'])} architectures; table and statistics in {args.out / RESULT}")
+    return 0
+
+
+def _print_table(title: str, order: list[str], stats: dict) -> None:
+    print(title)
     print(f"{'proxy':10s} {'Kendall tau':>11s} {'95% interval':>16s} {'Spearman rho':>13s}")
-    for proxy in result["ranking"]:
-        s = result["stats"][proxy]
+    for proxy in order:
+        s = stats[proxy]
         tau = "n/a" if s["kendall_tau"] is None else f"{s['kendall_tau']:+.3f}"
         ci = "" if not s["kendall_ci"] else f"[{s['kendall_ci'][0]:+.2f}, {s['kendall_ci'][1]:+.2f}]"
         rho = "n/a" if s["spearman_rho"] is None else f"{s['spearman_rho']:+.3f}"
         print(f"{proxy:10s} {tau:>11s} {ci:>16s} {rho:>13s}")
-    print(f"{len(result['table'])} architectures; table and statistics in {args.out / RESULT}")
-    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Sample N architectures of a space (stratified over depth and width), score each at "
                     "initialization with every proxy (MACs, params, init-time energy, NASWOT, SAHD, AutoST's "
                     "MACs + lambda/NASWOT, synflow, grad-norm), train each for --epochs, and write Kendall's tau "
-                    "and Spearman's rho of each proxy against test accuracy, with bootstrap intervals, to "
+                    "and Spearman's rho of each proxy against test accuracy and against the trained network's "
+                    "energy, with bootstrap intervals, to "
                     f"OUT/{RESULT}, with plots. Training runs go to OUT/runs/NNN; a killed study continues "
                     "with --resume.")
     p.add_argument("--space", type=Path, required=True, help="search space YAML (AutoST SEARCH_SPACE format)")
