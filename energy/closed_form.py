@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -56,12 +57,19 @@ class RateTable:
     layers: dict[tuple[str, int], LayerRate]
     calibrated_on: tuple[str, ...]  # the architectures of the calibration, short names
 
+    @cached_property
+    def _deepest(self) -> dict[str, int]:
+        """The deepest calibrated block of each in-block layer (looked up once per table, not per layer)."""
+        deepest: dict[str, int] = {}
+        for part, block in self.layers:
+            deepest[part] = max(block, deepest.get(part, -1))
+        return deepest
+
     def lookup(self, name: str) -> LayerRate:
         part, block = position(name)
         if block < 0:
             return self.layers[(part, -1)]
-        deepest = max(b for p, b in self.layers if p == part)
-        return self.layers[(part, min(block, deepest))]
+        return self.layers[(part, min(block, self._deepest[part]))]
 
     def to_dict(self) -> dict:
         return {"calibrated_on": list(self.calibrated_on),
