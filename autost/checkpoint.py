@@ -17,6 +17,7 @@ from autost.arch import Arch
 from autost.errors import UsageError
 from autost.fingerprint import differences
 from autost.io import atomic_torch_save
+from autost.model import token_grid
 
 # 2: the stem applies log2(patch_size) max-pools, so tokens are img_size / patch_size a side.
 # 1: it applied log2(img_size / patch_size), a grid patch_size a side; those weights load into
@@ -99,7 +100,7 @@ def _check_old_grid(data: Mapping[str, Any], path: Path) -> None:
         raise CheckpointError(f"{path}: a format-1 checkpoint of unknown dataset {data['dataset']!r}; "
                               "retrain it") from None
     old_side = FORMAT1_PATCH.get(info.name, FORMAT1_DEFAULT_PATCH)  # log2(img / patch) halvings leave patch
-    new_side = info.img_size // info.patch_size
+    new_side = token_grid(info.img_size, info.patch_size)
     if old_side != new_side:
         raise CheckpointError(f"{path} was trained with the old stem ({old_side}x{old_side} tokens for "
                               f"{data['dataset']}; the fixed stem makes {new_side}x{new_side}): its weights "

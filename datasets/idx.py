@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-UBYTE = 0x08
 IMAGE_MAGIC, LABEL_MAGIC = 0x0803, 0x0801  # 2051 and 2049: unsigned bytes, 3 and 1 dims
 SIDE = 28
 PARTS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

@@ -19,13 +19,11 @@ HOROWITZ_2014 = "Horowitz 2014, ISSCC, Fig. 1.1.9 (45 nm)"
 RATE = "rate"  # our hooks: MACs x input firing rate (Spikformer's convention), one plain forward pass
 SYNAPTIC = "synaptic"  # SpikingJelly's MACCounter / ACCounter: each spike's real fan-out
 LEMAIRE = "lemaire"  # SpikingJelly's LemaireEnergyProfiler: operations, addressing and memory
-COUNTERS = (RATE, SYNAPTIC, LEMAIRE)
-
 
 @dataclass(frozen=True)
 class EnergyModel:
     name: str
-    counter: str  # one of COUNTERS
+    counter: str  # RATE, SYNAPTIC or LEMAIRE
     e_mac_pj: float | None  # per MAC (real-valued input); None where the counter brings its own costs
     e_ac_pj: float | None  # per accumulate (one spike reaching one synapse)
     charges: str  # "compute" or "compute+memory"
