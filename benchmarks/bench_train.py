@@ -8,8 +8,13 @@ SpikingJelly's own Spikformer.
 and writes benchmarks/results/train_accuracy.json. ``throughput`` times training steps
 (forward, backward, AdamW step) of our model and of
 ``spikingjelly.activation_based.model.spikformer.Spikformer`` at the same configuration, side
-by side and interleaved, and writes train_throughput_<device>.json; on CUDA it also compares
-our model on SpikingJelly's GPU LIF kernels with the torch reference backend.
+by side and interleaved, and writes train_throughput_<device>.json; on CUDA each model runs
+with SpikingJelly's GPU LIF kernels and with its torch reference backend, and each one's peak
+GPU memory is recorded. The issue's GPU figure (Spikformer-4-384 against SpikingJelly's
+``spikformer_cifar10()``, batch 128, T 4, fp32 and AMP):
+
+    python -m benchmarks.bench_train throughput --device cuda --depth 4 --dims 384 --heads 12 \
+        --batch-size 128 --precisions fp32 amp
 """
 from __future__ import annotations
 
@@ -70,17 +75,26 @@ def _our_model(depth: int, dim: int, heads: int, mlp: float, time_steps: int, ba
                        **CIFAR_SHAPE)
 
 
+# spikingjelly.activation_based.model.spikformer.spikformer_cifar10(): Spikformer-4-384 at CIFAR shape
+SJ_CIFAR10 = dict(depth=4, dim=384, heads=12, mlp=4.0)
+
+
 class _SpikingJellySpikformer(nn.Module):
     """SpikingJelly's Spikformer as a classifier of ``[B, C, H, W]`` images: state reset per
-    batch (ours resets in its forward) and the head's output averaged over time (ours does too)."""
+    batch (ours resets in its forward) and the head's output averaged over time (ours does too).
+    At Spikformer-4-384 it is SpikingJelly's own ``spikformer_cifar10()``."""
 
     def __init__(self, depth: int, dim: int, heads: int, mlp: float, time_steps: int):
         super().__init__()
-        from spikingjelly.activation_based.model.spikformer import Spikformer
+        from spikingjelly.activation_based.model.spikformer import Spikformer, spikformer_cifar10
 
-        self.net = Spikformer(T=time_steps, in_channels=CIFAR_SHAPE["in_channels"], img_size_h=32, img_size_w=32,
-                              patch_size=CIFAR_SHAPE["patch_size"], num_classes=CIFAR_SHAPE["num_classes"],
-                              embed_dims=dim, num_heads=heads, mlp_ratio=mlp, depths=depth)
+        if dict(depth=depth, dim=dim, heads=heads, mlp=mlp) == SJ_CIFAR10:
+            self.net = spikformer_cifar10(T=time_steps, num_classes=CIFAR_SHAPE["num_classes"])
+        else:
+            self.net = Spikformer(T=time_steps, in_channels=CIFAR_SHAPE["in_channels"], img_size_h=32,
+                                  img_size_w=32, patch_size=CIFAR_SHAPE["patch_size"],
+                                  num_classes=CIFAR_SHAPE["num_classes"], embed_dims=dim, num_heads=heads,
+                                  mlp_ratio=mlp, depths=depth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         from spikingjelly.activation_based import functional
@@ -118,60 +132,92 @@ def _timed(step: Callable[[], None], steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
+Variant = tuple[str, str, Callable[[int], nn.Module]]  # (label, LIF backend selected before its steps, factory)
+
+
+def _variants(args: argparse.Namespace, device: torch.device) -> list[Variant]:
+    """Our model and SpikingJelly's; on CUDA each with SpikingJelly's GPU LIF kernels and with its
+    torch reference (on the CPU both always run the reference)."""
+    def ours(backend: str) -> Callable[[int], nn.Module]:
+        return lambda dim: _our_model(args.depth, dim, args.heads, args.mlp_ratio, args.time_steps, backend)
+
+    def theirs(dim: int) -> nn.Module:
+        return _SpikingJellySpikformer(args.depth, dim, args.heads, args.mlp_ratio, args.time_steps)
+
+    if device.type != "cuda":
+        return [("autost", "auto", ours("auto")), ("spikingjelly_spikformer", "auto", theirs)]
+    return [("autost", "cuda", ours("cuda")), ("spikingjelly_spikformer", "cuda", theirs),
+            ("autost_torch_backend", "torch", ours("torch")), ("spikingjelly_torch_backend", "torch", theirs)]
+
+
+def _bench_config(args: argparse.Namespace, device: torch.device, variants: list[Variant], dim: int,
+                  amp: bool) -> dict:
+    """Samples/s of every variant at one width and precision, interleaved; on CUDA also each one's
+    peak GPU memory in a steady-state step (its weights, gradients, AdamW state, batch and
+    activations: the peak allocated during that step less what was allocated before the
+    variant was built, so the other resident models do not count)."""
+    torch.manual_seed(0)
+    models, steps, peak_mib = {}, {}, {}
+    for label, backend, factory in variants:
+        select_lif_backend(backend)
+        before = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
+        models[label] = factory(dim)
+        steps[label] = _step_fn(models[label], args.batch_size, device, amp)
+        for _ in range(args.warmup):  # the first step also creates AdamW's state
+            steps[label]()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            steps[label]()
+            peak_mib[label] = (torch.cuda.max_memory_allocated(device) - before) / 2 ** 20
+    times: dict[str, list[float]] = {label: [] for label in models}
+    for _ in range(args.repeats):  # interleaved, so drifting load hits every variant alike
+        for label, backend, _ in variants:
+            select_lif_backend(backend)
+            times[label].append(_timed(steps[label], args.steps))
+    rates = {label: args.batch_size / statistics.median(t) for label, t in times.items()}
+    entry = {
+        "embed_dim": dim, "precision": "amp-fp16" if amp else "fp32",
+        "params": {label: count_params(model) for label, model in models.items()},
+        "samples_per_s": rates, "step_seconds": times,
+        "ratio_autost_over_spikingjelly": rates["autost"] / rates["spikingjelly_spikformer"],
+    }
+    if device.type == "cuda":
+        entry["peak_memory_mib"] = peak_mib
+        entry["ratio_cuda_kernels_over_torch_backend"] = {
+            "autost": rates["autost"] / rates["autost_torch_backend"],
+            "spikingjelly_spikformer": rates["spikingjelly_spikformer"] / rates["spikingjelly_torch_backend"]}
+    del models, steps
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return entry
+
+
 def throughput(args: argparse.Namespace) -> None:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         print("skipped: --device cuda needs a CUDA device; nothing written")
         return
-    if args.amp and device.type != "cuda":
-        raise SystemExit("--amp needs --device cuda")
-    # On CUDA both models run SpikingJelly's GPU LIF kernels (the same registered operator);
-    # on the CPU both run its torch reference.
-    kernels = "cuda" if device.type == "cuda" else "auto"
-    # (label, LIF backend to select before timing, model factory)
-    variants: list[tuple[str, str, Callable[[int], nn.Module]]] = [
-        ("autost", kernels,
-         lambda dim: _our_model(args.depth, dim, args.heads, args.mlp_ratio, args.time_steps, kernels)),
-        ("spikingjelly_spikformer", kernels,
-         lambda dim: _SpikingJellySpikformer(args.depth, dim, args.heads, args.mlp_ratio, args.time_steps)),
-    ]
-    if device.type == "cuda":
-        variants.append(("autost_torch_backend", "torch",
-                         lambda dim: _our_model(args.depth, dim, args.heads, args.mlp_ratio, args.time_steps, "torch")))
+    if "amp" in args.precisions and device.type != "cuda":
+        raise SystemExit("--precisions amp needs --device cuda")
+    variants = _variants(args, device)
     implementations = {}
     for label, backend, _ in variants:
         select_lif_backend(backend)
         implementations[label] = lif_implementation(device)
     configs = []
     for dim in args.dims:
-        torch.manual_seed(0)
-        models = {label: (backend, factory(dim)) for label, backend, factory in variants}
-        steps = {label: _step_fn(model, args.batch_size, device, args.amp) for label, (_, model) in models.items()}
-        for label, (backend, _) in models.items():
-            select_lif_backend(backend)
-            for _ in range(args.warmup):
-                steps[label]()
-        times: dict[str, list[float]] = {label: [] for label in models}
-        for _ in range(args.repeats):  # interleaved, so drifting machine load hits every variant alike
-            for label, (backend, _) in models.items():
-                select_lif_backend(backend)
-                times[label].append(_timed(steps[label], args.steps))
-        rates = {label: args.batch_size / statistics.median(t) for label, t in times.items()}
-        entry = {
-            "embed_dim": dim,
-            "params": {label: count_params(model) for label, (_, model) in models.items()},
-            "samples_per_s": rates,
-            "step_seconds": times,
-            "ratio_autost_over_spikingjelly": rates["autost"] / rates["spikingjelly_spikformer"],
-        }
-        if "autost_torch_backend" in rates:
-            entry["ratio_cuda_kernels_over_torch_backend"] = rates["autost"] / rates["autost_torch_backend"]
-        configs.append(entry)
-        print(f"D {dim}: " + ", ".join(f"{label} {rate:.1f} samples/s" for label, rate in rates.items())
-              + f"; autost / spikingjelly = {entry['ratio_autost_over_spikingjelly']:.2f}")
+        for precision in args.precisions:
+            entry = _bench_config(args, device, variants, dim, precision == "amp")
+            configs.append(entry)
+            memory = entry.get("peak_memory_mib", {})
+            print(f"D {dim} {entry['precision']}: " + ", ".join(
+                f"{label} {rate:.1f} samples/s" + (f" ({memory[label]:.0f} MiB)" if label in memory else "")
+                for label, rate in entry["samples_per_s"].items())
+                + f"; autost / spikingjelly = {entry['ratio_autost_over_spikingjelly']:.2f}", flush=True)
     select_lif_backend("auto")
     result = {
-        "device": device.type, "amp": args.amp, "depth": args.depth, "num_heads": args.heads,
+        "device": device.type, "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "precisions": args.precisions, "depth": args.depth, "num_heads": args.heads,
         "mlp_ratio": args.mlp_ratio, "time_steps": args.time_steps, "batch_size": args.batch_size,
         "input": "3x32x32, patch 4 (CIFAR shape), random data", "repeats": args.repeats,
         "steps_per_repeat": args.steps, "statistic": "median over repeats of the mean step time",
@@ -190,7 +236,8 @@ def main() -> None:
     acc.set_defaults(func=accuracy)
     thr = sub.add_parser("throughput", help="training samples/s: ours vs SpikingJelly's Spikformer")
     thr.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    thr.add_argument("--amp", action="store_true", help="fp16 autocast (CUDA)")
+    thr.add_argument("--precisions", nargs="+", choices=("fp32", "amp"), default=["fp32"],
+                     help="fp32 and/or amp (fp16 autocast with a GradScaler; CUDA)")
     thr.add_argument("--dims", type=int, nargs="+", default=[128, 256])
     thr.add_argument("--depth", type=int, default=2)
     thr.add_argument("--heads", type=int, default=8)

@@ -14,6 +14,8 @@ import torch
 from autost import cli
 from autost.arch import Arch
 from autost.checkpoint import load_checkpoint
+from autost.geometry import Geometry
+from autost.search.evaluate import Evaluator
 from conftest import ROOT
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -40,8 +42,10 @@ torch.save({"out": out.detach().cpu(), "grads": {n: p.grad.cpu() for n, p in mod
 
 
 def _run_backend(backend: str, path):
+    # ROOT first, keeping the caller's path (where packages may live outside site-packages)
+    path_var = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     subprocess.run([sys.executable, "-c", FORWARD_BACKWARD, backend, str(path)], cwd=ROOT, check=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+                   env={**os.environ, "PYTHONPATH": path_var})
     return torch.load(path, weights_only=True)
 
 
@@ -72,3 +76,16 @@ def test_training_on_cuda_with_amp_checkpoints_and_resumes(tmp_path, capsys):
     assert last["scaler"] and "cuda" in last["rng"]
     assert cli.main(args + ["--resume"]) == 0
     capsys.readouterr()
+
+
+def test_search_evaluator_on_cuda_matches_cpu():
+    """A CUDA batch scores each candidate on the GPU (a model left on the CPU would fail on it)
+    with the same seeded weights as on the CPU: the same closed-form cost and, up to spikes
+    flipped by float rounding, the same energy."""
+    geometry = Geometry(in_channels=3, img_size=32, patch_size=4, num_classes=10, time_steps=4)
+    batch = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    arch = Arch(2, 64, (4, 4), (4, 4))
+    on_cpu = Evaluator("flops", geometry, batch=batch).evaluate(arch)
+    on_cuda = Evaluator("flops", geometry, batch=batch.cuda()).evaluate(arch)
+    assert (on_cuda["params"], on_cuda["macs"]) == (on_cpu["params"], on_cpu["macs"])
+    assert on_cuda["energy_mj"] == pytest.approx(on_cpu["energy_mj"], rel=2e-2)

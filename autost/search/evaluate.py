@@ -59,7 +59,8 @@ class Constraints:
 
 @dataclass
 class Evaluator:
-    """Scores candidates under ``score``; ``batch`` (a real data batch) enables energy and codes."""
+    """Scores candidates under ``score``; ``batch`` (a real data batch) enables energy and codes,
+    measured on the batch's device (a CUDA batch runs each candidate on that GPU)."""
 
     score: str
     geometry: Geometry
@@ -90,9 +91,11 @@ class Evaluator:
         if self.rates is not None:
             record["energy_mj"] = closed_form_energy(arch, self.geometry, self.rates, self.energy_model)
         if self.batch is not None and (self.rates is None or needs_codes):
-            check_fits(arch, self.geometry, len(self.batch), training=False)
+            device = self.batch.device
+            check_fits(arch, self.geometry, len(self.batch), training=False, device=device)
             torch.manual_seed(arch_seed(self.seed, arch))
-            model = build_model(arch, **self.geometry.model_kwargs())
+            # built on the CPU from the seed, then moved: the same weights on any device
+            model = build_model(arch, **self.geometry.model_kwargs()).to(device)
             if self.rates is None:
                 energy = estimate(model, self.batch, self.energy_model)
                 record["energy_mj"] = energy.total_mj
