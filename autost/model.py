@@ -18,14 +18,31 @@ ATTENTION_SCALE = 0.125
 MAX_STEM_POOLS = 4  # one max-pool per stem conv stage at most
 
 
+def fp32_lif_input(module: nn.Module, args: tuple) -> tuple | None:
+    """Forward pre-hook: a LIF neuron integrates in float32 under mixed precision.
+
+    Under fp16 autocast the conv/linear-BN before a LIF gives fp16, and SpikingJelly 2.0.0's LIF
+    then keeps an fp16 membrane, which its GPU kernels do not take: it falls back to the torch
+    reference, and a forced backend (``--backend cuda`` or ``torch``) refuses to run (seen on an
+    H200). Casting the input keeps the membrane in float32, as autocast keeps BatchNorm's
+    statistics; the spikes (0/1) are exact either way."""
+    x = args[0]
+    if x.dtype in (torch.float16, torch.bfloat16):
+        return (x.float(), *args[1:])
+    return None
+
+
 def lif(v_threshold: float = 1.0) -> neuron.LIFNode:
-    """Multi-step LIF neuron with the Spikformer settings (tau 2, detached reset).
+    """Multi-step LIF neuron with the Spikformer settings (tau 2, detached reset), integrating
+    in float32 under mixed precision (``fp32_lif_input``).
 
     Each neuron gets its own surrogate module: LIFNode's default is one Sigmoid instance
     shared by every neuron in the process, so anything a tool attaches to it (thop's
     counting buffers, say) would leak into the state dict of every model built later."""
-    return neuron.LIFNode(tau=2.0, v_threshold=v_threshold, surrogate_function=surrogate.Sigmoid(),
+    node = neuron.LIFNode(tau=2.0, v_threshold=v_threshold, surrogate_function=surrogate.Sigmoid(),
                           detach_reset=True, step_mode="m")
+    node.register_forward_pre_hook(fp32_lif_input)
+    return node
 
 
 def _over_time(module: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -33,7 +33,7 @@ from torch import nn
 from autost.arch import Arch
 from autost.backend import select_lif_backend
 from autost.cost import count_params
-from autost.model import build_model
+from autost.model import build_model, fp32_lif_input
 from autost.space import SearchSpace
 from autost.train import TrainConfig, lif_implementation, train
 from benchmarks.common import write_result
@@ -86,6 +86,7 @@ class _SpikingJellySpikformer(nn.Module):
 
     def __init__(self, depth: int, dim: int, heads: int, mlp: float, time_steps: int):
         super().__init__()
+        from spikingjelly.activation_based import neuron
         from spikingjelly.activation_based.model.spikformer import Spikformer, spikformer_cifar10
 
         if dict(depth=depth, dim=dim, heads=heads, mlp=mlp) == SJ_CIFAR10:
@@ -95,6 +96,11 @@ class _SpikingJellySpikformer(nn.Module):
                                   img_size_w=32, patch_size=CIFAR_SHAPE["patch_size"],
                                   num_classes=CIFAR_SHAPE["num_classes"], embed_dims=dim, num_heads=heads,
                                   mlp_ratio=mlp, depths=depth)
+        # Under AMP its LIF neurons integrate in float32 as ours do: SpikingJelly 2.0.0's LIF kernels
+        # refuse an fp16 membrane when a backend is forced (autost.model.fp32_lif_input)
+        for module in self.net.modules():
+            if isinstance(module, neuron.LIFNode):
+                module.register_forward_pre_hook(fp32_lif_input)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         from spikingjelly.activation_based import functional
@@ -220,6 +226,7 @@ def throughput(args: argparse.Namespace) -> None:
         "precisions": args.precisions, "depth": args.depth, "num_heads": args.heads,
         "mlp_ratio": args.mlp_ratio, "time_steps": args.time_steps, "batch_size": args.batch_size,
         "input": "3x32x32, patch 4 (CIFAR shape), random data", "repeats": args.repeats,
+        "amp": "fp16 autocast and a GradScaler; every LIF neuron (both models) integrates in float32",
         "steps_per_repeat": args.steps, "statistic": "median over repeats of the mean step time",
         "lif_implementation": implementations, "load_average_1min": os.getloadavg()[0], "configs": configs,
     }

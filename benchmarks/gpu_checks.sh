@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c "import torch, triton, spikingjelly; print('torch', torch.__version__, 'triton', triton.__version__, 'cuda', torch.version.cuda)"
 
-timeout 150 python3 -m pytest -rA -p no:cacheprovider tests/test_gpu.py 2>&1 | tee ${OUT:+$OUT/gpu_tests.txt}
+timeout 150 python3 -m pytest -rA -p no:cacheprovider tests/test_gpu.py tests/test_amp.py 2>&1 | tee ${OUT:+$OUT/gpu_tests.txt}
 echo "test_gpu exit ${PIPESTATUS[0]}"
 
 timeout 120 python3 -m benchmarks.bench_train throughput --device cuda --depth 4 --dims 384 --heads 12 \
