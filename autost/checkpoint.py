@@ -57,7 +57,8 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
     py = state["python"]
     random.setstate((py["version"], tuple(int(v) for v in py["mt"].tolist()), py["gauss"]))
     npy = state["numpy"]
-    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+    # .cpu(): a checkpoint loaded with map_location="cuda" has its generator states on the GPU too
+    np.random.set_state((npy["kind"], npy["keys"].cpu().numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
                          npy["cached"]))
     torch.set_rng_state(state["torch"].cpu())
     cuda = state.get("cuda")
@@ -143,7 +144,11 @@ def nonfinite_tensors(state: Any, prefix: str = "") -> list[str]:
     named = list(_float_tensors(state, prefix))
     if not named:
         return []
-    finite = torch.stack([torch.isfinite(t).all() for _, t in named])  # one sync for the whole state
+    flags = [torch.isfinite(t).all() for _, t in named]
+    # An optimizer on a GPU keeps its step counts on the CPU: the flags meet on the GPU (only the
+    # CPU's few move), so the whole state still costs one sync.
+    device = next((f.device for f in flags if f.device.type != "cpu"), flags[0].device)
+    finite = torch.stack([f.to(device) for f in flags])
     if bool(finite.all()):
         return []
     return [name for (name, _), ok in zip(named, finite.tolist()) if not ok]

@@ -13,7 +13,7 @@ import torch
 
 from autost import cli
 from autost.arch import Arch
-from autost.checkpoint import load_checkpoint
+from autost.checkpoint import load_checkpoint, nonfinite_tensors, rng_state, set_rng_state
 from autost.geometry import Geometry
 from autost.search.evaluate import Evaluator
 from conftest import ROOT
@@ -89,3 +89,28 @@ def test_search_evaluator_on_cuda_matches_cpu():
     on_cuda = Evaluator("flops", geometry, batch=batch.cuda()).evaluate(arch)
     assert (on_cuda["params"], on_cuda["macs"]) == (on_cpu["params"], on_cpu["macs"])
     assert on_cuda["energy_mj"] == pytest.approx(on_cpu["energy_mj"], rel=2e-2)
+
+
+def test_nonfinite_tensors_of_a_cuda_optimizer_state():
+    """AdamW on a GPU keeps its step counts on the CPU, beside moments on the GPU."""
+    model = torch.nn.Linear(4, 2).cuda()
+    optimizer = torch.optim.AdamW(model.parameters())
+    model(torch.randn(3, 4, device="cuda")).sum().backward()
+    optimizer.step()
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+    assert nonfinite_tensors(state) == []
+    with torch.no_grad():
+        model.bias[1] = float("nan")
+    assert nonfinite_tensors(state) == ["model.bias"]
+
+
+def test_rng_state_loaded_onto_cuda_restores(tmp_path):
+    """A checkpoint read with map_location="cuda" (as --resume on a GPU reads it) restores the generators."""
+    import random
+
+    import numpy as np
+
+    torch.save(rng_state(), tmp_path / "rng.pt")
+    expected = (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, device="cuda").item())
+    set_rng_state(torch.load(tmp_path / "rng.pt", map_location="cuda", weights_only=True))
+    assert (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, device="cuda").item()) == expected
