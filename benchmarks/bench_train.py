@@ -14,7 +14,7 @@ GPU memory is recorded. The issue's GPU figure (Spikformer-4-384 against Spiking
 ``spikformer_cifar10()``, batch 128, T 4, fp32 and AMP):
 
     python -m benchmarks.bench_train throughput --device cuda --depth 4 --dims 384 --heads 12 \
-        --batch-size 128 --precisions fp32 amp
+        --batch-size 128 --precisions fp32 amp [--tf32]
 """
 from __future__ import annotations
 
@@ -205,6 +205,12 @@ def throughput(args: argparse.Namespace) -> None:
         return
     if "amp" in args.precisions and device.type != "cuda":
         raise SystemExit("--precisions amp needs --device cuda")
+    if args.tf32:
+        if device.type != "cuda":
+            raise SystemExit("--tf32 needs --device cuda")
+        # torch's default leaves fp32 matmuls (our Linear layers) in full fp32, while cuDNN's
+        # convolutions (SpikingJelly's 1x1 convs) already use TF32
+        torch.backends.cuda.matmul.allow_tf32 = True
     variants = _variants(args, device)
     implementations = {}
     for label, backend, _ in variants:
@@ -230,7 +236,9 @@ def throughput(args: argparse.Namespace) -> None:
         "steps_per_repeat": args.steps, "statistic": "median over repeats of the mean step time",
         "lif_implementation": implementations, "load_average_1min": os.getloadavg()[0], "configs": configs,
     }
-    path = write_result(f"train_throughput_{device.type}", result)
+    if device.type == "cuda":
+        result["tf32"] = {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32}
+    path = write_result(f"train_throughput_{device.type}" + ("_tf32" if args.tf32 else ""), result)
     print(f"-> {path}")
 
 
@@ -245,6 +253,8 @@ def main() -> None:
     thr.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     thr.add_argument("--precisions", nargs="+", choices=("fp32", "amp"), default=["fp32"],
                      help="fp32 and/or amp (fp16 autocast with a GradScaler; CUDA)")
+    thr.add_argument("--tf32", action="store_true",
+                     help="fp32 matmuls on TF32 tensor cores too (CUDA); writes train_throughput_cuda_tf32.json")
     thr.add_argument("--dims", type=int, nargs="+", default=[128, 256])
     thr.add_argument("--depth", type=int, default=2)
     thr.add_argument("--heads", type=int, default=8)
