@@ -12,7 +12,8 @@ from autost.commands.energy import add_energy_model_argument
 from autost.distributed import is_main_process
 from autost.errors import UsageError
 from autost.space import SearchSpace
-from autost.train import AUTOST_RECIPE, DEVICES, RECIPES, Recipe, TrainConfig, train, train_top
+from autost.parallel import train_top
+from autost.train import AUTOST_RECIPE, DEVICES, RECIPES, Recipe, TrainConfig, train
 
 
 def _recipe_line(name: str, r: Recipe) -> str:
