@@ -9,6 +9,7 @@ so every built-in is present whatever was imported first. The CLI's choices and 
 from __future__ import annotations
 
 import importlib
+import sys
 from contextlib import contextmanager
 from typing import Generic, Iterator, Mapping, Protocol, TypeVar
 
@@ -29,6 +30,7 @@ class Registry(Mapping[str, T], Generic[T]):
         self.kind = kind  # "score", "energy model", ... (error messages)
         self.modules = modules  # the modules that register the built-in members
         self._entries: dict[str, T] = {}
+        self._origin: dict[str, str] = {}  # name -> the module that registered it
         self._loaded = False
 
     def _load(self) -> dict[str, T]:
@@ -36,6 +38,10 @@ class Registry(Mapping[str, T], Generic[T]):
             self._loaded = True  # first: a listed module reading the registry while it loads sees it as is
             for module in self.modules:
                 importlib.import_module(module)
+            # the built-ins in the order of ``modules``, whichever was imported first; then the others
+            rank = {module: i for i, module in enumerate(self.modules)}
+            order = sorted(self._entries, key=lambda name: rank.get(self._origin[name], len(rank)))
+            self._entries = {name: self._entries[name] for name in order}
         return self._entries
 
     def register(self, entry: T) -> T:
@@ -43,10 +49,12 @@ class Registry(Mapping[str, T], Generic[T]):
         if entry.name in self._entries:
             raise ValueError(f"{self.kind} {entry.name!r} is registered already")
         self._entries[entry.name] = entry
+        self._origin[entry.name] = sys._getframe(1).f_globals.get("__name__", "")
         return entry
 
     def unregister(self, name: str) -> None:
         del self._entries[name]
+        del self._origin[name]
 
     @contextmanager
     def registered(self, entry: T) -> Iterator[T]:

@@ -14,7 +14,9 @@ import numpy as np
 from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
+from autost.errors import UsageError
 from autost.pareto import objective_matrix
+from autost.search.algorithms import ALGORITHMS, Algorithm
 
 OBJECTIVES = ("score", "energy", "params")
 
@@ -57,3 +59,17 @@ def tournament(pool: list[dict], rng: random.Random) -> dict:
     a, b = rng.choice(pool), rng.choice(pool)
     key = lambda r: (r["_rank"], -r["_crowding"] if np.isfinite(r["_crowding"]) else -np.inf)  # noqa: E731
     return a if key(a) <= key(b) else b
+
+
+def _parents(legal: list[dict], settings, objectives: tuple[str, ...]) -> list[dict]:
+    return survivors(legal, objectives, settings.population)
+
+
+def _check(config) -> None:
+    if "energy" in config.objectives and not config.dataset:
+        raise UsageError("--algorithm nsga2 minimizes init-time energy, which needs --dataset "
+                         "(or drop energy from --objectives)")
+
+
+ALGORITHMS.register(Algorithm("nsga2", "multi-objective: the Pareto front of --objectives (NSGA-II)",
+                              parents=_parents, pick=tournament, check=_check, front_first=True))
