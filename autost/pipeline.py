@@ -4,10 +4,12 @@ The config has the sections ``search``, ``train``, ``energy`` and ``report``; th
 ``search`` and ``train`` are the options of the matching subcommand (``param_limits`` or
 ``param-limits`` for ``--param-limits``, ``true`` for a flag), read by the same tables
 (``autost.configs``) into the same ``SearchConfig`` and ``TrainConfig``; an error names the key
-as ``section.key``. ``energy.model`` names the energy model (``energy.models``)
-of every stage: the search's limit and objectives, the trained and the init-time energies. ``train.dataset`` may list several datasets:
-the same top architectures are then trained on each, and ``train.per_dataset`` maps a
-dataset to options that differ for it (e.g. fewer epochs on the slower event data).
+as ``section.key``. ``energy.model`` names the energy model (``energy.models``) of every stage:
+the search's limit and objectives, the trained and the init-time energies. ``train.dataset``
+may list several datasets: the same top architectures are then trained on each, and
+``train.per_dataset`` maps a dataset to options that differ for it (e.g. fewer epochs on the
+slower event data).
+
 Layout of the output folder::
 
     OUT/search/            search.json, history.csv, top/NN.yaml
@@ -111,7 +113,7 @@ def _own_keys(section: str, mapping: Mapping[str, Any]) -> None:
         raise UsageError(f"{section}.{clash[0]} is set by the pipeline; remove it from the config")
 
 
-def stages(config: dict, out: Path, data_root: str | None = None) -> Stages:
+def stages(config: dict, data_root: str | None = None) -> Stages:
     """Every stage's config from the pipeline config's sections (after ``load_config``), checked
     before any work: an unknown key, a bad value or a bad --aug key is one line naming the key."""
     root = {"data_root": data_root} if data_root else {}
@@ -159,11 +161,12 @@ def run_pipeline(config: dict, out: Path, *, resume: bool = False, data_root: st
     """Run every stage; returns the report's HTML path. ``out`` is held for the run
     (``autost.rundir.claim``); with ``resume`` the config must match the first session's."""
     check_data(config, data_root)
+    plan = stages(config, data_root)  # bad options fail here, before the output folder is touched
     out = Path(out)
     if out.exists() and out.is_dir() and any(out.iterdir()) and not resume:
         raise UsageError(f"{out} already holds a pipeline run; pass --resume to continue it or choose another --out")
     with claim(out) as out:
-        return _run(config, out, resume, data_root, log)
+        return _run(config, plan, out, resume, log)
 
 
 def fingerprint(config: dict) -> dict:
@@ -186,14 +189,13 @@ def _check_fingerprint(config: dict, out: Path, resume: bool) -> None:
         atomic_write_json(path, current)
 
 
-def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Callable[[str], None]) -> Path:
+def _run(config: dict, plan: Stages, out: Path, resume: bool, log: Callable[[str], None]) -> Path:
     from autost.parallel import train_top
     from autost.search.runner import run_search
     from energy.measure import measure_energy
     from energy.report import load_run, write_report
 
     search_dir = out / "search"
-    plan = stages(config, out, data_root)  # bad options fail here, before the search
     _check_fingerprint(config, out, resume)  # after the checks: a refused config leaves no trace
     if (search_dir / "search.json").exists():
         log(f"search: done before, reusing {search_dir / 'search.json'}")

@@ -76,7 +76,7 @@ def test_the_pipeline_builds_every_stage_from_its_sections(tmp_path):
         "search": SEARCH, "train": {**TRAIN, "dataset": ["digits", "ndigits"], "top_k": 2,
                                     "per_dataset": {"ndigits": {"epochs": 1, "top_k": 1}}},
         "energy": {"batch_size": 16, "model": "synaptic-45nm"}, "report": {}}))
-    plan = stages(load_config(path, ["train.limit=64"]), tmp_path / "out")
+    plan = stages(load_config(path, ["train.limit=64"]))
     assert plan.search == search_config({**SEARCH, "energy_model": "synaptic-45nm"}, "search")
     assert list(plan.train) == ["digits", "ndigits"]
     digits, ndigits = plan.train["digits"], plan.train["ndigits"]
@@ -100,5 +100,14 @@ def test_bad_pipeline_sections_are_one_line(tmp_path, sections, message):
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(UsageError) as err:
-        stages(load_config(path), tmp_path / "out")
+        stages(load_config(path))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_bad_pipeline_value_is_one_line_and_touches_no_folder(tmp_path, capsys):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"search": {"space": SPACE, "dataset": "digits"}, "train": {"epochs": 0}}))
+    assert main(["pipeline", "--config", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: train.epochs must be an integer of at least 1, got 0"
+    assert not (tmp_path / "o").exists()
