@@ -43,6 +43,11 @@ def _objectives(name: str, value: Any) -> str:
     return value
 
 
+def all_finite(name: str, values: list[float]) -> None:
+    for value in values:
+        finite(name, value)
+
+
 def _aug(name: str, value: Any) -> dict[str, Any]:
     """``--aug KEY=VALUE ...`` on the command line, a mapping ``{mixup: 0}`` in YAML; the keys are
     checked against the recipe by ``TrainConfig``."""
@@ -83,7 +88,7 @@ SEARCH = (
     Option("crossover", int, 25, "crossover children per generation (default 25)", check=at_least(0)),
     Option("m_prob", float, 0.2, "per-block mutation probability (default 0.2)", check=fraction()),
     Option("s_prob", float, 0.4, "depth/width mutation probability (default 0.4)", check=fraction()),
-    Option("param_limits", float, nargs=2, metavar=("MIN", "MAX"), check=lambda name, v: [finite(name, x) for x in v],
+    Option("param_limits", float, nargs=2, metavar=("MIN", "MAX"), check=all_finite,
            help="keep architectures with MIN..MAX million parameters"),
     Option("energy_limit", float, metavar="MJ", check=positive,
            help="keep architectures whose init-time energy per sample (under --energy-model) is at most MJ "

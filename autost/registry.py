@@ -49,6 +49,7 @@ class Registry(Mapping[str, T], Generic[T]):
         if entry.name in self._entries:
             raise ValueError(f"{self.kind} {entry.name!r} is registered already")
         self._entries[entry.name] = entry
+        # the registering module, which orders the built-ins (``_load``)
         self._origin[entry.name] = sys._getframe(1).f_globals.get("__name__", "")
         return entry
 

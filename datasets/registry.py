@@ -28,7 +28,6 @@ class DatasetInfo:
     patch_size: int
     load: "Loader | None" = field(default=None, compare=False, repr=False)
     embedded: bool = False
-    help: str = ""
 
 
 class Loader(Protocol):
@@ -79,12 +78,10 @@ def _tonic(info, split, *, data_root, time_steps, img_size, seed):
 # when it reads any, described in ``datasets.files``).
 DATASETS: Registry[DatasetInfo] = Registry("dataset")
 for _info in (
-    DatasetInfo("digits", 1, 16, 10, "static", 4, _digits, embedded=True,
-                help="embedded: scikit-learn's 8x8 digits scaled to 16x16"),
+    DatasetInfo("digits", 1, 16, 10, "static", 4, _digits, embedded=True),
     # 8x8 patches: 16 tokens, as many as digits, so the embedded event set trains in seconds per
     # epoch on a CPU (patch 4 would give 64 tokens and epochs about ten times slower).
-    DatasetInfo("ndigits", 2, 32, 10, "neuromorphic", 8, _ndigits, embedded=True,
-                help="embedded: digits as event frames from a DVS emulator"),
+    DatasetInfo("ndigits", 2, 32, 10, "neuromorphic", 8, _ndigits, embedded=True),
     DatasetInfo("cifar10", 3, 32, 10, "static", 4, _cifar),
     DatasetInfo("cifar100", 3, 32, 100, "static", 4, _cifar),
     DatasetInfo("dvsgesture", 2, 128, 11, "neuromorphic", 16, _tonic),

@@ -129,7 +129,7 @@ def _noise(info, split, *, data_root, time_steps, img_size, seed):
                          torch.randint(0, info.num_classes, (40,), generator=g))
 
 
-TOY_DATA = DatasetInfo("toy-noise", 1, 8, 2, "static", 4, _noise, embedded=True, help="a test's toy")
+TOY_DATA = DatasetInfo("toy-noise", 1, 8, 2, "static", 4, _noise, embedded=True)
 
 
 def test_a_toy_dataset_feeds_geometry_batches_and_a_search(tmp_path):
@@ -138,7 +138,7 @@ def test_a_toy_dataset_feeds_geometry_batches_and_a_search(tmp_path):
         geometry = resolve_geometry(dataset="toy-noise", input_shape=None, num_classes=None, patch_size=None,
                                     time_steps=2)
         assert (geometry.in_channels, geometry.img_size, geometry.num_classes) == (1, 8, 2)
-        assert "toy-noise" in _help("profile")
+        assert "toy-noise" in _help("profile") and "toy-noise" in _help("train")
         assert main(["search", "--space", DIGITS_SPACE, "--dataset", "toy-noise", "--time-steps", "2", *SMALL_ARGS,
                      "--score", "naswot", "--batch-size", "8", "--out", str(tmp_path / "o")]) == 0
         best = json.loads((tmp_path / "o" / "search.json").read_text())["best"]

@@ -12,9 +12,10 @@ from autost.commands.energy import add_energy_model_argument
 from autost.configs import TRAIN, TRAIN_RUN, train_config
 from autost.distributed import is_main_process
 from autost.errors import UsageError
-from autost.space import SearchSpace
 from autost.parallel import train_top
+from autost.space import SearchSpace
 from autost.train import AUTOST_RECIPE, RECIPES, Recipe, TrainConfig, train
+from datasets import DATASETS
 
 
 def _recipe_line(name: str, r: Recipe) -> str:
@@ -88,7 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--arch", type=Path, help="architecture YAML (AutoST's RETRAIN format)")
     source.add_argument("--from-search", type=Path, metavar="DIR", help="a search's output folder: trains DIR/top/*.yaml")
     p.add_argument("--space", type=Path, help="with --arch: refuse an architecture outside this search space")
-    p.add_argument("--dataset", required=True, help="dataset name (digits and ndigits are embedded)")
+    p.add_argument("--dataset", required=True,
+                   help=f"dataset name ({', '.join(DATASETS.names())}; digits and ndigits are embedded)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     add_options(p, TRAIN + TRAIN_RUN)
     add_energy_model_argument(p)
