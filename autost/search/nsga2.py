@@ -8,7 +8,7 @@ rules, checkpoints and resume are those of the evolutionary search.
 from __future__ import annotations
 
 import random
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
@@ -61,11 +61,13 @@ def tournament(pool: list[dict], rng: random.Random) -> dict:
     return a if key(a) <= key(b) else b
 
 
-def _parents(legal: list[dict], settings, objectives: tuple[str, ...]) -> list[dict]:
+def _parents(legal: list[dict], settings: Any, objectives: tuple[str, ...]) -> list[dict]:
+    """NSGA-II's parents: ``settings.population`` survivors (an ``EvolutionSettings``)."""
     return survivors(legal, objectives, settings.population)
 
 
-def _check(config) -> None:
+def _check(config: Any) -> None:
+    """A ``SearchConfig`` whose objectives include energy needs data to measure it."""
     if "energy" in config.objectives and not config.dataset:
         raise UsageError("--algorithm nsga2 minimizes init-time energy, which needs --dataset "
                          "(or drop energy from --objectives)")
