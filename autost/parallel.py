@@ -1,4 +1,5 @@
-"""Training many candidates at once: one candidate per local worker process, or per Ray task.
+"""Training many candidates at once: a search's top-k one after another, one candidate per local
+worker process, or one per Ray task.
 
 Each job trains one architecture into its own folder with ``resume=True``, so a job that
 is retried after its worker died continues from its last checkpoint, and a finished job
@@ -21,6 +22,7 @@ from typing import Any, Callable, Iterator
 
 from autost.arch import Arch
 from autost.errors import UsageError
+from autost.train import LAST, TrainConfig, train
 
 THREADS_PER_WORKER = 1
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: autost, datasets and energy live here
@@ -103,7 +105,7 @@ class Job:
     out_dir: str
 
 
-def make_jobs(archs: list[tuple[str, Arch]], config: Any, out_dir: str | Path) -> list[Job]:
+def make_jobs(archs: list[tuple[str, Arch]], config: TrainConfig, out_dir: str | Path) -> list[Job]:
     """Jobs for ``(name, arch)`` pairs trained with ``config`` (a TrainConfig) into ``out_dir/name``."""
     settings = asdict(replace(config, resume=True))
     return [Job(name, arch.to_dict()["RETRAIN"], settings, str(Path(out_dir) / name)) for name, arch in archs]
@@ -112,8 +114,6 @@ def make_jobs(archs: list[tuple[str, Arch]], config: Any, out_dir: str | Path) -
 def run_job(job: Job) -> dict:
     """Train one job (in whatever process runs it) and return its metrics."""
     import torch
-
-    from autost.train import TrainConfig, train
 
     torch.set_num_threads(THREADS_PER_WORKER)
     return train(Arch.from_dict(job.arch), TrainConfig(**job.config), job.out_dir)
@@ -174,3 +174,40 @@ def run_jobs(jobs: list[Job], *, workers: int = 1, ray_address: str | None = Non
         raise UsageError(f"--workers must be at least 1, got {workers}")
     results = _run_ray(jobs, ray_address, retries, log) if ray_address else _run_local(jobs, workers, retries, log)
     return {job.name: results[job.name] for job in jobs}
+
+
+def top_architectures(search_dir: str | Path, top_k: int | None) -> list[tuple[str, Arch]]:
+    """``(name, arch)`` for the first ``top_k`` (default: all) YAML files in ``search_dir/top``,
+    in file-name order (the search writes them ranked as 01.yaml, 02.yaml, ...)."""
+    if top_k is not None and top_k < 1:
+        raise UsageError(f"--top-k must be at least 1, got {top_k}")
+    top = Path(search_dir) / "top"
+    files = sorted(top.glob("*.yaml"))
+    if not files:
+        raise UsageError(f"{top}: no architecture YAML files (a search writes 01.yaml, 02.yaml, ... there)")
+    if top_k is not None:
+        if top_k > len(files):
+            raise UsageError(f"--top-k {top_k}: {top} holds only {len(files)} architectures")
+        files = files[:top_k]
+    return [(path.stem, Arch.from_yaml(path)) for path in files]
+
+
+def train_top(search_dir: str | Path, top_k: int | None, config: TrainConfig, out_dir: str | Path,
+              log: Callable[[str], None] | None = None, *, workers: int | None = None,
+              ray_address: str | None = None) -> dict[str, dict[str, Any]]:
+    """Train the search's top architectures, each into ``out_dir/<name>``: one after another,
+    or with ``workers``/``ray_address`` one per worker (``run_jobs``)."""
+    archs = top_architectures(search_dir, top_k)
+    if workers is not None or ray_address:
+        taken = [name for name, _ in archs if (Path(out_dir) / name / LAST).exists()]
+        if taken and not config.resume:
+            raise UsageError(f"{out_dir} already holds training runs ({', '.join(taken)}); pass --resume to "
+                             "continue them or use another --out")
+        return run_jobs(make_jobs(archs, config, out_dir), workers=workers or 1, ray_address=ray_address,
+                        log=log or (lambda message: None))
+    results = {}
+    for name, arch in archs:
+        if log:
+            log(f"training {name}: {arch.short()}")
+        results[name] = train(arch, config, Path(out_dir) / name, log=log)
+    return results

@@ -1,11 +1,15 @@
 """The whole AutoST flow from one YAML config: search, train the top-k, measure energy, report.
 
-The config has the sections ``search``, ``train``, ``energy`` and ``report``; their keys are
-the options of the matching subcommand (``param_limits`` or ``param-limits`` for
-``--param-limits``, ``true`` for a flag). ``energy.model`` names the energy model (``energy.models``)
-of every stage: the search's limit and objectives, the trained and the init-time energies. ``train.dataset`` may list several datasets:
-the same top architectures are then trained on each, and ``train.per_dataset`` maps a
-dataset to options that differ for it (e.g. fewer epochs on the slower event data).
+The config has the sections ``search``, ``train``, ``energy`` and ``report``; the keys of
+``search`` and ``train`` are the options of the matching subcommand (``param_limits`` or
+``param-limits`` for ``--param-limits``, ``true`` for a flag), read by the same tables
+(``autost.configs``) into the same ``SearchConfig`` and ``TrainConfig``; an error names the key
+as ``section.key``. ``energy.model`` names the energy model (``energy.models``) of every stage:
+the search's limit and objectives, the trained and the init-time energies. ``train.dataset``
+may list several datasets: the same top architectures are then trained on each, and
+``train.per_dataset`` maps a dataset to options that differ for it (e.g. fewer epochs on the
+slower event data).
+
 Layout of the output folder::
 
     OUT/search/            search.json, history.csv, top/NN.yaml
@@ -19,24 +23,64 @@ its last checkpoint.
 """
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from autost.arch import Arch
 from autost.batches import real_batch
+from autost.configs import read_search, read_train, search_config, train_config
 from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
 from autost.geometry import resolve_geometry
 from autost.io import atomic_write_json
+from autost.options import Option, at_least, read
 from autost.rundir import claim
+from autost.search.runner import SearchConfig
 from autost.space import SearchSpace
+from autost.train import TrainConfig
 from autost.validate import load_json, load_yaml, parse_yaml
 from energy.models import DEFAULT_MODEL, get_model
 
 SECTIONS = ("search", "train", "energy", "report")
-ENERGY_KEYS = {"batch_size", "seed", "model"}
 FINGERPRINT = "pipeline.json"
+# Keys of the subcommands that the pipeline sets itself (output folders, the one energy model, resuming).
+SET_BY_PIPELINE = ("out", "from_search", "energy_model", "resume")
+ENERGY = (
+    Option("batch_size", int, 64, check=at_least(1)),
+    Option("seed", int),  # default: the search's seed
+    Option("model", str, DEFAULT_MODEL),
+)
+REPORT = (Option("out", Path),)
+
+
+@dataclass(frozen=True)
+class EnergyStage:
+    """The ``energy`` section: the init-time energy of each trained architecture, and the model of every stage."""
+
+    batch_size: int = 64
+    seed: int | None = None
+    model: str = DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class TrainStage:
+    config: TrainConfig
+    top_k: int | None = None  # the search's best K (default: all it wrote)
+    workers: int | None = None
+    ray_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The configs of every stage, read from the pipeline YAML (``stages``)."""
+
+    search: SearchConfig
+    search_workers: int | None
+    search_ray_address: str | None
+    train: dict[str, TrainStage]  # by dataset, in the config's order
+    energy: EnergyStage
+    report_out: str | None
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, dict]:
@@ -54,44 +98,46 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, dict]:
         config[section][option.replace("-", "_")] = parse_yaml(value, f"--set {item}")
     if not config["search"].get("space"):
         raise UsageError(f"{path}: search.space is required")
-    unknown = set(config["energy"]) - ENERGY_KEYS
-    if unknown:
-        raise UsageError(f"{path}: energy.{sorted(unknown)[0]} is not an energy option ({', '.join(sorted(ENERGY_KEYS))})")
-    get_model(config["energy"].get("model", DEFAULT_MODEL))
+    energy = read(ENERGY, config["energy"], "energy", "the pipeline's energy section")
+    get_model(energy["model"])
     return config
 
 
-def _argv(section: dict[str, Any]) -> list[str]:
-    argv: list[str] = []
-    for key, value in section.items():
-        flag = "--" + key.replace("_", "-")
-        if value is True:
-            argv.append(flag)
-        elif value is False or value is None:
-            continue
-        elif isinstance(value, list):
-            argv += [flag, *map(str, value)]
-        elif isinstance(value, dict):  # train.aug: {mixup: 0} -> --aug mixup=0
-            argv += [flag, *(f"{k}={v}" for k, v in value.items())] if value else []
-        else:
-            argv += [flag, str(value)]
-    return argv
-
-
-def parse_section(command: str, section: dict[str, Any], fixed: dict[str, Any]) -> argparse.Namespace:
-    """The section's options parsed by ``run.py COMMAND``'s own parser, with ``fixed`` options
-    (output folders) set by the pipeline; an unknown key is a one-line error."""
-    from autost.cli import build_parser
-
-    if "threads" in section:
-        raise UsageError(f"{command}.threads is not a config key; pass --threads to run.py pipeline")
-    clash = sorted(set(section) & set(fixed))
+def _own_keys(section: str, mapping: Mapping[str, Any]) -> None:
+    """Keys of a subcommand that a pipeline section may not set."""
+    keys = {str(k).replace("-", "_") for k in mapping}
+    if "threads" in keys:
+        raise UsageError(f"{section}.threads is not a config key; pass --threads to run.py pipeline")
+    clash = sorted(keys & set(SET_BY_PIPELINE))
     if clash:
-        raise UsageError(f"{command}.{clash[0]} is set by the pipeline; remove it from the config")
-    args, unknown = build_parser().parse_known_args([command, *_argv(section), *_argv(fixed)])
-    if unknown:
-        raise UsageError(f"{command}: {unknown[0]} is not an option of run.py {command} (see run.py {command} --help)")
-    return args
+        raise UsageError(f"{section}.{clash[0]} is set by the pipeline; remove it from the config")
+
+
+def stages(config: dict, data_root: str | None = None) -> Stages:
+    """Every stage's config from the pipeline config's sections (after ``load_config``), checked
+    before any work: an unknown key, a bad value or a bad --aug key is one line naming the key."""
+    root = {"data_root": data_root} if data_root else {}
+    energy = EnergyStage(**read(ENERGY, config["energy"], "energy", "the pipeline's energy section"))
+    model = {"energy_model": energy.model}  # one energy model for every stage
+    _own_keys("search", config["search"])
+    search = {**config["search"], **root, **model}
+    search_run = read_search(search, "search")
+    search_cfg = search_config(search, "search")
+    train_section = {k: v for k, v in config["train"].items() if k not in ("dataset", "per_dataset")}
+    per_dataset = config["train"].get("per_dataset") or {}
+    if not isinstance(per_dataset, dict) or not all(isinstance(v, dict) for v in per_dataset.values()):
+        raise UsageError("train.per_dataset must map a dataset name to its own train options")
+    train = {}
+    for dataset in _train_datasets(config):
+        options = {**train_section, **per_dataset.get(dataset, {})}
+        _own_keys("train", options)
+        # a rerun continues every candidate from its last checkpoint
+        options = {**options, **root, **model, "dataset": dataset, "resume": True}
+        run = read_train(options, "train")
+        train[dataset] = TrainStage(train_config(options, "train"), run["top_k"], run["workers"], run["ray_address"])
+    report = read(REPORT, config["report"], "report", "the pipeline's report section")
+    return Stages(search=search_cfg, search_workers=search_run["workers"],
+                  search_ray_address=search_run["ray_address"], train=train, energy=energy, report_out=report["out"])
 
 
 def _train_datasets(config: dict) -> list[str]:
@@ -115,11 +161,12 @@ def run_pipeline(config: dict, out: Path, *, resume: bool = False, data_root: st
     """Run every stage; returns the report's HTML path. ``out`` is held for the run
     (``autost.rundir.claim``); with ``resume`` the config must match the first session's."""
     check_data(config, data_root)
+    plan = stages(config, data_root)  # bad options fail here, before the output folder is touched
     out = Path(out)
     if out.exists() and out.is_dir() and any(out.iterdir()) and not resume:
         raise UsageError(f"{out} already holds a pipeline run; pass --resume to continue it or choose another --out")
     with claim(out) as out:
-        return _run(config, out, resume, data_root, log)
+        return _run(config, plan, out, resume, log)
 
 
 def fingerprint(config: dict) -> dict:
@@ -142,57 +189,43 @@ def _check_fingerprint(config: dict, out: Path, resume: bool) -> None:
         atomic_write_json(path, current)
 
 
-def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Callable[[str], None]) -> Path:
-    from autost.commands.search import config_from_args
-    from autost.commands.train import config_from_args as train_config_from_args
+def _run(config: dict, plan: Stages, out: Path, resume: bool, log: Callable[[str], None]) -> Path:
+    from autost.parallel import train_top
     from autost.search.runner import run_search
-    from autost.train import train_top
     from energy.measure import measure_energy
     from energy.report import load_run, write_report
 
-    root = {"data_root": data_root} if data_root else {}
     search_dir = out / "search"
-    energy = config["energy"]
-    model = {"energy_model": energy.get("model", DEFAULT_MODEL)}  # one energy model for every stage
-    search_args = parse_section("search", {**config["search"], **root}, {"out": search_dir, **model})
-    train_section = {k: v for k, v in config["train"].items() if k not in ("dataset", "per_dataset")}
-    per_dataset = config["train"].get("per_dataset") or {}
-    train_args = {}
-    for dataset in _train_datasets(config):  # bad train options (an unknown --aug key) fail before the search
-        options = {**train_section, **per_dataset.get(dataset, {}), **root, "dataset": dataset}
-        fixed = {"from_search": search_dir, "out": out / "train" / dataset, **model}
-        train_args[dataset] = parse_section("train", options, fixed)
-        train_config_from_args(train_args[dataset])
     _check_fingerprint(config, out, resume)  # after the checks: a refused config leaves no trace
     if (search_dir / "search.json").exists():
         log(f"search: done before, reusing {search_dir / 'search.json'}")
     else:
         log("search: scoring candidates without training")
-        run_search(config_from_args(search_args), search_dir, resume=resume, workers=search_args.workers,
-                   ray_address=search_args.ray_address)
+        run_search(plan.search, search_dir, resume=resume, workers=plan.search_workers,
+                   ray_address=plan.search_ray_address)
 
-    for dataset, args in train_args.items():
+    energy = plan.energy
+    for dataset, stage in plan.train.items():
         train_dir = out / "train" / dataset
-        args.resume = True  # a rerun continues every candidate from its last checkpoint
-        train_config = train_config_from_args(args)
-        log(f"train: top {args.top_k or 'all'} on {dataset}")
-        trained = train_top(search_dir, args.top_k, train_config, train_dir, log=log, workers=args.workers,
-                            ray_address=args.ray_address)
+        train_config = stage.config
+        log(f"train: top {stage.top_k or 'all'} on {dataset}")
+        trained = train_top(search_dir, stage.top_k, train_config, train_dir, log=log, workers=stage.workers,
+                            ray_address=stage.ray_address)
 
         geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
                                     time_steps=train_config.time_steps)
-        seed = energy.get("seed", search_args.seed)
-        batch = real_batch(dataset, batch_size=energy.get("batch_size", 64), time_steps=train_config.time_steps,
-                           seed=seed, data_root=args.data_root, split="test")
+        seed = plan.search.seed if energy.seed is None else energy.seed
+        batch = real_batch(dataset, batch_size=energy.batch_size, time_steps=train_config.time_steps,
+                           seed=seed, data_root=train_config.data_root, split="test")
         for name, metrics in trained.items():
             arch = Arch.from_dict(metrics["arch"])
-            init = measure_energy(arch, geometry, batch, seed=seed, energy_model=model["energy_model"])
+            init = measure_energy(arch, geometry, batch, seed=seed, energy_model=energy.model)
             atomic_write_json(out / "energy" / dataset / f"{name}.json", {
                 "arch": metrics["arch"], "dataset": dataset, "batch_size": len(batch), "init": init.to_dict()})
             log(f"energy {dataset}/{name}: at init {init.total_mj:.4g} mJ, trained {metrics['energy_mj']:.4g} mJ "
                 "per sample")
 
-    report_dir = Path(config["report"].get("out") or out / "report")
+    report_dir = Path(plan.report_out or out / "report")
     page = write_report(load_run(out), report_dir)
     log(f"report: {page}")
     return page

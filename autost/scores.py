@@ -20,11 +20,14 @@ finite) are the values of SNASNet's public implementation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from spikingjelly.activation_based import neuron
 from torch import nn
 
+from autost.errors import BadInput
+from autost.registry import Registry
 from energy.estimate import batchnorm_mode
 
 
@@ -104,3 +107,50 @@ def autost_score(macs: int, naswot: float | None, lam: float = 0.0) -> float:
     if not naswot:
         raise ValueError("the AutoST score with lambda != 0 needs a non-zero NASWOT score (give a dataset)")
     return macs / 1e9 + lam / naswot
+
+
+@dataclass(frozen=True)
+class Score:
+    """A training-free score that the search maximizes. ``value(record, lam)`` reads a candidate
+    record (``autost.search.evaluate``: params, macs, energy_mj and, when ``codes`` says so for this
+    lambda, naswot and sahd). ``data``: the score needs a real batch (energy_mj is measured);
+    ``codes(lam)``: it needs the NASWOT/SAHD activation codes (also a real batch)."""
+
+    name: str
+    help: str
+    value: Callable[[dict, float], float]
+    data: bool = False
+    codes: Callable[[float], bool] = lambda lam: False
+
+    def needs_codes(self, lam: float) -> bool:
+        return self.codes(lam)
+
+    def needs_data(self, lam: float) -> bool:
+        return self.data or self.codes(lam)
+
+
+# Every score, by name (``--score``); a new one is a file that calls ``SCORES.register(Score(...))``,
+# listed below so that it is loaded with the built-ins.
+SCORES: Registry[Score] = Registry("score", modules=("autost.scores",))
+# Scores that existed once, with what to use instead.
+REMOVED_SCORES = {
+    "energy-aware": "--score energy-aware (GMACs per mJ) was removed: no paper defines it and it ranked by "
+                    "depth; limit energy with --energy-limit MJ, or search --algorithm nsga2 with "
+                    "--objectives score,energy",
+}
+
+
+def get_score(name: str) -> Score:
+    """The registered score ``name``; a removed or unknown one is a one-line ``BadInput``."""
+    if name in REMOVED_SCORES:
+        raise BadInput(REMOVED_SCORES[name])
+    return SCORES.get(name)
+
+
+SCORES.register(Score("flops", "MACs in G (AutoST's default)", lambda r, lam: r["macs"] / 1e9))
+SCORES.register(Score("autost", "MACs in G + lambda / NASWOT (AutoST; --lambda)",
+                      lambda r, lam: autost_score(r["macs"], r.get("naswot"), lam), codes=lambda lam: lam != 0))
+SCORES.register(Score("naswot", "log|det K| of the spikes' Hamming kernel (Mellor et al. 2021)",
+                      lambda r, lam: r["naswot"], codes=lambda lam: True))
+SCORES.register(Score("sahd", "SNASNet's sparsity-aware Hamming distance kernel (Kim et al. 2022)",
+                      lambda r, lam: r["sahd"], codes=lambda lam: True))

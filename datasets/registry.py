@@ -1,10 +1,13 @@
-"""The dataset names, their default shapes, and ``get_dataset``."""
+"""The dataset registry: each dataset's name, default shape and loader, and ``get_dataset``."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from torch.utils.data import Dataset
+
+from autost.registry import Registry
 
 from datasets.files import check_files
 from datasets.splits import check_split
@@ -14,7 +17,8 @@ from datasets.splits import check_split
 class DatasetInfo:
     """A dataset's sample shape and defaults: ``img_size`` square pixels, cut by the model's stem into
     ``(img_size / patch_size)**2`` tokens. Static samples are ``[in_channels, H, W]``, neuromorphic ones
-    ``[T, in_channels, H, W]`` (the two polarities)."""
+    ``[T, in_channels, H, W]`` (the two polarities). ``load`` builds a split (``Loader``); an
+    ``embedded`` dataset needs no files, the others are looked for under the data root first."""
 
     name: str
     in_channels: int
@@ -22,39 +26,86 @@ class DatasetInfo:
     num_classes: int
     kind: str
     patch_size: int
+    load: "Loader | None" = field(default=None, compare=False, repr=False)
+    embedded: bool = False
 
 
-_INFO = {info.name: info for info in (
-    DatasetInfo("digits", 1, 16, 10, "static", 4),
+class Loader(Protocol):
+    def __call__(self, info: DatasetInfo, split: str, *, data_root: str | Path | None, time_steps: int,
+                 img_size: int, seed: int) -> Dataset: ...
+
+
+def _digits(info, split, *, data_root, time_steps, img_size, seed):
+    from datasets.static import digits
+
+    return digits(split, img_size=img_size, seed=seed)
+
+
+def _ndigits(info, split, *, data_root, time_steps, img_size, seed):
+    from datasets.neuromorphic import ndigits
+
+    return ndigits(split, data_root=data_root, time_steps=time_steps, img_size=img_size, seed=seed)
+
+
+def _idx(info, split, *, data_root, time_steps, img_size, seed):
+    from datasets.static import idx_images
+
+    return idx_images(info.name, split, root=check_files(info.name, data_root), img_size=img_size, seed=seed)
+
+
+def _nfashion(info, split, *, data_root, time_steps, img_size, seed):
+    from datasets.neuromorphic import nfashion
+
+    # the cache goes under the data root the user gave, never into Debian's system folder
+    return nfashion(split, root=check_files(info.name, data_root), cache_root=data_root, time_steps=time_steps,
+                    img_size=img_size, seed=seed)
+
+
+def _cifar(info, split, *, data_root, time_steps, img_size, seed):
+    from datasets.static import cifar
+
+    return cifar(info.name, split, root=check_files(info.name, data_root), img_size=img_size, seed=seed)
+
+
+def _tonic(info, split, *, data_root, time_steps, img_size, seed):
+    from datasets.neuromorphic import tonic_dataset
+
+    return tonic_dataset(info.name, split, root=check_files(info.name, data_root), time_steps=time_steps,
+                         img_size=img_size, seed=seed)
+
+
+# Every dataset, by name. A new one is ``DATASETS.register(DatasetInfo(..., load=...))`` (its files,
+# when it reads any, described in ``datasets.files``).
+DATASETS: Registry[DatasetInfo] = Registry("dataset")
+for _info in (
+    DatasetInfo("digits", 1, 16, 10, "static", 4, _digits, embedded=True),
     # 8x8 patches: 16 tokens, as many as digits, so the embedded event set trains in seconds per
     # epoch on a CPU (patch 4 would give 64 tokens and epochs about ten times slower).
-    DatasetInfo("ndigits", 2, 32, 10, "neuromorphic", 8),
-    DatasetInfo("cifar10", 3, 32, 10, "static", 4),
-    DatasetInfo("cifar100", 3, 32, 100, "static", 4),
-    DatasetInfo("dvsgesture", 2, 128, 11, "neuromorphic", 16),
-    DatasetInfo("cifar10dvs", 2, 128, 10, "neuromorphic", 16),
-    DatasetInfo("nmnist", 2, 32, 10, "neuromorphic", 4),
+    DatasetInfo("ndigits", 2, 32, 10, "neuromorphic", 8, _ndigits, embedded=True),
+    DatasetInfo("cifar10", 3, 32, 10, "static", 4, _cifar),
+    DatasetInfo("cifar100", 3, 32, 100, "static", 4, _cifar),
+    DatasetInfo("dvsgesture", 2, 128, 11, "neuromorphic", 16, _tonic),
+    DatasetInfo("cifar10dvs", 2, 128, 10, "neuromorphic", 16, _tonic),
+    DatasetInfo("nmnist", 2, 32, 10, "neuromorphic", 4, _tonic),
     # 28x28 grey images, patch 4: 7x7 tokens
-    DatasetInfo("mnist", 1, 28, 10, "static", 4),
-    DatasetInfo("fashion-mnist", 1, 28, 10, "static", 4),
+    DatasetInfo("mnist", 1, 28, 10, "static", 4, _idx),
+    DatasetInfo("fashion-mnist", 1, 28, 10, "static", 4, _idx),
     # the emulator's 34x34 sensor area-averaged to 32x32, as ndigits: 8x8 tokens
-    DatasetInfo("nfashion", 2, 32, 10, "neuromorphic", 4),
-)}
-KNOWN = tuple(_INFO)
-EMBEDDED = ("digits", "ndigits")
+    DatasetInfo("nfashion", 2, 32, 10, "neuromorphic", 4, _nfashion),
+):
+    DATASETS.register(_info)
+KNOWN = DATASETS.names()  # the built-in datasets
+EMBEDDED = tuple(name for name, info in DATASETS.items() if info.embedded)
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    if name not in _INFO:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(KNOWN)}")
-    return _INFO[name]
+    return DATASETS.get(name)
 
 
 def check_available(name: str, data_root: str | Path | None) -> None:
     """Raise ``DatasetNotFoundError`` now if ``name``'s files are missing under ``data_root``
     (cheap: file sizes and directory listings only). The embedded datasets are always available."""
-    dataset_info(name)
-    if name not in EMBEDDED:
+    if not dataset_info(name).embedded:
         check_files(name, data_root)
 
 
@@ -78,28 +129,4 @@ def get_dataset(name: str, split: str, *, data_root: str | Path | None = None, t
     size = info.img_size if img_size is None else img_size
     if size < 1 or time_steps < 1:
         raise ValueError(f"img_size and time_steps must be positive, got {size} and {time_steps}")
-    if name == "digits":
-        from datasets.static import digits
-
-        return digits(split, img_size=size, seed=seed)
-    if name == "ndigits":
-        from datasets.neuromorphic import ndigits
-
-        return ndigits(split, data_root=data_root, time_steps=time_steps, img_size=size, seed=seed)
-    root = check_files(name, data_root)
-    if name in ("mnist", "fashion-mnist"):
-        from datasets.static import idx_images
-
-        return idx_images(name, split, root=root, img_size=size, seed=seed)
-    if name == "nfashion":
-        from datasets.neuromorphic import nfashion
-
-        # the cache goes under the data root the user gave, never into Debian's system folder
-        return nfashion(split, root=root, cache_root=data_root, time_steps=time_steps, img_size=size, seed=seed)
-    if info.kind == "static":
-        from datasets.static import cifar
-
-        return cifar(name, split, root=root, img_size=size, seed=seed)
-    from datasets.neuromorphic import tonic_dataset
-
-    return tonic_dataset(name, split, root=root, time_steps=time_steps, img_size=size, seed=seed)
+    return info.load(info, split, data_root=data_root, time_steps=time_steps, img_size=size, seed=seed)

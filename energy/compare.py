@@ -15,6 +15,7 @@ from autost.batches import real_batch
 from autost.errors import UsageError
 from autost.geometry import Geometry
 from autost.model import build_model
+from autost.search.algorithms import ALGORITHMS
 from autost.seeding import arch_seed
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL
@@ -26,9 +27,10 @@ def search_model(search: dict) -> str:
 
 
 def handed_on(search: dict) -> list[dict]:
-    """What a search hands on: its Pareto front when it has one and searched for it (NSGA-II),
-    else its top-k candidates."""
-    if search["algorithm"] == "nsga2" and search.get("pareto"):
+    """What a search hands on: its Pareto front when it has one and searched for it (NSGA-II:
+    an algorithm whose top-k hand on the front first), else its top-k candidates."""
+    algorithm = search["algorithm"]
+    if algorithm in ALGORITHMS and ALGORITHMS[algorithm].front_first and search.get("pareto"):
         return search["pareto"]
     return search["candidates"][: search["settings"].get("top_k", 5)]
 

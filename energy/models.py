@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from autost.errors import UsageError
+from autost.registry import Registry
 
 HOROWITZ_2014 = "Horowitz 2014, ISSCC, Fig. 1.1.9 (45 nm)"
 
@@ -52,7 +52,10 @@ def _precision(name: str, counter: str, e_mac: float, e_ac: float, label: str, w
 _SPIKFORMER = "rate x MACs (Spikformer, AutoST)"
 _SYNAPTIC = "each spike's real fan-out, q AND k coincidences (SpikingJelly MAC/AC counters)"
 
-MODELS: dict[str, EnergyModel] = {m.name: m for m in (
+# Every energy model, by name. A new model is one ``MODELS.register(EnergyModel(...))``: under an
+# existing counter (rate, synaptic, lemaire) nothing else changes; ``energy.estimators`` applies it.
+MODELS: Registry[EnergyModel] = Registry("energy model")
+for _model in (
     EnergyModel("spikformer-45nm", RATE, 4.6, 0.9, "compute", True,
                 f"{HOROWITZ_2014}; convention of Spikformer (Zhou et al. 2023) and AutoST (Wang et al. 2023)",
                 "E_MAC 4.6 pJ x MACs of real-valued-input layers + E_AC 0.9 pJ x MACs x input firing rate of "
@@ -70,25 +73,22 @@ MODELS: dict[str, EnergyModel] = {m.name: m for m in (
                 "(ICONIP, arXiv:2210.13107), via SpikingJelly 2.0 estimate_lemaire_energy",
                 "operations and addressing (INT32: add 0.1 pJ, mult 3.1 pJ) plus SRAM reads and writes of "
                 "inputs, weights and membrane potentials (cost per access from the buffer size)"),
-)}
+):
+    MODELS.register(_model)
 DEFAULT_MODEL = "spikformer-45nm"
 
 
 def model_names() -> tuple[str, ...]:
-    return tuple(MODELS)
+    return MODELS.names()
 
 
 def get_model(name: str | EnergyModel) -> EnergyModel:
     """The registered model called ``name``; an unknown name is a one-line ``UsageError`` listing the names."""
     if isinstance(name, EnergyModel):
         return name
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise UsageError(f"unknown energy model {name!r}; choose one of {', '.join(MODELS)}") from None
+    return MODELS.get(name)
 
 
 def help_text() -> str:
     """The --energy-model help: every model with what it charges."""
-    lines = [f"{m.name}{' (default)' if m.name == DEFAULT_MODEL else ''}: {m.summary}" for m in MODELS.values()]
-    return "energy model (README 'Energy models'): " + "; ".join(lines)
+    return "energy model (README 'Energy models'): " + MODELS.help(DEFAULT_MODEL)

@@ -1,12 +1,10 @@
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[1]  # the checkout; pyproject.toml puts it on pytest's pythonpath
 # The test models are tiny, so intra-op threads buy nothing; on a busy machine a second thread
 # that waits for a core slows every op many times over. Subprocesses inherit the variable.
 os.environ["OMP_NUM_THREADS"] = "1"

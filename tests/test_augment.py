@@ -10,7 +10,7 @@ from autost.arch import Arch
 from autost.augment import BatchAugment, make_augment
 from autost.checkpoint import CheckpointError
 from autost.errors import UsageError
-from autost.pipeline import _argv
+from autost.configs import train_config
 from autost.train import TrainConfig, train
 
 K = 10
@@ -129,7 +129,10 @@ def test_recipes_by_dataset_and_overrides():
         recipes.resolve("cifar10", "auto", {"randaugment_n": 1.5})
     with pytest.raises(UsageError, match="in \\[0, 1\\]"):
         recipes.resolve("cifar10", "auto", {"hflip": 2})
-    assert _argv({"aug": {"mixup": 0, "reprob": 0.1}}) == ["--aug", "mixup=0", "reprob=0.1"]
+    # a pipeline's train.aug mapping and the command line's --aug KEY=VALUE give the same config
+    from_yaml = train_config({"dataset": "cifar10", "aug": {"mixup": 0, "reprob": 0.1}}, "train")
+    from_cli = train_config({"dataset": "cifar10", "aug": ["mixup=0", "reprob=0.1"]})
+    assert from_yaml.aug == from_cli.aug == {"mixup": 0, "reprob": 0.1}
 
 
 @pytest.mark.parametrize("args,message", [

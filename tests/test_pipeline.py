@@ -97,7 +97,7 @@ def test_shipped_real_dataset_configs_ask_for_their_data(tmp_path, capsys, confi
 def test_bad_config_keys_are_one_line_errors(tmp_path, capsys):
     config = {**CONFIG, "search": {**CONFIG["search"], "populaton": 5}}
     assert main(["pipeline", "--config", str(_write(tmp_path, config)), "--out", str(tmp_path / "o")]) == 2
-    assert "--populaton is not an option of run.py search" in capsys.readouterr().err
+    assert "search.populaton is not an option of run.py search" in capsys.readouterr().err
     assert main(["pipeline", "--config", str(_write(tmp_path, CONFIG)), "--out", str(tmp_path / "o"),
                  "--set", "nonsense"]) == 2
     assert "SECTION.KEY=VALUE" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from autost.model import build_model
 from autost.scores import activation_scores
 from autost.commands.energy import add_energy_model_argument, energy_summary
 from autost.validate import at_least
-from datasets import KNOWN
+from datasets import DATASETS
 from energy.estimators import estimate
 from energy.models import get_model
 
@@ -77,7 +77,7 @@ def add_geometry_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by every command that builds models for an input: dataset or shape."""
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="dataset whose real batches feed energy and activation scores "
-                                       f"({', '.join(KNOWN)})")
+                                       f"({', '.join(DATASETS.names())})")
     src.add_argument("--input-shape", metavar="CxHxW", help="input shape when no data is needed, e.g. 3x32x32")
     p.add_argument("--data-root", type=Path, help="folder holding real datasets (not needed for digits/ndigits; fashion-mnist/nfashion default to /usr/share/datasets where Debian's dataset-fashion-mnist is installed)")
     p.add_argument("--time-steps", type=int, default=4, help="time steps T (default 4)")

@@ -4,42 +4,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from autost.commands.arguments import add_options, mapping
 from autost.commands.energy import add_energy_model_argument
 from autost.commands.profile import add_geometry_arguments
-from autost.geometry import resolve_geometry
-from autost.search.evaluate import SCORES, Constraints
-from autost.search.evolution import EvolutionSettings
-from autost.search.runner import ALGORITHMS, ENERGY_METHODS, SearchConfig, run_search
+from autost.configs import SEARCH, SEARCH_RUN, read_search, search_config
+from autost.search.runner import ENERGY_METHODS, SearchConfig, run_search
 
 
 def config_from_args(args: argparse.Namespace) -> SearchConfig:
-    geometry = resolve_geometry(dataset=args.dataset, input_shape=args.input_shape, num_classes=args.num_classes,
-                                patch_size=args.patch_size, time_steps=args.time_steps)
-    limits = args.param_limits or (None, None)
-    return SearchConfig(
-        space=str(args.space),
-        geometry=geometry,
-        dataset=args.dataset,
-        data_root=str(args.data_root) if args.data_root else None,
-        algorithm=args.algorithm,
-        score=args.score,
-        lam=args.lam,
-        settings=EvolutionSettings(population=args.population, select=args.select, mutation=args.mutation,
-                                   crossover=args.crossover, generations=args.generations, m_prob=args.m_prob,
-                                   s_prob=args.s_prob),
-        constraints=Constraints(limits[0], limits[1], args.energy_limit),
-        top_k=args.top_k,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        objectives=tuple(args.objectives.split(",")),
-        energy_model=args.energy_model,
-        energy=args.energy,
-    )
+    """The SearchConfig that `run.py search`'s options describe (``autost.configs.search_config``)."""
+    return search_config(mapping(args, SEARCH + SEARCH_RUN))
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_search(config_from_args(args), args.out, resume=args.resume, workers=args.workers,
-                        ray_address=args.ray_address)
+    run_options = read_search(mapping(args, SEARCH + SEARCH_RUN))
+    result = run_search(config_from_args(args), args.out, resume=args.resume, workers=run_options["workers"],
+                        ray_address=run_options["ray_address"])
     best = result["best"]
     energy = "" if best["energy_mj"] is None else f", {best['energy_mj']:.4g} mJ"
     print(f"best: {best['arch']} score {best['score']:.6g} ({best['params'] / 1e6:.3f} M params, "
@@ -52,43 +32,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_search_arguments(p: argparse.ArgumentParser) -> None:
-    """The search options, shared with the pipeline."""
-    p.add_argument("--algorithm", choices=ALGORITHMS, default="evolution",
-                   help="evolution (AutoST, default), random (same budget), exact (certified MACs optimum) or "
-                        "nsga2 (multi-objective: the Pareto front of --objectives)")
-    p.add_argument("--objectives", default="score,energy",
-                   help="NSGA-II objectives, comma-separated from score (maximized), energy and params "
-                        "(minimized); also the objectives of the front reported in search.json "
-                        "(default score,energy)")
-    p.add_argument("--score", default="flops", metavar="{" + ",".join(SCORES) + "}",
-                   help="flops: MACs (AutoST's default); autost: MACs + lambda/NASWOT; naswot (Mellor et al. "
-                        "2021); sahd (SNASNet's sparsity-aware Hamming distance, Kim et al. 2022)")
-    p.add_argument("--lambda", dest="lam", type=float, default=0.0, help="lambda of --score autost (default 0)")
-    p.add_argument("--population", type=int, default=50, help="population per generation (default 50)")
-    p.add_argument("--generations", type=int, default=20, help="generations (default 20)")
-    p.add_argument("--select", type=int, default=10, help="top-k parents kept each generation (default 10)")
-    p.add_argument("--mutation", type=int, default=25, help="mutants per generation (default 25)")
-    p.add_argument("--crossover", type=int, default=25, help="crossover children per generation (default 25)")
-    p.add_argument("--m-prob", type=float, default=0.2, help="per-block mutation probability (default 0.2)")
-    p.add_argument("--s-prob", type=float, default=0.4, help="depth/width mutation probability (default 0.4)")
-    p.add_argument("--param-limits", type=float, nargs=2, metavar=("MIN", "MAX"),
-                   help="keep architectures with MIN..MAX million parameters")
-    p.add_argument("--energy-limit", type=float, metavar="MJ",
-                   help="keep architectures whose init-time energy per sample (under --energy-model) is at most MJ "
-                        "(needs --dataset)")
+    """The search options (``autost.configs.SEARCH``), their choices and help from the registries."""
+    add_options(p, SEARCH + SEARCH_RUN)
     add_energy_model_argument(p)
     p.add_argument("--energy", choices=ENERGY_METHODS, default="measure",
                    help="measure: every candidate's init-time energy from a forward pass (default); closed-form: "
                         "firing rates per layer position calibrated once on a few architectures of the space, then "
                         "no forward pass (thousands of candidates a second; a rate-based --energy-model only)")
-    p.add_argument("--top-k", type=int, default=5, help="best architectures of distinct cost (params, MACs) written to OUT/top (default 5)")
-    p.add_argument("--batch-size", type=int, default=32, help="real batch size for energy and scores (default 32)")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="with --dataset: score each generation on N local processes (one torch thread each); "
-                        "same result as a serial search")
-    p.add_argument("--ray-address", metavar="ADDR",
-                   help="with --dataset: score each generation as Ray tasks on the cluster at ADDR ('local' "
-                        "starts one); same result as a serial search")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -101,6 +51,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_geometry_arguments(p)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     add_search_arguments(p)
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--resume", action="store_true", help="continue the search checkpointed in OUT")
     p.set_defaults(func=run)

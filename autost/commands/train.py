@@ -7,12 +7,15 @@ from pathlib import Path
 
 from autost import recipes
 from autost.arch import Arch
-from autost.backend import BACKENDS
+from autost.commands.arguments import add_options, mapping
 from autost.commands.energy import add_energy_model_argument
+from autost.configs import TRAIN, TRAIN_RUN, train_config
 from autost.distributed import is_main_process
 from autost.errors import UsageError
+from autost.parallel import train_top
 from autost.space import SearchSpace
-from autost.train import AUTOST_RECIPE, DEVICES, RECIPES, Recipe, TrainConfig, train, train_top
+from autost.train import AUTOST_RECIPE, RECIPES, Recipe, TrainConfig, train
+from datasets import DATASETS
 
 
 def _recipe_line(name: str, r: Recipe) -> str:
@@ -44,13 +47,8 @@ def _summary(name: str, metrics: dict, out: Path) -> str:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The TrainConfig that `run.py train`'s options describe (the dataset's recipe filled in)."""
-    return TrainConfig.for_dataset(
-        args.dataset, data_root=args.data_root, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
-        time_steps=args.time_steps, device=args.device, backend=args.backend, amp=args.amp, seed=args.seed,
-        limit=args.limit, num_workers=args.num_workers, energy_model=args.energy_model, resume=args.resume,
-        change_lr=args.resume and args.lr is not None, recipe=args.recipe, aug=recipes.parse_overrides(args.aug or ()))
+    """The TrainConfig that `run.py train`'s options describe (``autost.configs.train_config``)."""
+    return train_config(mapping(args, TRAIN + TRAIN_RUN))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,39 +89,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--arch", type=Path, help="architecture YAML (AutoST's RETRAIN format)")
     source.add_argument("--from-search", type=Path, metavar="DIR", help="a search's output folder: trains DIR/top/*.yaml")
     p.add_argument("--space", type=Path, help="with --arch: refuse an architecture outside this search space")
-    p.add_argument("--top-k", type=int, help="with --from-search: train the first K (default: all)")
-    p.add_argument("--dataset", required=True, help="dataset name (digits and ndigits are embedded)")
-    p.add_argument("--data-root", type=Path, help="folder holding the non-embedded datasets (fashion-mnist/nfashion default to /usr/share/datasets where Debian's dataset-fashion-mnist is installed)")
+    p.add_argument("--dataset", required=True,
+                   help=f"dataset name ({', '.join(DATASETS.names())}; digits and ndigits are embedded)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--epochs", type=int, help="training epochs (default: per dataset, below)")
-    p.add_argument("--batch-size", type=int, help="batch size (default: per dataset)")
-    p.add_argument("--lr", type=float,
-                   help="peak learning rate (default: per dataset); with --resume it replaces the checkpoint's, "
-                        "so a diverged run goes on from its last finite weights at a lower rate")
-    p.add_argument("--weight-decay", type=float, help="AdamW weight decay, not applied to biases and BatchNorm")
-    p.add_argument("--warmup-epochs", type=int,
-                   help="epochs of linear warm-up (default: per dataset, at most half of --epochs)")
-    p.add_argument("--label-smoothing", type=float, help="label smoothing (default: per dataset)")
-    p.add_argument("--time-steps", type=int, help="time steps T (default: per dataset)")
-    p.add_argument("--recipe", choices=("auto", *recipes.RECIPES), default="auto",
-                   help="augmentation recipe (default auto: cifar for CIFAR, dvs for event sets, embedded for "
-                        "digits/ndigits; see below)")
-    p.add_argument("--aug", nargs="+", metavar="KEY=VALUE",
-                   help="override recipe keys, e.g. --aug mixup=0 reprob=0.1 (all off: --aug hflip=0 ...)")
-    p.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when available (default)")
-    p.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help="LIF implementation on CUDA: SpikingJelly's GPU kernels (cuda), its torch reference (torch), "
-                        "or auto (default); the CPU always runs torch")
-    p.add_argument("--amp", action="store_true", help="fp16 mixed precision with a GradScaler (CUDA only)")
-    p.add_argument("--seed", type=int, default=0, help="seed of initialization and data order (default 0)")
-    p.add_argument("--limit", type=int, help="use only the first N samples of each split (quick trials)")
-    p.add_argument("--num-workers", type=int, default=0, help="data-loading worker processes (default 0)")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="with --from-search: train N candidates at once in local processes (one torch thread each)")
-    p.add_argument("--ray-address", metavar="ADDR",
-                   help="with --from-search: one candidate per Ray task on the cluster at ADDR ('local' starts one; "
-                        "one GPU per task when GPUs exist; --out must be on a shared file system)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from --out's last.pt (settings must match; a finished run is only re-evaluated)")
+    add_options(p, TRAIN + TRAIN_RUN)
     add_energy_model_argument(p)
     p.set_defaults(func=run)

@@ -17,29 +17,16 @@ from autost.cost import analytic_cost
 from autost.geometry import Geometry
 from autost.memory import check_fits
 from autost.model import build_model
-from autost.scores import activation_scores, autost_score
+from autost.scores import Score, activation_scores, get_score
 from autost.seeding import arch_seed
 from energy.closed_form import RateTable, closed_form_energy
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL, get_model
 
-SCORES = ("flops", "autost", "naswot", "sahd")
-NEEDS_DATA = {"naswot", "sahd"}
-NEEDS_CODES = {"naswot", "sahd"}
-# Scores that existed once, with what to use instead.
-REMOVED_SCORES = {
-    "energy-aware": "--score energy-aware (GMACs per mJ) was removed: no paper defines it and it ranked by "
-                    "depth; limit energy with --energy-limit MJ, or search --algorithm nsga2 with "
-                    "--objectives score,energy",
-}
-
 
 def check_score(score: str) -> None:
-    """One-line ``ValueError`` for an unknown or removed score name."""
-    if score in REMOVED_SCORES:
-        raise ValueError(REMOVED_SCORES[score])
-    if score not in SCORES:
-        raise ValueError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
+    """One-line error for an unknown or removed score name (``autost.scores.SCORES``)."""
+    get_score(score)
 
 
 @dataclass(frozen=True)
@@ -71,11 +58,13 @@ class Evaluator:
     rates: RateTable | None = None  # with a table, energy comes from the closed form: no forward pass
 
     def __post_init__(self) -> None:
-        check_score(self.score)
         get_model(self.energy_model)
-        needs_data = self.score in NEEDS_DATA or (self.score == "autost" and self.lam != 0)
-        if needs_data and self.batch is None:
+        if self.scorer.needs_data(self.lam) and self.batch is None:
             raise ValueError(f"--score {self.score} needs real data: give --dataset")
+
+    @property
+    def scorer(self) -> Score:
+        return get_score(self.score)
 
     def cost(self, arch: Arch) -> tuple[int, int]:
         c = analytic_cost(arch, **self.geometry.model_kwargs())
@@ -87,7 +76,7 @@ class Evaluator:
         score, and naswot/sahd when computed."""
         params, macs = self.cost(arch)
         record = {"arch": arch.to_dict()["RETRAIN"], "params": params, "macs": macs, "energy_mj": None}
-        needs_codes = self.score in NEEDS_CODES or (self.score == "autost" and self.lam != 0)
+        needs_codes = self.scorer.needs_codes(self.lam)
         if self.rates is not None:
             record["energy_mj"] = closed_form_energy(arch, self.geometry, self.rates, self.energy_model)
         if self.batch is not None and (self.rates is None or needs_codes):
@@ -104,12 +93,5 @@ class Evaluator:
             if needs_codes:
                 codes = activation_scores(model, self.batch)
                 record.update(naswot=codes.naswot, sahd=codes.sahd)
-        record["score"] = self._score(record)
+        record["score"] = self.scorer.value(record, self.lam)
         return record
-
-    def _score(self, record: dict) -> float:
-        if self.score == "flops":
-            return record["macs"] / 1e9
-        if self.score == "autost":
-            return autost_score(record["macs"], record.get("naswot"), self.lam)
-        return record[self.score]

@@ -1,8 +1,9 @@
-"""AutoST's evolutionary search (after AutoFormer's): each generation evaluates its
-population, keeps the top ``select`` legal candidates, and builds the next population from
-``mutation`` mutants and ``crossover`` children of them, filled up with random architectures.
-Random search is the same loop with no mutants and no children. NSGA-II is the same loop
-with its own survival and parent selection (``autost.search.nsga2``).
+"""The generational search loop, and AutoST's evolutionary search in it (after AutoFormer's):
+each generation evaluates its population, keeps the top ``select`` legal candidates, and builds
+the next population from ``mutation`` mutants and ``crossover`` children of them, filled up with
+random architectures. Random search (``autost.search.random_search``) is the same loop with no
+mutants and no children; NSGA-II (``autost.search.nsga2``) the same loop with its own survival
+and parent selection. Each registers itself in ``autost.search.algorithms``.
 
 Only legal candidates count: inside the space, inside the constraints, and not seen before.
 The whole state is plain data (``SearchState``) so that a run can stop after any
@@ -17,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from autost.arch import Arch
-from autost.search import nsga2
+from autost.search.algorithms import ALGORITHMS, Algorithm, top_select, uniform_pick
 from autost.search.evaluate import Constraints, Evaluator
 from autost.search.pool import Scorer, serial_scorer
 from autost.space import SearchSpace
@@ -88,8 +89,8 @@ def ranked(records: list[dict]) -> list[dict]:
 
 
 class Evolution:
-    """One search over ``space``: ``algorithm`` is "evolution" (AutoST), "random" or "nsga2"
-    (multi-objective over ``objectives``, see ``autost.search.nsga2``)."""
+    """One generational search over ``space``: ``algorithm`` names a registered generational
+    algorithm ("evolution", "random", "nsga2": multi-objective over ``objectives``)."""
 
     def __init__(self, space: SearchSpace, evaluator: Evaluator, constraints: Constraints,
                  settings: EvolutionSettings, seed: int, algorithm: str = "evolution",
@@ -98,21 +99,19 @@ class Evolution:
         self.evaluator = evaluator
         self.constraints = constraints
         self.settings = settings
-        self.algorithm = algorithm
+        self.algorithm: Algorithm = ALGORITHMS.get(algorithm)
+        if self.algorithm.parents is None:
+            raise ValueError(f"--algorithm {algorithm} is not generational")
         self.objectives = objectives
         self.rng = random.Random(seed)
 
     def parents(self, state: SearchState) -> list[dict]:
-        """The records the next generation is bred from: AutoST's top ``select`` by score, or
-        NSGA-II's ``population`` survivors by front rank and crowding."""
-        legal = ranked(state.legal_records())
-        if self.algorithm == "nsga2":
-            return nsga2.survivors(legal, self.objectives, self.settings.population)
-        return legal[: self.settings.select]
+        """The records the next generation is bred from (AutoST: the top ``select`` by score;
+        NSGA-II: its ``population`` survivors by front rank and crowding)."""
+        return self.algorithm.parents(ranked(state.legal_records()), self.settings, self.objectives)
 
     def _pick(self, pool: list[dict]) -> Arch:
-        chosen = nsga2.tournament(pool, self.rng) if self.algorithm == "nsga2" else self.rng.choice(pool)
-        return Arch.from_dict(chosen["arch"])
+        return Arch.from_dict(self.algorithm.pick(pool, self.rng)["arch"])
 
     def _fresh(self, arch: Arch, state: SearchState, queued: set[str]) -> bool:
         """Legal before evaluation: unseen, unqueued, params inside the limits."""
@@ -141,7 +140,7 @@ class Evolution:
         queued: set[str] = set()
         rng = self.rng
         population: list[Arch] = []
-        if pool and self.algorithm != "random":
+        if pool and self.algorithm.breeds:
             population += self._collect(lambda: self.space.mutate(self._pick(pool), rng, s.m_prob, s.s_prob),
                                         s.mutation, state, queued, tries=s.mutation * 10)
 
@@ -191,3 +190,7 @@ class Evolution:
             state.rng = rng_state(self.rng)
             on_generation(state)
         return state
+
+
+ALGORITHMS.register(Algorithm("evolution", "AutoST's evolution: mutants and crossover children of the best",
+                              parents=top_select, pick=uniform_pick))

@@ -8,13 +8,15 @@ rules, checkpoints and resume are those of the evolutionary search.
 from __future__ import annotations
 
 import random
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
+from autost.errors import UsageError
 from autost.pareto import objective_matrix
+from autost.search.algorithms import ALGORITHMS, Algorithm
 
 OBJECTIVES = ("score", "energy", "params")
 
@@ -57,3 +59,19 @@ def tournament(pool: list[dict], rng: random.Random) -> dict:
     a, b = rng.choice(pool), rng.choice(pool)
     key = lambda r: (r["_rank"], -r["_crowding"] if np.isfinite(r["_crowding"]) else -np.inf)  # noqa: E731
     return a if key(a) <= key(b) else b
+
+
+def _parents(legal: list[dict], settings: Any, objectives: tuple[str, ...]) -> list[dict]:
+    """NSGA-II's parents: ``settings.population`` survivors (an ``EvolutionSettings``)."""
+    return survivors(legal, objectives, settings.population)
+
+
+def _check(config: Any) -> None:
+    """A ``SearchConfig`` whose objectives include energy needs data to measure it."""
+    if "energy" in config.objectives and not config.dataset:
+        raise UsageError("--algorithm nsga2 minimizes init-time energy, which needs --dataset "
+                         "(or drop energy from --objectives)")
+
+
+ALGORITHMS.register(Algorithm("nsga2", "multi-objective: the Pareto front of --objectives (NSGA-II)",
+                              parents=_parents, pick=tournament, check=_check, front_first=True))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from autost.geometry import Geometry
 from autost.io import atomic_write_json, atomic_write_text
 from autost.pareto import non_dominated
 from autost.rundir import claim
+from autost.search.algorithms import ALGORITHMS
 from autost.search.evaluate import Constraints, Evaluator, check_score
 from autost.search.evolution import Evolution, EvolutionSettings, SearchState, ranked
 from autost.search.exact import exact_flops_optimum
@@ -36,7 +36,6 @@ from autost.validate import at_least, finite, positive
 from energy.closed_form import RateTable, calibrate, calibration_archs, rate_model
 from energy.models import DEFAULT_MODEL, get_model
 
-ALGORITHMS = ("evolution", "random", "exact", "nsga2")
 ENERGY_METHODS = ("measure", "closed-form")
 # Architectures whose forward passes calibrate the closed-form energy's rate table: the error
 # against the measured estimate does not shrink with more (benchmarks/results/energy_closed_form.json).
@@ -76,8 +75,7 @@ class SearchConfig:
 
 def validate(config: SearchConfig) -> SearchSpace:
     """Every check that needs no search, so bad input fails before any work."""
-    if config.algorithm not in ALGORITHMS:
-        raise UsageError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {config.algorithm!r}")
+    algorithm = ALGORITHMS.get(config.algorithm)
     check_score(config.score)
     config.settings.check()
     get_model(config.energy_model)
@@ -102,16 +100,11 @@ def validate(config: SearchConfig) -> SearchSpace:
         params = [p for _, p, _ in bounds]
         raise UsageError(f"no architecture in {config.space} has {c.param_min}-{c.param_max} M params "
                          f"(the space spans {min(params) / 1e6:.3f}-{max(params) / 1e6:.3f} M); widen --param-limits")
-    if config.algorithm == "exact" and (config.score != "flops" or c.energy_max_mj is not None):
-        raise UsageError("--algorithm exact maximizes MACs (--score flops) under --param-limits; "
-                         "it takes no other score and no --energy-limit")
+    algorithm.check(config)
     if c.energy_max_mj is not None and not config.dataset:
         raise UsageError("--energy-limit needs --dataset: energy is measured on real data")
     if len(set(config.objectives)) < 2 or any(o not in OBJECTIVES for o in config.objectives):
         raise UsageError(f"--objectives needs two or three of {', '.join(OBJECTIVES)}, got {','.join(config.objectives)}")
-    if config.algorithm == "nsga2" and "energy" in config.objectives and not config.dataset:
-        raise UsageError("--algorithm nsga2 minimizes init-time energy, which needs --dataset "
-                         "(or drop energy from --objectives)")
     if config.dataset:
         from datasets import check_available
 
@@ -179,7 +172,7 @@ def distinct_costs(records: list[dict]) -> list[dict]:
 def _write_results(out: Path, config: SearchConfig, candidates: list[dict], history: list[dict],
                    elapsed_s: float, rates: RateTable | None) -> dict:
     pareto = pareto_front(config, candidates)
-    if config.algorithm == "nsga2":
+    if ALGORITHMS.get(config.algorithm).front_first:
         # a multi-objective search hands on its front first, then the rest by score
         on_front = {id(c) for c in pareto}
         chosen = pareto + [c for c in candidates if id(c) not in on_front]
@@ -210,23 +203,6 @@ def _write_results(out: Path, config: SearchConfig, candidates: list[dict], hist
     return result
 
 
-def _run_exact(config: SearchConfig, space: SearchSpace, score: Scorer, progress: bool) -> SearchState:
-    start = time.perf_counter()
-    keep = max(config.top_k, config.settings.population)
-    archs = [arch for _, _, arch in exact_flops_optimum(space, config.geometry, config.constraints, keep=keep)]
-    state = SearchState()
-    with tqdm(total=len(archs), desc="exact: evaluating the best", unit="cand", disable=not progress) as bar:
-        records = score(archs, lambda: bar.update(1))
-    for arch, record in zip(archs, records):
-        record.update(generation=0, legal=True)
-        state.seen[arch.short()] = record
-    state.elapsed_s = time.perf_counter() - start
-    scores = [r["score"] for r in state.legal_records()]
-    state.history = [{"generation": 0, "best": max(scores), "mean": sum(scores) / len(scores),
-                      "worst": min(scores), "evaluated": len(scores), "elapsed_s": round(state.elapsed_s, 3)}]
-    return state
-
-
 def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progress: bool = True,
                workers: int | None = None, ray_address: str | None = None) -> dict:
     """Search as configured, writing into ``out``; returns the content of search.json.
@@ -251,8 +227,9 @@ def _run_in(out: Path, config: SearchConfig, space: SearchSpace, resume: bool, p
 
 def _search(config: SearchConfig, space: SearchSpace, evaluator: Evaluator, state: SearchState, out: Path,
             score: Scorer, progress: bool) -> SearchState:
-    if config.algorithm == "exact":
-        state = _run_exact(config, space, score, progress)
+    algorithm = ALGORITHMS.get(config.algorithm)
+    if algorithm.run is not None:
+        state = algorithm.run(config, space, score, progress)
     else:
         settings = config.settings
         evolution = Evolution(space, evaluator, config.constraints, settings, config.seed,

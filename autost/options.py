@@ -1,0 +1,138 @@
+"""Options as data: one table per config says each key's type, default, check and help, and
+``read`` turns a mapping (a YAML section, or ``vars()`` of parsed arguments) into checked values.
+
+The CLI builds its parsers from the same tables (``autost.commands.arguments``), so a key means
+the same in a config file and on the command line, and no argparse runs below the CLI. Errors
+name the key as the user wrote it: ``train.epochs`` when it came from YAML section ``train``,
+``--epochs`` when it came from the command line.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from autost.errors import BadInput
+
+# check(name, value): raise ``BadInput`` naming ``name`` when ``value`` is out of range
+Check = Callable[[str, Any], None]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key. ``type`` is int, float, str, bool (a flag), Path (kept as a string) or a
+    ``parse(name, value)`` function of its own; ``nargs`` a count of values (a list in YAML)."""
+
+    key: str
+    type: Any = str
+    default: Any = None
+    help: str | Callable[[], str] = ""  # a function: read when the parser is built (a registry's entries)
+    dest: str | None = None  # the field it fills, when not ``key`` (``lambda`` -> ``lam``)
+    check: Check | None = None
+    nargs: int | str | None = None
+    metavar: str | tuple[str, ...] | Callable[[], str] | None = None
+    choices: Callable[[], Sequence[str]] | None = None  # the CLI's choices, read when the parser is built
+    cli: bool = True  # False: the command declares it itself (a shared or grouped argument)
+
+    @property
+    def name(self) -> str:
+        return self.dest or self.key
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+
+def key_name(option: Option, where: str | None) -> str:
+    """How the user wrote the key: ``section.key`` from YAML, ``--flag`` from the command line."""
+    return f"{where}.{option.key}" if where else option.flag
+
+
+def _scalar(kind: Any, name: str, value: Any) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise BadInput(f"{name} must be true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BadInput(f"{name} must be an integer, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BadInput(f"{name} must be a number, got {value!r}")
+        return float(value)
+    if kind is Path:
+        if not isinstance(value, (str, Path)):
+            raise BadInput(f"{name} must be a path, got {value!r}")
+        return str(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise BadInput(f"{name} must be a string, got {value!r}")
+        return value
+    return kind(name, value)
+
+
+def convert(option: Option, value: Any, where: str | None) -> Any:
+    """``value`` checked and converted as ``option`` says; ``None`` stays ``None`` (not given)."""
+    if value is None:
+        return None
+    name = key_name(option, where)
+    if isinstance(option.nargs, int):
+        if not isinstance(value, (list, tuple)) or len(value) != option.nargs:
+            raise BadInput(f"{name} takes {option.nargs} values, got {value!r}")
+        value = [_scalar(option.type, name, v) for v in value]
+    else:
+        value = _scalar(option.type, name, value)
+    if option.check is not None:
+        option.check(name, value)
+    return value
+
+
+def read(options: Sequence[Option], mapping: Mapping[str, Any], where: str | None, what: str) -> dict[str, Any]:
+    """Every option's value from ``mapping`` (keys with ``_`` or ``-``), converted and checked, the
+    default where absent; keyed by ``Option.name``. A key no option has is a one-line error naming
+    it and ``what`` it is not an option of."""
+    by_key = {o.key: o for o in options}
+    given = {str(k).replace("-", "_"): v for k, v in mapping.items()}
+    for key in given:
+        if key not in by_key:
+            shown = f"{where}.{key}" if where else "--" + key.replace("_", "-")
+            raise BadInput(f"{shown} is not an option of {what}")
+    values = {}
+    for option in options:
+        value = convert(option, given.get(option.key), where)
+        values[option.name] = option.default if value is None else value
+    return values
+
+
+# Checks, worded as ``autost.validate``'s.
+
+def at_least(minimum: int) -> Check:
+    def check(name: str, value: int) -> None:
+        if value < minimum:
+            raise BadInput(f"{name} must be an integer of at least {minimum}, got {value!r}")
+    return check
+
+
+def positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise BadInput(f"{name} must be a finite number above 0, got {value!r}")
+
+
+def finite(name: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise BadInput(f"{name} must be a finite number, got {value!r}")
+
+
+def non_negative(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise BadInput(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def fraction(upper_open: bool = False) -> Check:
+    """A value in [0, 1] (or [0, 1) with ``upper_open``)."""
+    def check(name: str, value: float) -> None:
+        if not (0 <= value < 1 if upper_open else 0 <= value <= 1):
+            raise BadInput(f"{name} must be in [0, {'1)' if upper_open else '1]'}, got {value!r}")
+    return check
