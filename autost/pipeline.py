@@ -182,11 +182,16 @@ def _run(config: dict, out: Path, resume: bool, data_root: str | None, log: Call
         geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
                                     time_steps=train_config.time_steps)
         seed = energy.get("seed", search_args.seed)
-        batch = real_batch(dataset, batch_size=energy.get("batch_size", 64), time_steps=train_config.time_steps,
-                           seed=seed, data_root=args.data_root, split="test")
+        batches: dict = {}  # one test batch per T (an architecture's TIME_STEPS gene sets its T)
         for name, metrics in trained.items():
             arch = Arch.from_dict(metrics["arch"])
-            init = measure_energy(arch, geometry, batch, seed=seed, energy_model=model["energy_model"])
+            arch_geometry = geometry.for_arch(arch)
+            t = arch_geometry.time_steps
+            if t not in batches:
+                batches[t] = real_batch(dataset, batch_size=energy.get("batch_size", 64), time_steps=t, seed=seed,
+                                        data_root=args.data_root, split="test")
+            batch = batches[t]
+            init = measure_energy(arch, arch_geometry, batch, seed=seed, energy_model=model["energy_model"])
             atomic_write_json(out / "energy" / dataset / f"{name}.json", {
                 "arch": metrics["arch"], "dataset": dataset, "batch_size": len(batch), "init": init.to_dict()})
             log(f"energy {dataset}/{name}: at init {init.total_mj:.4g} mJ, trained {metrics['energy_mj']:.4g} mJ "

@@ -138,7 +138,7 @@ def _rate(model: nn.Module, inputs: torch.Tensor, em: EnergyModel, use_batch_sta
 
     def ops(layer) -> float:
         if layer.kind == "AC":
-            return layer.macs * layer.firing_rate
+            return (layer.macs + layer.spike_ops) * layer.firing_rate
         return layer.macs / layer.time_steps if layer.once else layer.macs
 
     layers = [LayerCost(layer.name, layer.kind, layer.macs, ops(layer), layer.firing_rate,
