@@ -161,3 +161,23 @@ def test_event_data_refuses_a_time_steps_search(tmp_path, capsys):
 
 def test_usage_error_is_a_value_error_for_one_line_reports():
     assert issubclass(NotAdditive, UsageError)
+
+
+def test_search_profile_and_energy_commands_on_the_hybrid_digits_space(tmp_path, capsys):
+    """The CLI end to end on spaces/digits_hybrid.yaml: a small closed-form-energy search, then
+    profile and energy of its best architecture (which carries the new genes in its YAML)."""
+    out = tmp_path / "search"
+    assert cli.main(["search", "--space", "spaces/digits_hybrid.yaml", "--dataset", "digits", "--algorithm", "random",
+                     "--population", "6", "--mutation", "1", "--crossover", "1", "--select", "2", "--energy",
+                     "closed-form", "--batch-size", "8", "--top-k", "1",
+                     "--out", str(out)]) == 0
+    best = out / "top" / "01.yaml"
+    arch = Arch.from_yaml(best)
+    assert SearchSpace.from_yaml("spaces/digits_hybrid.yaml").contains(arch)
+    assert set(yaml.safe_load(best.read_text())["RETRAIN"]) >= {"TIME_STEPS"}
+    capsys.readouterr()
+    assert cli.main(["profile", "--arch", str(best), "--dataset", "digits", "--batch-size", "4", "--json"]) == 0
+    profile = yaml.safe_load(capsys.readouterr().out)
+    assert profile["macs"] == profile["macs_analytic"] == analytic_cost(arch, **DIGITS.model_kwargs()).macs
+    assert cli.main(["energy", "--arch", str(best), "--dataset", "digits", "--batch-size", "4",
+                     "--out", str(tmp_path / "energy")]) == 0
