@@ -14,8 +14,7 @@ from torch import nn
 from autost.arch import Arch
 from autost.backend import select_lif_backend
 from autost.blocks import attention_type
-from autost.blocks.ssa import ATTENTION_SCALE, SpikingSelfAttention  # noqa: F401  (re-exported)
-from autost.layers import AttentionProduct, LinearBN, Neurons, lif  # noqa: F401  (re-exported)
+from autost.layers import AttentionProduct, LinearBN, Neurons  # noqa: F401  (AttentionProduct: re-exported)
 
 from spikingjelly.activation_based import functional
 
