@@ -37,6 +37,10 @@ class SearchSpace:
     threshold: tuple[float, ...] = (SPIKFORMER_THRESHOLD,)
 
     def __post_init__(self) -> None:
+        if not self.attention or not self.tau or not self.threshold:
+            raise ValueError(f"{self.name}: ATTENTION, TAU and THRESHOLD need at least one choice each")
+        for name in self.attention:
+            attention_type(name)
         for dim in self.embed_dim:
             if dim % 8:
                 raise ValueError(f"{self.name}: EMBED_DIM choice {dim} is not divisible by 8")
