@@ -181,3 +181,12 @@ def test_search_profile_and_energy_commands_on_the_hybrid_digits_space(tmp_path,
     assert profile["macs"] == profile["macs_analytic"] == analytic_cost(arch, **DIGITS.model_kwargs()).macs
     assert cli.main(["energy", "--arch", str(best), "--dataset", "digits", "--batch-size", "4",
                      "--out", str(tmp_path / "energy")]) == 0
+
+
+def test_correlate_sampler_reads_the_new_genes(tmp_path):
+    from autost.correlate import sample_architectures
+
+    space = _space(tmp_path)
+    archs = sample_architectures(space, 12, random.Random(0), DIGITS)
+    assert len(set(archs)) == 12 and all(space.contains(a) for a in archs)
+    assert len({a for arch in archs for a in arch.attention}) > 1 and len({a.time_steps for a in archs}) > 1
