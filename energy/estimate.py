@@ -8,8 +8,8 @@ binary spikes costs ``E_AC x MACs x firing_rate``; a layer with real-valued inpu
 The spike-only attention operations of SDSA and Q-K attention (``SpikeMask``, ``SpikeSum``:
 no MACs) are recorded too, each charged by the operand that really triggers it:
 ``E_AC x ops x rate``, a mask by its mask's spikes (one accumulate per element it lets through),
-a sum by the spikes it adds (one addition each). That charge is ours (the papers count the
-linear layers only and call the masks and additions negligible); see the README.
+a sum by the spikes it adds (one addition each). That charge is ours (no paper we know prices
+them on their own); see the README.
 
 A real-valued layer whose input is the same at every time step (the first conv on a static
 image, which direct encoding repeats T times) is charged once, not T times: Spikformer
