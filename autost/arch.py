@@ -8,10 +8,16 @@ from typing import Any, Mapping
 
 import yaml
 
+from autost.blocks import DEFAULT_ATTENTION, attention_type
 from autost.io import atomic_write_text
+from autost.layers import SPIKFORMER_TAU, SPIKFORMER_THRESHOLD, Neurons
 from autost.validate import check_keys, load_yaml
 
 _KEYS = ("DEPTH", "EMBED_DIM", "MLP_RATIO", "NUM_HEADS")
+# Genes beyond AutoST's encoding; a file without them means Spikformer's defaults (ssa in every
+# block, --time-steps, tau 2, threshold 1), and ``to_dict`` writes them only away from those
+# defaults, so AutoST's files, fingerprints and weight seeds stay what they were.
+_OPTIONAL = ("ATTENTION", "TIME_STEPS", "TAU", "THRESHOLD")
 
 
 def _number(value: Any) -> float:
@@ -29,10 +35,20 @@ class Arch:
     embed_dim: int
     mlp_ratio: tuple[float, ...]
     num_heads: tuple[int, ...]
+    attention: tuple[str, ...] = ()  # one registered type per block; empty: ssa in every block
+    time_steps: int | None = None  # None: the run's --time-steps
+    tau: float = SPIKFORMER_TAU  # LIF time constant of every neuron
+    threshold: float = SPIKFORMER_THRESHOLD  # LIF firing threshold (attention LIFs fire at half of it)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mlp_ratio", tuple(_number(r) for r in self.mlp_ratio))
         object.__setattr__(self, "num_heads", tuple(int(h) for h in self.num_heads))
+        attention = tuple(self.attention)
+        if not attention and isinstance(self.depth, int) and self.depth > 0:
+            attention = (DEFAULT_ATTENTION,) * self.depth
+        object.__setattr__(self, "attention", attention)
+        object.__setattr__(self, "tau", _number(self.tau))
+        object.__setattr__(self, "threshold", _number(self.threshold))
         self.validate()
 
     def validate(self) -> None:
@@ -61,6 +77,30 @@ class Arch:
                 raise ValueError(f"MLP_RATIO[{i}]={ratio} gives a hidden layer too wide to count")
             if int(self.embed_dim * ratio) <= 0:
                 raise ValueError(f"MLP_RATIO[{i}]={ratio} gives an empty hidden layer")
+        if len(self.attention) != self.depth:
+            raise ValueError(f"ATTENTION has {len(self.attention)} entries but DEPTH is {self.depth}; "
+                             "give one per block")
+        for i, name in enumerate(self.attention):
+            try:
+                attention_type(name)
+            except ValueError as err:
+                raise ValueError(f"ATTENTION[{i}]: {err}") from None
+        if self.time_steps is not None and (isinstance(self.time_steps, bool) or not isinstance(self.time_steps, int)
+                                            or self.time_steps < 1):
+            raise ValueError(f"TIME_STEPS must be a positive integer, got {self.time_steps!r}")
+        if not math.isfinite(self.tau) or self.tau < 1:
+            raise ValueError(f"TAU must be a number of at least 1 (the LIF leaks 1/TAU a step), got {self.tau!r}")
+        if not math.isfinite(self.threshold) or self.threshold <= 0:
+            raise ValueError(f"THRESHOLD must be a positive number, got {self.threshold!r}")
+
+    @property
+    def neurons(self) -> Neurons:
+        """The LIF parameters of every neuron of the network."""
+        return Neurons(tau=float(self.tau), threshold=float(self.threshold))
+
+    def steps(self, time_steps: int) -> int:
+        """The time steps this architecture runs: its TIME_STEPS gene, else ``time_steps`` (--time-steps)."""
+        return self.time_steps if self.time_steps is not None else time_steps
 
     def hidden_dim(self, block: int) -> int:
         """Width of block ``block``'s MLP hidden layer (``int(D * ratio)``, as Spikformer does)."""
@@ -76,7 +116,7 @@ class Arch:
             data = data["RETRAIN"]
             if not isinstance(data, Mapping):
                 raise ValueError("RETRAIN must be a mapping with keys " + ", ".join(_KEYS))
-        check_keys(data, _KEYS, "architecture")
+        check_keys(data, _KEYS, "architecture", _OPTIONAL)
         missing = [k for k in _KEYS if k not in data]
         if missing:
             raise ValueError(f"architecture is missing {', '.join(missing)} (needs {', '.join(_KEYS)})")
@@ -92,18 +132,39 @@ class Arch:
                 raise ValueError(f"{key} entries must be numbers, got {list(value)}")
         if any(not float(h).is_integer() for h in heads):
             raise ValueError(f"NUM_HEADS entries must be integers, got {list(heads)}")
-        return cls(depth, embed_dim, tuple(mlp), tuple(int(h) for h in heads))
+        attention = data.get("ATTENTION", ())
+        if not isinstance(attention, (list, tuple)) or any(not isinstance(a, str) for a in attention):
+            raise ValueError(f"ATTENTION must be a list of attention type names, one per block, got {attention!r}")
+        time_steps = data.get("TIME_STEPS")
+        if time_steps is not None and (isinstance(time_steps, bool) or not isinstance(time_steps, int)):
+            raise ValueError(f"TIME_STEPS must be an integer, got {time_steps!r}")
+        neuron = {}
+        for key in ("TAU", "THRESHOLD"):
+            if key in data:
+                value = data[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ValueError(f"{key} must be a number, got {value!r}")
+                neuron[key.lower()] = value
+        return cls(depth, embed_dim, tuple(mlp), tuple(int(h) for h in heads), tuple(attention), time_steps,
+                   **neuron)
 
     def to_dict(self) -> dict[str, Any]:
-        """AutoST's ``RETRAIN`` mapping (with the wrapper)."""
-        return {
-            "RETRAIN": {
-                "DEPTH": self.depth,
-                "EMBED_DIM": self.embed_dim,
-                "MLP_RATIO": list(self.mlp_ratio),
-                "NUM_HEADS": list(self.num_heads),
-            }
+        """AutoST's ``RETRAIN`` mapping (with the wrapper); the new genes only away from their defaults."""
+        retrain: dict[str, Any] = {
+            "DEPTH": self.depth,
+            "EMBED_DIM": self.embed_dim,
+            "MLP_RATIO": list(self.mlp_ratio),
+            "NUM_HEADS": list(self.num_heads),
         }
+        if any(a != DEFAULT_ATTENTION for a in self.attention):
+            retrain["ATTENTION"] = list(self.attention)
+        if self.time_steps is not None:
+            retrain["TIME_STEPS"] = self.time_steps
+        if self.tau != SPIKFORMER_TAU:
+            retrain["TAU"] = self.tau
+        if self.threshold != SPIKFORMER_THRESHOLD:
+            retrain["THRESHOLD"] = self.threshold
+        return {"RETRAIN": retrain}
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Arch":
@@ -117,7 +178,17 @@ class Arch:
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), default_flow_style=None, sort_keys=False))
 
     def short(self) -> str:
-        """A compact one-line label, e.g. ``d4-D384-m[4,4,4,4]-h[8,8,8,8]``."""
+        """A compact one-line label, e.g. ``d4-D384-m[4,4,4,4]-h[8,8,8,8]``; the new genes are
+        appended only away from their defaults (``-a[qk,ssa]-T4-tau1.5-th0.5``)."""
         mlp = ",".join(f"{r:g}" for r in self.mlp_ratio)
         heads = ",".join(str(h) for h in self.num_heads)
-        return f"d{self.depth}-D{self.embed_dim}-m[{mlp}]-h[{heads}]"
+        label = f"d{self.depth}-D{self.embed_dim}-m[{mlp}]-h[{heads}]"
+        if any(a != DEFAULT_ATTENTION for a in self.attention):
+            label += f"-a[{','.join(self.attention)}]"
+        if self.time_steps is not None:
+            label += f"-T{self.time_steps}"
+        if self.tau != SPIKFORMER_TAU:
+            label += f"-tau{self.tau:g}"
+        if self.threshold != SPIKFORMER_THRESHOLD:
+            label += f"-th{self.threshold:g}"
+        return label

@@ -34,7 +34,7 @@ from autost.batches import labeled_batch
 from autost.cost import analytic_cost
 from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
-from autost.geometry import Geometry, resolve_geometry
+from autost.geometry import Geometry, check_time_steps_gene, resolve_geometry
 from autost.io import atomic_write_json
 from autost.memory import check_fits
 from autost.model import build_model
@@ -104,7 +104,9 @@ def validate(config: StudyConfig) -> SearchSpace:
     from datasets import check_available
 
     check_available(config.dataset, config.data_root)
-    return SearchSpace.from_yaml(config.space)
+    space = SearchSpace.from_yaml(config.space)
+    check_time_steps_gene(space.time_steps, config.dataset, config.time_steps)
+    return space
 
 
 def geometry_of(config: StudyConfig) -> Geometry:
@@ -150,10 +152,8 @@ def sample_architectures(space: SearchSpace, n: int, rng: random.Random, geometr
 
 def _draw(space: SearchSpace, depth: int, dim: int, rng: random.Random, geometry: Geometry,
           constraints: Constraints, seen: set[Arch]) -> Arch | None:
-    heads = space.heads_for(dim)
     for _ in range(MISSES_PER_CELL):
-        arch = Arch(depth, dim, tuple(rng.choice(space.mlp_ratio) for _ in range(depth)),
-                    tuple(rng.choice(heads) for _ in range(depth)))
+        arch = space.sample_at(depth, dim, rng)
         if arch not in seen and constraints.params_ok(analytic_cost(arch, **geometry.model_kwargs()).params):
             return arch
     return None

@@ -1,9 +1,12 @@
 """MACs and parameters: counted with thop on a built model, and in closed form from an Arch.
 
 Convention (DESIGN.md): MACs of ONE sample over ALL time steps, counting convolutions,
-linear layers and the two attention matrix products. BatchNorm (foldable into the
-preceding layer at inference), LIF neurons, max-pooling, additions and means are not
-MACs. This is also what ``torch.utils.flop_counter.FlopCounterMode`` counts (FLOPs = 2 x MACs).
+linear layers and the attention matrix products (SSA's two). BatchNorm (foldable into the
+preceding layer at inference), LIF neurons, max-pooling, additions, means and spike masks
+(SDSA's and Q-K attention's) are not MACs. This is also what
+``torch.utils.flop_counter.FlopCounterMode`` counts (FLOPs = 2 x MACs). Each block's attention
+declares its own share (``autost.blocks``); the architecture's TIME_STEPS gene, when it has one,
+replaces ``time_steps`` and multiplies every count.
 """
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ from spikingjelly.activation_based import neuron
 from torch import nn
 
 from autost.arch import Arch
-from autost.model import MAX_STEM_POOLS, AttentionProduct, stem_pools
+from autost.blocks import attention_type
+from autost.layers import AttentionProduct
+from autost.model import MAX_STEM_POOLS, stem_pools
 
 
 @dataclass(frozen=True)
@@ -66,30 +71,50 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def layer_macs(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
-               num_classes: int) -> dict[str, int]:
-    """MACs per sample over all T steps of every weight layer, in closed form, keyed by the
-    layer's module name in ``autost.model`` (as the energy estimate's records name them)."""
+def _tokens_and_stem(arch: Arch, in_channels: int, img_size: int, patch_size: int) -> tuple[int, dict[str, int]]:
+    """The token count and the stem's MACs per step, by layer name."""
     d = arch.embed_dim
     pools = stem_pools(img_size, patch_size)
-    widths = [d // 8, d // 4, d // 2, d]
     macs: dict[str, int] = {}
     side, cin = img_size, in_channels
-    for i, cout in enumerate(widths):
+    for i, cout in enumerate([d // 8, d // 4, d // 2, d]):
         macs[f"stem.stages.{i}.conv"] = side * side * 9 * cin * cout
         if i >= MAX_STEM_POOLS - pools:
             side = (side + 1) // 2  # MaxPool2d(3, stride 2, padding 1)
         cin = cout
     macs["stem.rpe.conv"] = side * side * 9 * d * d
-    tokens = side * side
+    return side * side, macs
+
+
+def layer_macs(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
+               num_classes: int) -> dict[str, int]:
+    """MACs per sample over all T steps of every weight layer, in closed form, keyed by the
+    layer's module name in ``autost.model`` (as the energy estimate's records name them)."""
+    d = arch.embed_dim
+    tokens, macs = _tokens_and_stem(arch, in_channels, img_size, patch_size)
     for i in range(arch.depth):
         hidden, block = arch.hidden_dim(i), f"blocks.{i}"
-        for name in ("q", "k", "v", "proj"):
-            macs[f"{block}.attn.{name}.linear"] = tokens * d * d
-        macs[f"{block}.attn.qk"] = macs[f"{block}.attn.av"] = tokens * tokens * d
+        for name, value in attention_type(arch.attention[i]).macs(d, arch.num_heads[i], tokens).items():
+            macs[f"{block}.attn.{name}"] = value
         macs[f"{block}.mlp.fc1.linear"] = macs[f"{block}.mlp.fc2.linear"] = tokens * d * hidden
     macs["head"] = d * num_classes
-    return {name: value * time_steps for name, value in macs.items()}
+    steps = arch.steps(time_steps)
+    return {name: value * steps for name, value in macs.items()}
+
+
+def layer_spike_ops(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
+                    num_classes: int) -> dict[str, int]:
+    """The attention's spike operations (masks and sums, not MACs) per sample over all T steps, as
+    each type declares them, keyed by module name; the energy estimate charges each one an
+    accumulate times its gating operand's firing rate. Empty for an all-SSA network."""
+    tokens, _ = _tokens_and_stem(arch, in_channels, img_size, patch_size)
+    steps = arch.steps(time_steps)
+    ops: dict[str, int] = {}
+    for i in range(arch.depth):
+        for name, value in attention_type(arch.attention[i]).spike_ops(arch.embed_dim, arch.num_heads[i],
+                                                                       tokens).items():
+            ops[f"blocks.{i}.attn.{name}"] = value * steps
+    return ops
 
 
 def analytic_cost(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
@@ -97,7 +122,7 @@ def analytic_cost(arch: Arch, *, in_channels: int, img_size: int, patch_size: in
     """Params and MACs (per sample, all T steps) in closed form, without building a model.
 
     Mirrors ``autost.model``: bias-free convs and linears each followed by BatchNorm
-    (2 parameters per channel), a biased classifier head.
+    (2 parameters per channel), a biased classifier head; each attention as its type declares.
     """
     d = arch.embed_dim
     widths = [d // 8, d // 4, d // 2, d]
@@ -108,7 +133,8 @@ def analytic_cost(arch: Arch, *, in_channels: int, img_size: int, patch_size: in
     params += 9 * d * d + 2 * d  # relative position conv
     for i in range(arch.depth):
         hidden = arch.hidden_dim(i)
-        params += 4 * (d * d + 2 * d) + 2 * d * hidden + 2 * hidden + 2 * d
+        params += attention_type(arch.attention[i]).params(d, arch.num_heads[i])
+        params += 2 * d * hidden + 2 * hidden + 2 * d  # the MLP's two linears with BatchNorm
     params += d * num_classes + num_classes
     macs = layer_macs(arch, in_channels=in_channels, img_size=img_size, patch_size=patch_size,
                       time_steps=time_steps, num_classes=num_classes)

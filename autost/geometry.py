@@ -1,7 +1,7 @@
 """The input geometry a model is built for: from a dataset's description or an input shape."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from autost.errors import UsageError
 from autost.validate import at_least
@@ -24,6 +24,11 @@ class Geometry:
     def model_kwargs(self) -> dict:
         """Keyword arguments for ``build_model`` and ``analytic_cost``."""
         return asdict(self)
+
+    def for_arch(self, arch) -> "Geometry":
+        """This geometry at the time steps ``arch`` runs (its TIME_STEPS gene overrides --time-steps),
+        so that data is binned and batches are drawn at the network's T."""
+        return replace(self, time_steps=arch.steps(self.time_steps))
 
 
 def parse_input_shape(text: str) -> tuple[int, int]:
@@ -53,3 +58,16 @@ def resolve_geometry(*, dataset: str | None, input_shape: str | None, num_classe
     if num_classes is None or patch_size is None:
         raise UsageError("--input-shape needs --num-classes and --patch-size too")
     return Geometry(channels, size, patch_size, num_classes, time_steps)
+
+
+def check_time_steps_gene(choices: tuple[int, ...], dataset: str | None, time_steps: int) -> None:
+    """Refuse, in one line, a search space whose TIME_STEPS gene offers a T other than ``time_steps``
+    on an event dataset: its frames are binned once, at ``time_steps``, for every candidate."""
+    if not dataset or not choices or set(choices) == {time_steps}:
+        return
+    from datasets import dataset_info
+
+    if dataset_info(dataset).kind != "static":
+        raise UsageError(f"TIME_STEPS choices {list(choices)} need a static dataset: {dataset}'s event frames are "
+                         f"binned once, at --time-steps {time_steps}; search T on static data, or give the space "
+                         f"TIME_STEPS: [{time_steps}]")

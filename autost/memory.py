@@ -58,7 +58,7 @@ def _times(factor: float, values: int) -> int:
 
 def _activation_values(arch: Arch, geometry: Geometry) -> tuple[int, int]:
     """(values autograd keeps per sample for training, the largest single activation per sample)."""
-    t, d = geometry.time_steps, arch.embed_dim
+    t, d = arch.steps(geometry.time_steps), arch.embed_dim
     pools = stem_pools(geometry.img_size, geometry.patch_size)
     side = geometry.img_size
     saved, largest = t * geometry.in_channels * side * side, 0

@@ -2,7 +2,9 @@
 
 Tensors are time-first inside: ``[T, B, ...]`` (SpikingJelly multi-step mode). Tokens are
 ``[T, B, L, D]``. Every layer that multiplies by weights is an ``nn.Conv2d``, an
-``nn.Linear`` or an ``AttentionProduct``, so counters and energy hooks find them by type.
+``nn.Linear`` or an ``AttentionProduct``, and every spike-only attention operation a
+``SpikeMask`` or ``SpikeSum`` (``autost.layers``), so counters and energy hooks find them by
+type. Each block's attention is built by its registered type (``autost.blocks``).
 """
 from __future__ import annotations
 
@@ -11,38 +13,12 @@ from torch import nn
 
 from autost.arch import Arch
 from autost.backend import select_lif_backend
+from autost.blocks import attention_type
+from autost.layers import LinearBN, Neurons
 
-from spikingjelly.activation_based import functional, neuron, surrogate
+from spikingjelly.activation_based import functional
 
-ATTENTION_SCALE = 0.125
 MAX_STEM_POOLS = 4  # one max-pool per stem conv stage at most
-
-
-def fp32_lif_input(module: nn.Module, args: tuple) -> tuple | None:
-    """Forward pre-hook: a LIF neuron integrates in float32 under mixed precision.
-
-    Under fp16 autocast the conv/linear-BN before a LIF gives fp16, and SpikingJelly 2.0.0's LIF
-    then keeps an fp16 membrane, which its GPU kernels do not take: it falls back to the torch
-    reference, and a forced backend (``--backend cuda`` or ``torch``) refuses to run (seen on an
-    H200). Casting the input keeps the membrane in float32, as autocast keeps BatchNorm's
-    statistics; the spikes (0/1) are exact either way."""
-    x = args[0]
-    if x.dtype in (torch.float16, torch.bfloat16):
-        return (x.float(), *args[1:])
-    return None
-
-
-def lif(v_threshold: float = 1.0) -> neuron.LIFNode:
-    """Multi-step LIF neuron with the Spikformer settings (tau 2, detached reset), integrating
-    in float32 under mixed precision (``fp32_lif_input``).
-
-    Each neuron gets its own surrogate module: LIFNode's default is one Sigmoid instance
-    shared by every neuron in the process, so anything a tool attaches to it (thop's
-    counting buffers, say) would leak into the state dict of every model built later."""
-    node = neuron.LIFNode(tau=2.0, v_threshold=v_threshold, surrogate_function=surrogate.Sigmoid(),
-                          detach_reset=True, step_mode="m")
-    node.register_forward_pre_hook(fp32_lif_input)
-    return node
 
 
 def _over_time(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -65,69 +41,14 @@ class ConvBN(nn.Module):
         return _over_time(lambda z: self.pool(self.bn(self.conv(z))), x)
 
 
-class LinearBN(nn.Module):
-    """Token-wise Linear (no bias, BN follows) + BatchNorm1d over ``[T, B, L, D]``."""
-
-    def __init__(self, cin: int, cout: int):
-        super().__init__()
-        self.linear = nn.Linear(cin, cout, bias=False)
-        self.bn = nn.BatchNorm1d(cout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.linear(x)
-        return self.bn(y.flatten(0, -2)).reshape(y.shape)
-
-
-class AttentionProduct(nn.Module):
-    """``q @ k^T * scale`` or ``attn @ v`` on ``[T, B, H, L, d]``; a module so that MAC
-    counters and firing-rate hooks can see it (thop only hooks modules)."""
-
-    def __init__(self, transpose_rhs: bool, scale: float = 1.0):
-        super().__init__()
-        self.transpose_rhs = transpose_rhs
-        self.scale = scale
-
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        out = a @ (b.transpose(-2, -1) if self.transpose_rhs else b)
-        return out * self.scale if self.scale != 1.0 else out
-
-
-class SpikingSelfAttention(nn.Module):
-    """SSA: LIF, q/k/v = Linear-BN-LIF, ``attn = q k^T * 0.125``, ``attn v``, LIF(0.5), Linear-BN."""
-
-    def __init__(self, dim: int, num_heads: int):
-        super().__init__()
-        self.num_heads = num_heads
-        self.input_lif = lif()
-        self.q, self.k, self.v = LinearBN(dim, dim), LinearBN(dim, dim), LinearBN(dim, dim)
-        self.q_lif, self.k_lif, self.v_lif = lif(), lif(), lif()
-        self.qk = AttentionProduct(transpose_rhs=True, scale=ATTENTION_SCALE)
-        self.av = AttentionProduct(transpose_rhs=False)
-        self.attn_lif = lif(v_threshold=0.5)
-        self.proj = LinearBN(dim, dim)
-
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        t, b, n, d = x.shape
-        return x.reshape(t, b, n, self.num_heads, d // self.num_heads).transpose(2, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.input_lif(x)
-        q = self._heads(self.q_lif(self.q(s)))
-        k = self._heads(self.k_lif(self.k(s)))
-        v = self._heads(self.v_lif(self.v(s)))
-        y = self.av(self.qk(q, k), v)  # [T, B, H, L, d]
-        y = y.transpose(2, 3).flatten(-2)
-        return self.proj(self.attn_lif(y))
-
-
 class MLP(nn.Module):
     """LIF, Linear(D, hidden)-BN, LIF, Linear(hidden, D)-BN."""
 
-    def __init__(self, dim: int, hidden: int):
+    def __init__(self, dim: int, hidden: int, neurons: Neurons = Neurons()):
         super().__init__()
-        self.lif1 = lif()
+        self.lif1 = neurons.lif()
         self.fc1 = LinearBN(dim, hidden)
-        self.lif2 = lif()
+        self.lif2 = neurons.lif()
         self.fc2 = LinearBN(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,10 +56,12 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim: int, num_heads: int, hidden: int):
+    """``x = x + attention(x); x = x + MLP(x)``, the attention of the registered type ``attention``."""
+
+    def __init__(self, dim: int, num_heads: int, hidden: int, attention: str = "ssa", neurons: Neurons = Neurons()):
         super().__init__()
-        self.attn = SpikingSelfAttention(dim, num_heads)
-        self.mlp = MLP(dim, hidden)
+        self.attn = attention_type(attention).build(dim, num_heads, neurons)
+        self.mlp = MLP(dim, hidden, neurons)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(x)
@@ -149,7 +72,7 @@ class PatchStem(nn.Module):
     """Spiking Patch Splitting: conv-BN-LIF stages of widths D/8, D/4, D/2, D with max-pools
     in the last ``pools`` stages, then a relative-position conv-BN added back."""
 
-    def __init__(self, in_channels: int, dim: int, pools: int):
+    def __init__(self, in_channels: int, dim: int, pools: int, neurons: Neurons = Neurons()):
         super().__init__()
         widths = [dim // 8, dim // 4, dim // 2, dim]
         first_pool = len(widths) - pools
@@ -158,7 +81,7 @@ class PatchStem(nn.Module):
         cin = in_channels
         for i, cout in enumerate(widths):
             self.stages.append(ConvBN(cin, cout, pool=i >= first_pool))
-            self.lifs.append(lif())
+            self.lifs.append(neurons.lif())
             cin = cout
         self.rpe = ConvBN(dim, dim, pool=False)
 
@@ -170,18 +93,21 @@ class PatchStem(nn.Module):
 
 
 class SpikingTransformer(nn.Module):
-    """Stem, ``depth`` blocks, head (mean over tokens, Linear, mean over time)."""
+    """Stem, ``depth`` blocks, head (mean over tokens, Linear, mean over time). ``time_steps`` is
+    the run's T; the architecture's TIME_STEPS gene, when it has one, takes its place."""
 
     def __init__(self, arch: Arch, *, in_channels: int, img_size: int, num_classes: int,
                  time_steps: int, patch_size: int):
         super().__init__()
         self.arch = arch
-        self.time_steps = time_steps
+        self.time_steps = arch.steps(time_steps)
         self.in_channels = in_channels
         self.img_size = img_size
-        self.stem = PatchStem(in_channels, arch.embed_dim, stem_pools(img_size, patch_size))
+        neurons = arch.neurons
+        self.stem = PatchStem(in_channels, arch.embed_dim, stem_pools(img_size, patch_size), neurons)
         self.blocks = nn.ModuleList(
-            Block(arch.embed_dim, arch.num_heads[i], arch.hidden_dim(i)) for i in range(arch.depth)
+            Block(arch.embed_dim, arch.num_heads[i], arch.hidden_dim(i), arch.attention[i], neurons)
+            for i in range(arch.depth)
         )
         self.head = nn.Linear(arch.embed_dim, num_classes)
         self._init_weights()
@@ -198,6 +124,9 @@ class SpikingTransformer(nn.Module):
         if x.dim() == 4:
             return x.unsqueeze(0).repeat(self.time_steps, 1, 1, 1, 1)
         if x.dim() == 5:
+            if x.shape[1] != self.time_steps:
+                raise ValueError(f"the event frames hold {x.shape[1]} time steps but the network runs "
+                                 f"{self.time_steps}; bin the events into the architecture's TIME_STEPS")
             return x.transpose(0, 1)
         raise ValueError(f"expected [B, C, H, W] or [B, T, C, H, W] input, got shape {tuple(x.shape)}")
 

@@ -215,11 +215,16 @@ def _run(config: dict, plan: Stages, out: Path, resume: bool, log: Callable[[str
         geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
                                     time_steps=train_config.time_steps)
         seed = plan.search.seed if energy.seed is None else energy.seed
-        batch = real_batch(dataset, batch_size=energy.batch_size, time_steps=train_config.time_steps,
-                           seed=seed, data_root=train_config.data_root, split="test")
+        batches: dict = {}  # one test batch per T (an architecture's TIME_STEPS gene sets its T)
         for name, metrics in trained.items():
             arch = Arch.from_dict(metrics["arch"])
-            init = measure_energy(arch, geometry, batch, seed=seed, energy_model=energy.model)
+            arch_geometry = geometry.for_arch(arch)
+            t = arch_geometry.time_steps
+            if t not in batches:
+                batches[t] = real_batch(dataset, batch_size=energy.batch_size, time_steps=t, seed=seed,
+                                        data_root=train_config.data_root, split="test")
+            batch = batches[t]
+            init = measure_energy(arch, arch_geometry, batch, seed=seed, energy_model=energy.model)
             atomic_write_json(out / "energy" / dataset / f"{name}.json", {
                 "arch": metrics["arch"], "dataset": dataset, "batch_size": len(batch), "init": init.to_dict()})
             log(f"energy {dataset}/{name}: at init {init.total_mj:.4g} mJ, trained {metrics['energy_mj']:.4g} mJ "

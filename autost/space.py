@@ -11,22 +11,36 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from autost.arch import Arch
+from autost.blocks import DEFAULT_ATTENTION, attention_type
+from autost.layers import SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
 from autost.validate import check_keys, load_yaml
 
 _KEYS = ("MLP_RATIO", "NUM_HEADS", "DEPTH", "EMBED_DIM")
+# Optional genes (``autost.arch``): absent, a space holds Spikformer's defaults only and draws no
+# random numbers for them, so AutoST's spaces sample, mutate and cross over exactly as before.
+_OPTIONAL = ("ATTENTION", "TIME_STEPS", "TAU", "THRESHOLD")
 
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Choices for depth, width and per-block MLP ratio and head count (AutoST's format)."""
+    """Choices for depth, width and per-block MLP ratio and head count (AutoST's format), and
+    optionally for each block's attention type and the network's T, tau and threshold."""
 
     mlp_ratio: tuple[float, ...]
     num_heads: tuple[int, ...]
     depth: tuple[int, ...]
     embed_dim: tuple[int, ...]
     name: str = "space"
+    attention: tuple[str, ...] = (DEFAULT_ATTENTION,)
+    time_steps: tuple[int, ...] = ()  # empty: T is not a gene (the run's --time-steps)
+    tau: tuple[float, ...] = (SPIKFORMER_TAU,)
+    threshold: tuple[float, ...] = (SPIKFORMER_THRESHOLD,)
 
     def __post_init__(self) -> None:
+        if not self.attention or not self.tau or not self.threshold:
+            raise ValueError(f"{self.name}: ATTENTION, TAU and THRESHOLD need at least one choice each")
+        for name in self.attention:
+            attention_type(name)
         for dim in self.embed_dim:
             if dim % 8:
                 raise ValueError(f"{self.name}: EMBED_DIM choice {dim} is not divisible by 8")
@@ -41,7 +55,7 @@ class SearchSpace:
             raise ValueError(f"{name}: expected a top-level SEARCH_SPACE mapping with keys {', '.join(_KEYS)}")
         check_keys(data, ("SEARCH_SPACE",), name)
         space = data["SEARCH_SPACE"]
-        check_keys(space, _KEYS, f"{name}: SEARCH_SPACE")
+        check_keys(space, _KEYS, f"{name}: SEARCH_SPACE", _OPTIONAL)
         values: dict[str, tuple] = {}
         for key in _KEYS:
             if key not in space:
@@ -55,21 +69,30 @@ class SearchSpace:
                 kind = "positive numbers" if key == "MLP_RATIO" else "positive integers"
                 raise ValueError(f"{name}: SEARCH_SPACE.{key} must hold {kind}, got {choices}")
             values[key] = tuple(sorted(set(choices)))
-        return cls(values["MLP_RATIO"], values["NUM_HEADS"], values["DEPTH"], values["EMBED_DIM"], name=name)
+        return cls(values["MLP_RATIO"], values["NUM_HEADS"], values["DEPTH"], values["EMBED_DIM"], name=name,
+                   **_optional_genes(space, name))
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "SearchSpace":
         return cls.from_dict(load_yaml(path, "search space file"), name=str(path))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "SEARCH_SPACE": {
-                "MLP_RATIO": list(self.mlp_ratio),
-                "NUM_HEADS": list(self.num_heads),
-                "DEPTH": list(self.depth),
-                "EMBED_DIM": list(self.embed_dim),
-            }
+        """AutoST's mapping; the optional genes only where they hold more than the default."""
+        space: dict[str, Any] = {
+            "MLP_RATIO": list(self.mlp_ratio),
+            "NUM_HEADS": list(self.num_heads),
+            "DEPTH": list(self.depth),
+            "EMBED_DIM": list(self.embed_dim),
         }
+        if self.attention != (DEFAULT_ATTENTION,):
+            space["ATTENTION"] = list(self.attention)
+        if self.time_steps:
+            space["TIME_STEPS"] = list(self.time_steps)
+        if self.tau != (SPIKFORMER_TAU,):
+            space["TAU"] = list(self.tau)
+        if self.threshold != (SPIKFORMER_THRESHOLD,):
+            space["THRESHOLD"] = list(self.threshold)
+        return {"SEARCH_SPACE": space}
 
     def heads_for(self, embed_dim: int) -> tuple[int, ...]:
         """Head-count choices that divide ``embed_dim`` (the others cannot be built)."""
@@ -81,7 +104,17 @@ class SearchSpace:
             and arch.embed_dim in self.embed_dim
             and all(r in self.mlp_ratio for r in arch.mlp_ratio)
             and all(h in self.heads_for(arch.embed_dim) for h in arch.num_heads)
+            and all(a in self.attention for a in arch.attention)
+            and arch.time_steps == self._time_steps_of(arch)
+            and arch.tau in self.tau
+            and arch.threshold in self.threshold
         )
+
+    def _time_steps_of(self, arch: Arch) -> int | None:
+        """``arch.time_steps`` when this space allows it, else a value that differs from it."""
+        if not self.time_steps:
+            return None
+        return arch.time_steps if arch.time_steps in self.time_steps else -1
 
     def check(self, arch: Arch) -> None:
         """Raise ``ValueError`` naming the first gene of ``arch`` outside this space."""
@@ -95,34 +128,61 @@ class SearchSpace:
         for i, h in enumerate(arch.num_heads):
             if h not in self.num_heads:
                 raise ValueError(f"NUM_HEADS[{i}]={h} is not in {self.name}'s choices {list(self.num_heads)}")
+        for i, a in enumerate(arch.attention):
+            if a not in self.attention:
+                raise ValueError(f"ATTENTION[{i}]={a} is not in {self.name}'s choices {list(self.attention)}")
+        if self.time_steps and arch.time_steps not in self.time_steps:
+            raise ValueError(f"TIME_STEPS {arch.time_steps} is not in {self.name}'s choices {list(self.time_steps)}")
+        if not self.time_steps and arch.time_steps is not None:
+            raise ValueError(f"TIME_STEPS {arch.time_steps} is set but {self.name} has no TIME_STEPS gene")
+        for key, value, choices in (("TAU", arch.tau, self.tau), ("THRESHOLD", arch.threshold, self.threshold)):
+            if value not in choices:
+                raise ValueError(f"{key} {value} is not in {self.name}'s choices {list(choices)}")
 
     def size(self) -> int:
         """Number of distinct architectures in the space."""
-        return sum(
-            (len(self.mlp_ratio) * len(self.heads_for(dim))) ** depth
+        per_network = max(len(self.time_steps), 1) * len(self.tau) * len(self.threshold)
+        return per_network * sum(
+            (len(self.mlp_ratio) * len(self.heads_for(dim)) * len(self.attention)) ** depth
             for depth in self.depth
             for dim in self.embed_dim
         )
 
+    def _pick(self, choices: tuple, rng: random.Random):
+        """A random choice, drawing no random number when there is one choice (so a space without
+        the optional genes consumes the generator exactly as before they existed)."""
+        return rng.choice(choices) if len(choices) > 1 else choices[0]
+
+    def _network_genes(self, rng: random.Random) -> dict[str, Any]:
+        """TIME_STEPS, TAU and THRESHOLD drawn at random."""
+        return {"time_steps": self._pick(self.time_steps, rng) if self.time_steps else None,
+                "tau": self._pick(self.tau, rng), "threshold": self._pick(self.threshold, rng)}
+
     def sample(self, rng: random.Random) -> Arch:
         depth = rng.choice(self.depth)
         dim = rng.choice(self.embed_dim)
+        return self.sample_at(depth, dim, rng)
+
+    def sample_at(self, depth: int, dim: int, rng: random.Random) -> Arch:
+        """A random architecture of ``depth`` blocks at width ``dim``: every other gene drawn."""
         heads = self.heads_for(dim)
-        return Arch(
-            depth,
-            dim,
-            tuple(rng.choice(self.mlp_ratio) for _ in range(depth)),
-            tuple(rng.choice(heads) for _ in range(depth)),
-        )
+        mlp = tuple(rng.choice(self.mlp_ratio) for _ in range(depth))
+        head_counts = tuple(rng.choice(heads) for _ in range(depth))
+        attention = tuple(self._pick(self.attention, rng) for _ in range(depth))
+        return Arch(depth, dim, mlp, head_counts, attention, **self._network_genes(rng))
 
     def mutate(self, arch: Arch, rng: random.Random, m_prob: float, s_prob: float) -> Arch:
         """AutoST's mutation: depth resampled with probability ``s_prob`` (new blocks random,
         removed blocks cut from the tail), each block's MLP ratio and head count with
         ``m_prob``, the width with ``s_prob``. Heads that stop dividing a new width are
-        resampled so the result is always buildable."""
+        resampled so the result is always buildable. The optional genes, where the space has
+        more than one choice: each block's attention type with ``m_prob`` (like its MLP ratio),
+        T, tau and threshold each with ``s_prob`` (like the width: they act on every block);
+        a space without them draws the same random numbers as before they existed."""
         depth = arch.depth
         mlp = list(arch.mlp_ratio)
         heads = list(arch.num_heads)
+        attention = list(arch.attention)
         dim = arch.embed_dim
         if rng.random() < s_prob:
             depth = rng.choice(self.depth)
@@ -130,8 +190,9 @@ class SearchSpace:
                 extra = depth - arch.depth
                 mlp += [rng.choice(self.mlp_ratio) for _ in range(extra)]
                 heads += [rng.choice(self.heads_for(dim)) for _ in range(extra)]
+                attention += [self._pick(self.attention, rng) for _ in range(extra)]
             else:
-                mlp, heads = mlp[:depth], heads[:depth]
+                mlp, heads, attention = mlp[:depth], heads[:depth], attention[:depth]
         for i in range(depth):
             if rng.random() < m_prob:
                 mlp[i] = rng.choice(self.mlp_ratio)
@@ -142,12 +203,22 @@ class SearchSpace:
             dim = rng.choice(self.embed_dim)
             valid = self.heads_for(dim)
             heads = [h if h in valid else rng.choice(valid) for h in heads]
-        return Arch(depth, dim, tuple(mlp), tuple(heads))
+        if len(self.attention) > 1:
+            for i in range(depth):
+                if rng.random() < m_prob:
+                    attention[i] = rng.choice(self.attention)
+        genes = {"time_steps": arch.time_steps, "tau": arch.tau, "threshold": arch.threshold}
+        for gene, choices in (("time_steps", self.time_steps), ("tau", self.tau), ("threshold", self.threshold)):
+            if len(choices) > 1 and rng.random() < s_prob:
+                genes[gene] = rng.choice(choices)
+        return Arch(depth, dim, tuple(mlp), tuple(heads), tuple(attention), **genes)
 
     def crossover(self, a: Arch, b: Arch, rng: random.Random) -> Arch:
         """AutoST's crossover of two parents of equal depth: each gene from either parent.
         A head count that does not divide the inherited width is taken from the parent
-        that gave the width (which is valid by construction)."""
+        that gave the width (which is valid by construction). Each block's attention type and
+        the network's T, tau and threshold come from either parent too, where the space has more
+        than one choice for them (else no random number is drawn: the parents agree)."""
         if a.depth != b.depth:
             raise ValueError(f"crossover needs parents of equal depth, got {a.depth} and {b.depth}")
         width_parent = rng.choice((a, b))
@@ -157,4 +228,39 @@ class SearchSpace:
         for i, pair in enumerate(zip(a.num_heads, b.num_heads)):
             h = rng.choice(pair)
             heads.append(h if dim % h == 0 else width_parent.num_heads[i])
-        return Arch(a.depth, dim, mlp, tuple(heads))
+        attention = a.attention
+        if len(self.attention) > 1:
+            attention = tuple(rng.choice(pair) for pair in zip(a.attention, b.attention))
+        genes = {}
+        for gene, choices in (("time_steps", self.time_steps), ("tau", self.tau), ("threshold", self.threshold)):
+            genes[gene] = rng.choice((getattr(a, gene), getattr(b, gene))) if len(choices) > 1 else getattr(a, gene)
+        return Arch(a.depth, dim, mlp, tuple(heads), attention, **genes)
+
+
+def _optional_genes(space: Mapping[str, Any], name: str) -> dict[str, tuple]:
+    """The optional genes of a SEARCH_SPACE mapping, checked: registered attention types (in the
+    file's order), positive integer time steps, taus of at least 1 and positive thresholds."""
+    genes: dict[str, tuple] = {}
+    if "ATTENTION" in space:
+        choices = space["ATTENTION"]
+        if not isinstance(choices, list) or not choices or any(not isinstance(c, str) for c in choices):
+            raise ValueError(f"{name}: SEARCH_SPACE.ATTENTION must be a non-empty list of attention type names")
+        for choice in choices:
+            try:
+                attention_type(choice)
+            except ValueError as err:
+                raise ValueError(f"{name}: SEARCH_SPACE.ATTENTION: {err}") from None
+        genes["attention"] = tuple(dict.fromkeys(choices))
+    rules = (("TIME_STEPS", "time_steps", (int,), 1, "positive integers"),
+             ("TAU", "tau", (int, float), 1, "numbers of at least 1"),
+             ("THRESHOLD", "threshold", (int, float), 0, "positive numbers"))
+    for key, field, kinds, low, kind in rules:
+        if key not in space:
+            continue
+        choices = space[key]
+        if not isinstance(choices, list) or not choices or any(
+                isinstance(c, bool) or not isinstance(c, kinds) or not math.isfinite(c) or c < low or c == 0
+                for c in choices):
+            raise ValueError(f"{name}: SEARCH_SPACE.{key} must be a non-empty list of {kind}, got {choices}")
+        genes[field] = tuple(sorted(set(choices)))
+    return genes

@@ -15,7 +15,7 @@ import random
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -423,8 +423,11 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
     checkpoints are written, metrics.json is not (it appears once a run is complete), and the
     returned metrics have ``None`` test and energy fields. ``config.resume`` continues from ``last.pt``.
     ``log`` receives one line per event (resume, epoch summary). ``out_dir`` is held for the
-    run (``autost.rundir.claim``): a second run into it is refused.
+    run (``autost.rundir.claim``): a second run into it is refused. An architecture with a
+    TIME_STEPS gene trains (and its data is binned) at that T, whatever ``config.time_steps`` says.
     """
+    if arch.time_steps is not None:
+        config = replace(config, time_steps=arch.time_steps)
     group = distributed.from_env()  # several processes under torchrun: only rank 0 writes and logs
     with claim(out_dir) if group.is_main else nullcontext(Path(out_dir)) as out:
         return _train(arch, config, out, group, stop_after_epoch, log)

@@ -82,10 +82,11 @@ def load_json(path: str | Path, what: str, required: Iterable[str] = ()) -> Any:
     return data
 
 
-def check_keys(mapping: Mapping[str, Any], known: Iterable[str], where: str) -> None:
-    """Refuse a key of ``mapping`` outside ``known`` (a typo or a newer version's key would
-    otherwise be dropped silently), naming the key and the known ones."""
-    known = tuple(known)
-    unknown = [str(key) for key in mapping if key not in known]
+def check_keys(mapping: Mapping[str, Any], known: Iterable[str], where: str, optional: Iterable[str] = ()) -> None:
+    """Refuse a key of ``mapping`` outside ``known`` and ``optional`` (a typo or a newer version's key
+    would otherwise be dropped silently), naming the key and the known ones."""
+    known, optional = tuple(known), tuple(optional)
+    unknown = [str(key) for key in mapping if key not in known + optional]
     if unknown:
-        raise BadInput(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(known)})")
+        also = f"; optional keys: {', '.join(optional)}" if optional else ""
+        raise BadInput(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(known)}){also}")

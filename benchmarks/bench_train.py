@@ -33,7 +33,8 @@ from torch import nn
 from autost.arch import Arch
 from autost.backend import select_lif_backend
 from autost.cost import count_params
-from autost.model import build_model, fp32_lif_input
+from autost.layers import fp32_lif_input
+from autost.model import build_model
 from autost.space import SearchSpace
 from autost.train import TrainConfig, lif_implementation, train
 from benchmarks.common import write_result

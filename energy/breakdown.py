@@ -13,6 +13,7 @@ _TYPES = (
     (r"\.attn\.qk$", "q k^T"),
     (r"\.attn\.av$", "attn v"),
     (r"\.attn\.proj\.linear$", "attention projection"),
+    (r"\.attn\.(kv|kv_sum|q_sum|mask)$", "attention masks and sums"),
     (r"\.mlp\.fc\d\.linear$", "MLP linears"),
     (r"^head$", "classifier head"),
     (r"(lif\d*|lifs\.\d+)$", "LIF neurons"),

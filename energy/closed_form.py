@@ -9,7 +9,11 @@ then ``sum of E x MACs x rate`` over its layers, with the MACs in closed form
 
 Positions: the stem's layers by name; a block's layers by their name inside the block and the
 block's index, a block deeper than any calibrated one taking the deepest calibrated block's
-rates. Only the rate-based models (``spikformer-45nm`` and its precision variants) can be
+rates (and a block missing from the calibration the nearest calibrated one's). A block whose
+attention is not Spikformer's SSA, and any layer of a network whose neurons are not at
+Spikformer's tau 2 and threshold 1, are positions of their own (prefixed ``qk/``,
+``tau1.5,th0.5/``): their rates differ; the calibration covers each such setting of the space.
+T is no position: a space with a TIME_STEPS gene averages over the calibrated T's. Only the rate-based models (``spikformer-45nm`` and its precision variants) can be
 written this way; the others count what each spike actually reaches.
 
 The table is ours (no paper defines it); ``benchmarks/bench_closed_form.py`` measures its
@@ -17,6 +21,7 @@ error against the measured estimate.
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from dataclasses import dataclass
@@ -25,7 +30,9 @@ from functools import cached_property
 import torch
 
 from autost.arch import Arch
-from autost.cost import layer_macs
+from autost.blocks import DEFAULT_ATTENTION
+from autost.cost import layer_macs, layer_spike_ops
+from autost.layers import SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
 from autost.errors import UsageError
 from autost.geometry import Geometry
 from autost.model import build_model
@@ -37,10 +44,20 @@ from energy.models import RATE, EnergyModel, get_model
 _BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
 
 
-def position(name: str) -> tuple[str, int]:
-    """``("attn.q.linear", 2)`` for ``blocks.2.attn.q.linear``; ``(name, -1)`` outside the blocks."""
+def position(name: str, arch: Arch | None = None) -> tuple[str, int]:
+    """``("attn.q.linear", 2)`` for ``blocks.2.attn.q.linear``; ``(name, -1)`` outside the blocks.
+    With ``arch``, a block of another attention type than SSA, and every layer of a network with
+    other neuron parameters, get a prefix naming them (``("qk/attn.q.linear", 2)``)."""
     match = _BLOCK.match(name)
-    return (match.group(2), int(match.group(1))) if match else (name, -1)
+    part, block = (match.group(2), int(match.group(1))) if match else (name, -1)
+    if arch is None:
+        return part, block
+    prefix = []
+    if block >= 0 and arch.attention[block] != DEFAULT_ATTENTION:
+        prefix.append(arch.attention[block])
+    if (arch.tau, arch.threshold) != (SPIKFORMER_TAU, SPIKFORMER_THRESHOLD):
+        prefix.append(f"tau{arch.tau:g},th{arch.threshold:g}")
+    return "/".join(prefix + [part]), block
 
 
 @dataclass(frozen=True)
@@ -65,11 +82,17 @@ class RateTable:
             deepest[part] = max(block, deepest.get(part, -1))
         return deepest
 
-    def lookup(self, name: str) -> LayerRate:
-        part, block = position(name)
+    def lookup(self, name: str, arch: Arch | None = None) -> LayerRate:
+        part, block = position(name, arch)
+        if part not in self._deepest:
+            raise ValueError(f"the firing-rate table has no calibration for {part}; calibrate on architectures "
+                             "of the space being searched")
         if block < 0:
             return self.layers[(part, -1)]
-        return self.layers[(part, min(block, self._deepest[part]))]
+        key = (part, min(block, self._deepest[part]))
+        if key not in self.layers:  # a block that no calibration architecture had at this position
+            key = min((k for k in self.layers if k[0] == part), key=lambda k: (abs(k[1] - block), k[1]))
+        return self.layers[key]
 
     def to_dict(self) -> dict:
         return {"calibrated_on": list(self.calibrated_on),
@@ -78,7 +101,9 @@ class RateTable:
 
 def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
     """``n`` seeded samples of ``space``, the first of them at its greatest depth (so every
-    block position the space allows has a measured rate)."""
+    block position the space allows has a measured rate), then, for each attention type and
+    neuron setting of the space that no sample has, the first sample with every block of that
+    type and those neurons (none for a space without those genes)."""
     rng = random.Random(seed)
     deepest = max(space.depth)
     archs = []
@@ -86,6 +111,13 @@ def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
         arch = space.sample(rng)
         if archs or arch.depth == deepest:
             archs.append(arch)
+    covered = {(a, arch.tau, arch.threshold) for arch in archs for a in arch.attention}
+    for attention in space.attention:
+        for tau in space.tau:
+            for threshold in space.threshold:
+                if (attention, tau, threshold) not in covered:
+                    archs.append(dataclasses.replace(archs[0], attention=(attention,) * archs[0].depth, tau=tau,
+                                                     threshold=threshold))
     return archs
 
 
@@ -97,7 +129,7 @@ def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, see
         torch.manual_seed(arch_seed(seed, arch))
         model = build_model(arch, **geometry.model_kwargs())
         for layer in estimate_energy(model, batch).layers:
-            entry = sums.setdefault(position(layer.name), [layer.kind, 0.0, 0, layer.once])
+            entry = sums.setdefault(position(layer.name, arch), [layer.kind, 0.0, 0, layer.once])
             entry[1] += layer.firing_rate
             entry[2] += 1
     layers = {key: LayerRate(kind, total / count, once) for key, (kind, total, count, once) in sums.items()}
@@ -116,13 +148,15 @@ def rate_model(name: str) -> EnergyModel:
 def closed_form_energy(arch: Arch, geometry: Geometry, table: RateTable, energy_model: str) -> float:
     """Init-time energy in mJ per sample of ``arch`` under a rate-based ``energy_model``."""
     model = rate_model(energy_model)
-    steps = geometry.time_steps
+    steps = arch.steps(geometry.time_steps)
     total_pj = 0.0
     for name, macs in layer_macs(arch, **geometry.model_kwargs()).items():
-        layer = table.lookup(name)
+        layer = table.lookup(name, arch)
         if layer.kind == "MAC":
             total_pj += (macs / steps if layer.once and model.static_input_once else macs) * model.e_mac_pj
         else:
             total_pj += macs * layer.rate * model.e_ac_pj
+    for name, ops in layer_spike_ops(arch, **geometry.model_kwargs()).items():  # masks and sums: spikes only
+        total_pj += ops * table.lookup(name, arch).rate * model.e_ac_pj
     return total_pj / PJ_PER_MJ
 

@@ -5,6 +5,12 @@ product), its MACs per sample and the firing rate of its input. A layer whose in
 binary spikes costs ``E_AC x MACs x firing_rate``; a layer with real-valued input costs
 ``E_MAC x MACs``. Costs: 45 nm, Horowitz 2014 (ISSCC), as used by Spikformer and AutoST.
 
+The spike-only attention operations of SDSA and Q-K attention (``SpikeMask``, ``SpikeSum``:
+no MACs) are recorded too, each charged by the operand that really triggers it:
+``E_AC x ops x rate``, a mask by its mask's spikes (one accumulate per element it lets through),
+a sum by the spikes it adds (one addition each). That charge is ours (no paper we know prices
+them on their own); see the README.
+
 A real-valued layer whose input is the same at every time step (the first conv on a static
 image, which direct encoding repeats T times) is charged once, not T times: Spikformer
 (Zhou et al., ICLR 2023, appendix) and Spike-driven Transformer (Yao et al., NeurIPS 2023,
@@ -28,7 +34,8 @@ import torch
 from torch import nn
 
 from autost.cost import module_macs
-from autost.model import AttentionProduct
+from autost.layers import SPIKE_OPS, spike_op_count, spike_op_gate
+from autost.layers import AttentionProduct
 
 E_MAC_PJ = 4.6
 E_AC_PJ = 0.9
@@ -46,6 +53,7 @@ class LayerEnergy:
     energy_mj: float  # per sample
     time_steps: int = 1  # T of the pass; MACs / T is one step's share
     once: bool = False  # real-valued input identical at every step: computed (and charged) once
+    spike_ops: int = 0  # a spike-only attention operation (mask or sum, macs 0): its operations per sample
 
 
 @dataclass
@@ -105,6 +113,13 @@ def layer_energy(name: str, macs: int, spikes: torch.Tensor | None, *, time_step
         return LayerEnergy(name, "MAC", macs, 1.0, charged * E_MAC_PJ / PJ_PER_MJ, time_steps, once)
     rate = float(spikes.sum()) / spikes.numel()  # binary: the sum counts the spikes
     return LayerEnergy(name, "AC", macs, rate, macs * rate * E_AC_PJ / PJ_PER_MJ, time_steps)
+
+
+def spike_op_energy(name: str, ops: int, gate: torch.Tensor, *, time_steps: int = 1) -> LayerEnergy:
+    """Energy of a spike-only operation (``SpikeMask`` / ``SpikeSum``): ``ops`` dense operations
+    gated by the binary ``gate``, one accumulate per operation that a spike triggers."""
+    rate = float(gate.sum()) / gate.numel()
+    return LayerEnergy(name, "AC", 0, rate, ops * rate * E_AC_PJ / PJ_PER_MJ, time_steps, spike_ops=ops)
 
 
 def same_every_step(x: torch.Tensor, time_steps: int) -> bool:
@@ -176,6 +191,11 @@ def estimate_energy(model: nn.Module, inputs: torch.Tensor, *, use_batch_stats: 
                 once = static_once and spikes is None and same_every_step(args[0], steps)
                 layers.append(layer_energy(name, macs, spikes, time_steps=steps, once=once))
             handles.append(module.register_forward_hook(hook))
+        elif isinstance(module, SPIKE_OPS):
+            def spike_hook(mod, args, out, name=name):
+                layers.append(spike_op_energy(name, spike_op_count(mod, args, out) // batch, spike_op_gate(mod, args),
+                                              time_steps=steps))
+            handles.append(module.register_forward_hook(spike_hook))
     try:
         with batchnorm_mode(model, use_batch_stats):
             model(inputs)

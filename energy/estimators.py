@@ -31,7 +31,7 @@ from spikingjelly.activation_based.op_counter import (ACCounter, DispatchCounter
 from torch import nn
 
 from autost.cost import module_macs
-from autost.model import AttentionProduct
+from autost.layers import AttentionProduct
 from energy.estimate import (E_AC_PJ, E_MAC_PJ, PJ_PER_MJ, WEIGHT_LAYERS, _binary_operand, batchnorm_mode,
                              estimate_energy, is_binary, is_fresh)
 from energy.models import DEFAULT_MODEL, LEMAIRE, RATE, SYNAPTIC, EnergyModel, get_model
@@ -138,7 +138,7 @@ def _rate(model: nn.Module, inputs: torch.Tensor, em: EnergyModel, use_batch_sta
 
     def ops(layer) -> float:
         if layer.kind == "AC":
-            return layer.macs * layer.firing_rate
+            return (layer.macs + layer.spike_ops) * layer.firing_rate
         return layer.macs / layer.time_steps if layer.once else layer.macs
 
     layers = [LayerCost(layer.name, layer.kind, layer.macs, ops(layer), layer.firing_rate,

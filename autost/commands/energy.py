@@ -36,14 +36,14 @@ def run(args: argparse.Namespace) -> int:
     get_model(args.energy_model)
     arch = Arch.from_yaml(args.arch)
     geometry = resolve_geometry(dataset=args.dataset, input_shape=None, num_classes=None, patch_size=None,
-                                time_steps=args.time_steps)
+                                time_steps=args.time_steps).for_arch(arch)
     check_fits(arch, geometry, args.batch_size, training=False)
     with claim(args.out) as out:
         return _measure(args, arch, geometry, out)
 
 
 def _measure(args: argparse.Namespace, arch: Arch, geometry: Geometry, out: Path) -> int:
-    batch = real_batch(args.dataset, batch_size=args.batch_size, time_steps=args.time_steps, seed=args.seed,
+    batch = real_batch(args.dataset, batch_size=args.batch_size, time_steps=geometry.time_steps, seed=args.seed,
                        data_root=args.data_root, split="test")
     report = measure_energy(arch, geometry, batch, checkpoint=args.checkpoint, seed=args.seed,
                             energy_model=args.energy_model)

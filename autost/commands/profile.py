@@ -26,7 +26,7 @@ def profile(args: argparse.Namespace) -> dict:
     get_model(args.energy_model)
     arch = Arch.from_yaml(args.arch)
     geo = resolve_geometry(dataset=args.dataset, input_shape=args.input_shape, num_classes=args.num_classes,
-                           patch_size=args.patch_size, time_steps=args.time_steps)
+                           patch_size=args.patch_size, time_steps=args.time_steps).for_arch(arch)
     at_least("--batch-size", args.batch_size)
     check_fits(arch, geo, args.batch_size if args.dataset else 1, training=False)
     torch.manual_seed(args.seed)

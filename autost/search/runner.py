@@ -20,14 +20,14 @@ from autost.arch import Arch
 from autost.batches import real_batch
 from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
-from autost.geometry import Geometry
+from autost.geometry import Geometry, check_time_steps_gene
 from autost.io import atomic_write_json, atomic_write_text
 from autost.pareto import non_dominated
 from autost.rundir import claim
 from autost.search.algorithms import ALGORITHMS
 from autost.search.evaluate import Constraints, Evaluator, check_score
 from autost.search.evolution import Evolution, EvolutionSettings, SearchState, ranked
-from autost.search.exact import exact_flops_optimum
+from autost.search.exact import NotAdditive, exact_flops_optimum, param_span
 from autost.search.nsga2 import OBJECTIVES, objective_functions
 from autost.search.pool import Scorer, scoring_pool
 from autost.space import SearchSpace
@@ -95,11 +95,17 @@ def validate(config: SearchConfig) -> SearchSpace:
     for flag, value in (("--param-limits MIN", c.param_min), ("--param-limits MAX", c.param_max)):
         finite(flag, value)
     space = SearchSpace.from_yaml(config.space)
-    if not exact_flops_optimum(space, config.geometry, Constraints(c.param_min, c.param_max), keep=1):
-        bounds = exact_flops_optimum(space, config.geometry, Constraints(), keep=10 ** 9)
-        params = [p for _, p, _ in bounds]
+    check_time_steps_gene(space.time_steps, config.dataset, config.geometry.time_steps)
+    try:
+        feasible = exact_flops_optimum(space, config.geometry, Constraints(c.param_min, c.param_max), keep=1)
+    except NotAdditive:
+        if config.algorithm == "exact":
+            raise
+        feasible = [True]  # no certified check of the limits for such a space; the search finds out
+    if not feasible:
+        low, high = param_span(space, config.geometry)
         raise UsageError(f"no architecture in {config.space} has {c.param_min}-{c.param_max} M params "
-                         f"(the space spans {min(params) / 1e6:.3f}-{max(params) / 1e6:.3f} M); widen --param-limits")
+                         f"(the space spans {low / 1e6:.3f}-{high / 1e6:.3f} M); widen --param-limits")
     algorithm.check(config)
     if c.energy_max_mj is not None and not config.dataset:
         raise UsageError("--energy-limit needs --dataset: energy is measured on real data")

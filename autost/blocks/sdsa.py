@@ -1,0 +1,62 @@
+"""``sdsa``: Spike-Driven Self-Attention (Yao et al., "Spike-driven Transformer", NeurIPS 2023,
+SDSA version 1); SpikingJelly 2.0's ``layer.attention.SpikeDrivenSelfAttention``.
+
+LIF, then q, k, v = Linear-BN-LIF; per head the channel mask
+``m = LIF(sum over tokens of (k AND v))`` (half the threshold) and the output ``q AND m``; then
+Linear (with bias, as SpikingJelly's ``proj_conv``) and BN. Between q, k and v there are only
+masks and additions (the paper's point): MACs per step are the four D x D linears (4 L D^2), the
+only products torch's FlopCounterMode counts in SpikingJelly's layer too. The energy estimate
+charges the spike operations: ``kv`` (k masked by v: one accumulate per v spike), ``kv_sum``
+(one addition per k AND v spike), ``mask`` (q masked by m: one per element m lets through),
+L x D each a step.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from autost.blocks.registry import AttentionType, register
+from autost.layers import LinearBN, Neurons, SpikeMask, SpikeSum, merge_heads, split_heads
+
+
+class SpikeDrivenSelfAttention(nn.Module):
+    """SDSA: LIF, q/k/v = Linear-BN-LIF, ``m = LIF(sum_tokens(k * v))``, ``q * m``, Linear(bias)-BN."""
+
+    def __init__(self, dim: int, num_heads: int, neurons: Neurons = Neurons()):
+        super().__init__()
+        self.num_heads = num_heads
+        self.input_lif = neurons.lif()
+        self.q, self.k, self.v = LinearBN(dim, dim), LinearBN(dim, dim), LinearBN(dim, dim)
+        self.q_lif, self.k_lif, self.v_lif = neurons.lif(), neurons.lif(), neurons.lif()
+        self.kv = SpikeMask()
+        self.kv_sum = SpikeSum(dim=-2)  # over the tokens of a head: [T, B, H, 1, d]
+        self.attn_lif = neurons.attention_lif()
+        self.mask = SpikeMask()
+        self.proj = LinearBN(dim, dim, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.input_lif(x)
+        q = split_heads(self.q_lif(self.q(s)), self.num_heads)
+        k = split_heads(self.k_lif(self.k(s)), self.num_heads)
+        v = split_heads(self.v_lif(self.v(s)), self.num_heads)
+        m = self.attn_lif(self.kv_sum(self.kv(k, v)))
+        return self.proj(merge_heads(self.mask(q, m)))
+
+
+def _macs(dim: int, heads: int, tokens: int) -> dict[str, int]:
+    linear = tokens * dim * dim
+    return {"q.linear": linear, "k.linear": linear, "v.linear": linear, "proj.linear": linear}
+
+
+SDSA = register(AttentionType(
+    name="sdsa",
+    build=SpikeDrivenSelfAttention,
+    # four linears with BatchNorm (2 per channel), the projection's bias (SpikingJelly's proj_conv has one)
+    params=lambda dim, heads: 4 * (dim * dim + 2 * dim) + dim,
+    macs=_macs,
+    spike_ops=lambda dim, heads, tokens: {"kv": tokens * dim, "kv_sum": tokens * dim, "mask": tokens * dim},
+    summary="Spike-driven Transformer's SDSA: q AND LIF(sum over tokens of k AND v); masks and additions, "
+            "no product MACs",
+    source="Yao et al., Spike-driven Transformer, NeurIPS 2023; SpikingJelly 2.0 "
+           "layer.attention.SpikeDrivenSelfAttention",
+))

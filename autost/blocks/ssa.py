@@ -1,0 +1,57 @@
+"""``ssa``: Spikformer's Spiking Self-Attention (Zhou et al., ICLR 2023); SpikingJelly 2.0's
+``layer.attention.SpikingSelfAttention``.
+
+LIF, then q, k, v = Linear-BN-LIF; per head ``attn = q k^T * 0.125`` and ``attn v`` (no
+softmax); LIF at half the threshold; Linear-BN. MACs per step: the four D x D linears (4 L D^2)
+and both products in the order ``(q k^T) v`` (2 L^2 D), as Spikformer writes it; SpikingJelly
+multiplies ``q (k^T v)`` (2 L D^2 / heads), which gives the same result with no softmax.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from autost.blocks.registry import AttentionType, register
+from autost.layers import AttentionProduct, LinearBN, Neurons, merge_heads, split_heads
+
+ATTENTION_SCALE = 0.125
+
+
+class SpikingSelfAttention(nn.Module):
+    """SSA: LIF, q/k/v = Linear-BN-LIF, ``attn = q k^T * 0.125``, ``attn v``, LIF(0.5), Linear-BN."""
+
+    def __init__(self, dim: int, num_heads: int, neurons: Neurons = Neurons()):
+        super().__init__()
+        self.num_heads = num_heads
+        self.input_lif = neurons.lif()
+        self.q, self.k, self.v = LinearBN(dim, dim), LinearBN(dim, dim), LinearBN(dim, dim)
+        self.q_lif, self.k_lif, self.v_lif = neurons.lif(), neurons.lif(), neurons.lif()
+        self.qk = AttentionProduct(transpose_rhs=True, scale=ATTENTION_SCALE)
+        self.av = AttentionProduct(transpose_rhs=False)
+        self.attn_lif = neurons.attention_lif()
+        self.proj = LinearBN(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.input_lif(x)
+        q = split_heads(self.q_lif(self.q(s)), self.num_heads)
+        k = split_heads(self.k_lif(self.k(s)), self.num_heads)
+        v = split_heads(self.v_lif(self.v(s)), self.num_heads)
+        y = merge_heads(self.av(self.qk(q, k), v))
+        return self.proj(self.attn_lif(y))
+
+
+def _macs(dim: int, heads: int, tokens: int) -> dict[str, int]:
+    linear = tokens * dim * dim
+    return {"q.linear": linear, "k.linear": linear, "v.linear": linear, "proj.linear": linear,
+            "qk": tokens * tokens * dim, "av": tokens * tokens * dim}
+
+
+SSA = register(AttentionType(
+    name="ssa",
+    build=SpikingSelfAttention,
+    params=lambda dim, heads: 4 * (dim * dim + 2 * dim),  # four bias-free linears, each with a BatchNorm
+    macs=_macs,
+    spike_ops=lambda dim, heads, tokens: {},
+    summary="Spikformer's SSA: q k^T v of spikes per head, no softmax (2 L^2 D product MACs a step)",
+    source="Zhou et al., Spikformer, ICLR 2023; SpikingJelly 2.0 layer.attention.SpikingSelfAttention",
+))
