@@ -28,16 +28,19 @@ select_lif_backend(sys.argv[1])  # before SpikingJelly is imported
 import torch
 from spikingjelly.activation_based.functional import neuron_implementation
 from autost.arch import Arch
+from autost.blocks import attention_names
 from autost.model import build_model
 
-torch.manual_seed(0)
-model = build_model(Arch(2, 64, (4, 4), (4, 4)), backend=sys.argv[1], in_channels=3, img_size=32, patch_size=4,
-                    time_steps=4, num_classes=10).cuda()
-x = torch.randn(8, 3, 32, 32, device="cuda")
-out = model(x)
-torch.nn.functional.cross_entropy(out, torch.arange(8, device="cuda") % 10).backward()
-torch.save({"out": out.detach().cpu(), "grads": {n: p.grad.cpu() for n, p in model.named_parameters()},
-            "implementation": neuron_implementation("lif", torch.device("cuda"))["implementation"]}, sys.argv[2])
+results = {"implementation": neuron_implementation("lif", torch.device("cuda"))["implementation"]}
+for kind in attention_names():  # every block type: each builds its own neurons and products
+    torch.manual_seed(0)
+    model = build_model(Arch(2, 64, (4, 4), (4, 4), attention=(kind, kind)), backend=sys.argv[1], in_channels=3,
+                        img_size=32, patch_size=4, time_steps=4, num_classes=10).cuda()
+    x = torch.randn(8, 3, 32, 32, device="cuda")
+    out = model(x)
+    torch.nn.functional.cross_entropy(out, torch.arange(8, device="cuda") % 10).backward()
+    results[kind] = {"out": out.detach().cpu(), "grads": {n: p.grad.cpu() for n, p in model.named_parameters()}}
+torch.save(results, sys.argv[2])
 """
 
 
@@ -53,19 +56,22 @@ def test_cuda_backend_matches_torch_backend(tmp_path):
     pytest.importorskip("triton", reason="SpikingJelly's GPU kernels for pip installs are triton's")
     kernels = _run_backend("cuda", tmp_path / "cuda.pt")
     reference = _run_backend("torch", tmp_path / "torch.pt")
-    assert kernels["implementation"] == "triton" and reference["implementation"] == "torch"
-    # Float32 either way; a few ulps of difference may flip a spike sitting on its threshold,
-    # so the comparison allows a little more than rounding.
-    torch.testing.assert_close(kernels["out"], reference["out"], rtol=1e-3, atol=1e-3)
-    for name, grad in reference["grads"].items():
-        difference = (kernels["grads"][name] - grad).norm() / grad.norm().clamp_min(1e-12)
-        assert difference < 1e-2, f"{name}: relative gradient difference {difference:.2e}"
+    assert kernels.pop("implementation") == "triton" and reference.pop("implementation") == "torch"
+    assert set(reference) == {"ssa", "sdsa", "qk"} <= set(kernels)
+    for kind, ref in reference.items():
+        # Float32 either way; a few ulps of difference may flip a spike sitting on its threshold,
+        # so the comparison allows a little more than rounding.
+        torch.testing.assert_close(kernels[kind]["out"], ref["out"], rtol=1e-3, atol=1e-3, msg=kind)
+        for name, grad in ref["grads"].items():
+            difference = (kernels[kind]["grads"][name] - grad).norm() / grad.norm().clamp_min(1e-12)
+            assert difference < 1e-2, f"{kind} {name}: relative gradient difference {difference:.2e}"
 
 
 def test_training_on_cuda_with_amp_checkpoints_and_resumes(tmp_path, capsys):
     pytest.importorskip("triton", reason="SpikingJelly's GPU kernels for pip installs are triton's")
     arch = tmp_path / "arch.yaml"
-    Arch(1, 32, (2,), (2,)).to_yaml(arch)
+    # the new block types and neuron genes on the GPU kernels under AMP
+    Arch(2, 32, (2, 2), (2, 2), attention=("sdsa", "qk"), tau=1.5, threshold=0.75).to_yaml(arch)
     args = ["train", "--arch", str(arch), "--dataset", "digits", "--out", str(tmp_path / "run"), "--epochs", "2",
             "--limit", "128", "--batch-size", "32", "--warmup-epochs", "1", "--device", "cuda", "--backend", "cuda",
             "--amp"]
