@@ -62,8 +62,11 @@ def test_cuda_backend_matches_torch_backend(tmp_path):
         # Float32 either way; a few ulps of difference may flip a spike sitting on its threshold,
         # so the comparison allows a little more than rounding.
         torch.testing.assert_close(kernels[kind]["out"], ref["out"], rtol=1e-3, atol=1e-3, msg=kind)
+        # A bias followed by BatchNorm has a zero gradient up to rounding; relative to it, rounding
+        # noise looks large, so each difference is relative to at least 1e-4 of the largest gradient.
+        floor = 1e-4 * max(grad.norm() for grad in ref["grads"].values())
         for name, grad in ref["grads"].items():
-            difference = (kernels[kind]["grads"][name] - grad).norm() / grad.norm().clamp_min(1e-12)
+            difference = (kernels[kind]["grads"][name] - grad).norm() / grad.norm().clamp_min(floor)
             assert difference < 1e-2, f"{kind} {name}: relative gradient difference {difference:.2e}"
 
 
