@@ -2,13 +2,15 @@
 
 Each kind keeps one ``Registry``; its members register themselves where they are defined
 (``REGISTRY.register(entry)``, ``entry.name`` the key). The modules that define the built-in
-members are listed by name in the registry and imported the first time the registry is read,
-so every built-in is present whatever was imported first. The CLI's choices and help come from
+members are listed by name in the registry, and a registry may also name a package whose every
+module defines members (a new score or block type is then one new file there); all are imported
+the first time the registry is read, so every member is present whatever was imported first. The CLI's choices and help come from
 ``names()`` and ``help()``; an unknown name is one line listing the known ones.
 """
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 from contextlib import contextmanager
 from typing import Generic, Iterator, Mapping, Protocol, TypeVar
@@ -26,9 +28,10 @@ T = TypeVar("T", bound=Named)
 class Registry(Mapping[str, T], Generic[T]):
     """Name -> entry, in registration order; a read-only mapping once loaded."""
 
-    def __init__(self, kind: str, modules: tuple[str, ...] = ()):
+    def __init__(self, kind: str, modules: tuple[str, ...] = (), package: str | None = None):
         self.kind = kind  # "score", "energy model", ... (error messages)
         self.modules = modules  # the modules that register the built-in members
+        self.package = package  # every module of it registers members too (after ``modules``, by name)
         self._entries: dict[str, T] = {}
         self._origin: dict[str, str] = {}  # name -> the module that registered it
         self._loaded = False
@@ -36,13 +39,20 @@ class Registry(Mapping[str, T], Generic[T]):
     def _load(self) -> dict[str, T]:
         if not self._loaded:
             self._loaded = True  # first: a listed module reading the registry while it loads sees it as is
-            for module in self.modules:
+            for module in (*self.modules, *self._package_modules()):
                 importlib.import_module(module)
             # the built-ins in the order of ``modules``, whichever was imported first; then the others
             rank = {module: i for i, module in enumerate(self.modules)}
             order = sorted(self._entries, key=lambda name: rank.get(self._origin[name], len(rank)))
             self._entries = {name: self._entries[name] for name in order}
         return self._entries
+
+    def _package_modules(self) -> list[str]:
+        if self.package is None:
+            return []
+        path = importlib.import_module(self.package).__path__
+        return sorted(f"{self.package}.{info.name}" for info in pkgutil.iter_modules(path)
+                      if not info.name.startswith("_"))
 
     def register(self, entry: T) -> T:
         """Add ``entry`` under ``entry.name``; a name taken already is an error. Returns ``entry``."""

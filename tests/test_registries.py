@@ -50,6 +50,28 @@ def test_built_ins_come_in_their_modules_order_whatever_was_imported_first():
     assert SCORES.names() == ("flops", "autost", "naswot", "sahd")
 
 
+def test_a_new_file_in_a_registry_package_registers_itself(tmp_path, monkeypatch):
+    """A score or block type is one new file: its registry imports every module of its package."""
+    package = tmp_path / "toypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from autost.registry import Registry\n"
+        "WIDGETS = Registry('widget', modules=('toypkg.builtin',), package='toypkg')\n")
+    for name in ("builtin", "zeta", "alpha"):
+        (package / f"{name}.py").write_text(
+            "from autost.scores import Score\nfrom toypkg import WIDGETS\n"
+            f"WIDGETS.register(Score({name!r}, 'a toy', lambda r, lam: 0.0))\n")
+    (package / "_private.py").write_text("raise AssertionError('modules named _x are not members')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import toypkg
+
+    assert toypkg.WIDGETS.names() == ("builtin", "alpha", "zeta")  # built-ins first, then by file name
+    assert SCORES.package == "autost.scores"
+    from autost.blocks import ATTENTION
+
+    assert ATTENTION.package == "autost.blocks"
+
+
 # --- a toy score: minus the parameter count, so the search prefers small networks ---------------
 
 SMALLEST = Score("toy-small", "minus the parameters in M (a test's toy)", lambda record, lam: -record["params"] / 1e6)

@@ -35,9 +35,10 @@ class AttentionType:
     source: str  # the paper (and reference layer) it follows
 
 
-# The built-in types' modules, Spikformer's first (the default); each registers itself when imported.
+# Every module of autost.blocks registers its type when imported: the built-ins first, Spikformer's
+# (the default) leading, then any other file there by name.
 ATTENTION: Registry[AttentionType] = Registry("attention type", ("autost.blocks.ssa", "autost.blocks.sdsa",
-                                                                  "autost.blocks.qk"))
+                                                                  "autost.blocks.qk"), package="autost.blocks")
 register = ATTENTION.register
 attention_type = ATTENTION.get
 attention_names = ATTENTION.names

@@ -129,9 +129,9 @@ class Score:
         return self.data or self.codes(lam)
 
 
-# Every score, by name (``--score``); a new one is a file that calls ``SCORES.register(Score(...))``,
-# listed below so that it is loaded with the built-ins.
-SCORES: Registry[Score] = Registry("score", modules=("autost.scores",))
+# Every score, by name (``--score``): the built-ins below, then every module of this package (a new
+# score is one file here that calls ``SCORES.register(Score(...))``).
+SCORES: Registry[Score] = Registry("score", modules=("autost.scores",), package="autost.scores")
 # Scores that existed once, with what to use instead.
 REMOVED_SCORES = {
     "energy-aware": "--score energy-aware (GMACs per mJ) was removed: no paper defines it and it ranked by "
