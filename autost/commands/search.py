@@ -74,13 +74,17 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param-limits", type=float, nargs=2, metavar=("MIN", "MAX"),
                    help="keep architectures with MIN..MAX million parameters")
     p.add_argument("--energy-limit", type=float, metavar="MJ",
-                   help="keep architectures whose init-time energy per sample (under --energy-model) is at most MJ "
-                        "(needs --dataset)")
+                   help="keep architectures whose energy per sample (under --energy-model; init-time, or the "
+                        "predicted trained energy with --energy predicted) is at most MJ (needs --dataset)")
     add_energy_model_argument(p)
-    p.add_argument("--energy", choices=ENERGY_METHODS, default="measure",
-                   help="measure: every candidate's init-time energy from a forward pass (default); closed-form: "
-                        "firing rates per layer position calibrated once on a few architectures of the space, then "
-                        "no forward pass (thousands of candidates a second; a rate-based --energy-model only)")
+    p.add_argument("--energy", choices=ENERGY_METHODS, default="auto",
+                   help="how each candidate's energy (--energy-limit, the NSGA-II objective, search.json) is "
+                        "obtained with --dataset. auto (default): closed-form under a rate-based --energy-model, "
+                        "else measure; closed-form: init-time firing rates per layer position calibrated once on a "
+                        "few architectures of the space (cached in $AUTOST_CACHE or ~/.cache/autost), then no "
+                        "forward pass; measure: a forward pass per candidate; predicted: the closed form times a "
+                        "trained/init ratio fitted on trained studies (energy/trained_energy_predictor.json), an "
+                        "estimate of the TRAINED network's energy")
     p.add_argument("--top-k", type=int, default=5, help="best architectures of distinct cost (params, MACs) written to OUT/top (default 5)")
     p.add_argument("--batch-size", type=int, default=32, help="real batch size for energy and scores (default 32)")
     p.add_argument("--workers", type=int, metavar="N",

@@ -22,6 +22,7 @@ from autost.seeding import arch_seed
 from energy.closed_form import RateTable, closed_form_energy
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL, get_model
+from energy.predictor import TrainedEnergyPredictor
 
 SCORES = ("flops", "autost", "naswot", "sahd")
 NEEDS_DATA = {"naswot", "sahd"}
@@ -68,6 +69,8 @@ class Evaluator:
     seed: int = 0
     energy_model: str = DEFAULT_MODEL  # a name in energy.models
     rates: RateTable | None = None  # with a table, energy comes from the closed form: no forward pass
+    # with rates: the closed form turned into a predicted trained energy (energy.predictor)
+    predictor: TrainedEnergyPredictor | None = None
 
     def __post_init__(self) -> None:
         check_score(self.score)
@@ -89,6 +92,8 @@ class Evaluator:
         needs_codes = self.score in NEEDS_CODES or (self.score == "autost" and self.lam != 0)
         if self.rates is not None:
             record["energy_mj"] = closed_form_energy(arch, self.geometry, self.rates, self.energy_model)
+            if self.predictor is not None:
+                record["energy_mj"] = self.predictor.predict(arch, self.geometry, record["energy_mj"])
         if self.batch is not None and (self.rates is None or needs_codes):
             check_fits(arch, self.geometry, len(self.batch), training=False)
             torch.manual_seed(arch_seed(self.seed, arch))
