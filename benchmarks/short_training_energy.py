@@ -12,8 +12,9 @@ as ``train`` leaves it (``energy_mj``), and after BatchNorm's running statistics
 as a plain average over ``RECALIBRATION_BATCHES`` training batches (``recalibrated_mj``): after
 so few steps the running statistics still hold most of their initial values (momentum 0.1:
 0.9^20 = 12% left), and in eval mode the network can fall silent (every layer after the first
-conv at rate 0). Recomputing them is the usual fix for evaluating briefly trained networks. The studies themselves trained 120-125 steps (3 epochs of 640 samples,
-2 of 1000 on fashion-mnist, batch 16), so S = 20 and 40 are a sixth and a third of that.
+conv at rate 0); recomputed, they let the briefly trained network be evaluated in eval mode.
+The studies themselves trained 120-125 steps (3 epochs of 640 samples, 2 of 1000 on
+fashion-mnist, batch 16), so S = 20 and 40 are a sixth and a third of that.
 
 Resumable: ``benchmarks/results/short_training_energy.json`` is rewritten (atomically) after
 every architecture and a rerun skips what it holds. Run folders go to a temporary directory.

@@ -96,7 +96,7 @@ class TrainedEnergyPredictor:
         return closed_form_mj * math.exp(self.log_ratio(arch, geometry))
 
     def provenance(self) -> dict:
-        return {"model": "closed-form init energy x exp(linear model of log(trained/init) on the architecture encoding)",
+        return {"model": "closed-form init energy x exp(linear model of log(trained / init) on the encoding)",
                 "features": list(self.feature_names), "fitted_on": self.fitted_on}
 
     def to_dict(self) -> dict:
