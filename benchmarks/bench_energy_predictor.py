@@ -147,6 +147,8 @@ def main() -> None:
         "source": "benchmarks/results/correlate_energy_*/correlate.json (trained 2-3 epochs; see README)",
         "script": "python -m benchmarks.bench_energy_predictor"})
     atomic_write_json(FITTED, predictor.to_dict())
+    # the ranker on the same 90, for its weights: a pairwise loss stretches the closed form's spread
+    result["ranker_fitted_on_all"] = fit(*_arrays(everything), names=NAMES, method="pairwise", l2=L2).to_dict()
     result["shipped"] = {"path": str(FITTED.relative_to(FITTED.parents[1])), **predictor.to_dict()}
     path = write_result("energy_predictor", result)
     for name, r in result["studies"].items():
