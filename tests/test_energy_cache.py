@@ -97,3 +97,17 @@ def test_default_search_uses_the_cached_closed_form_and_measure_forces_forward_p
     for candidate in measured["candidates"]:  # the closed form is within a few percent of the forward pass
         if json.dumps(candidate["arch"]) in closed:
             assert closed[json.dumps(candidate["arch"])] == pytest.approx(candidate["energy_mj"], rel=0.15)
+
+
+def test_correlate_scores_the_closed_form_beside_the_measured_energy():
+    from autost.batches import labeled_batch
+    from autost.correlate import score_architecture, study_rates
+
+    space = SearchSpace.from_yaml(DIGITS_SPACE)
+    inputs, targets = labeled_batch("digits", batch_size=8, time_steps=2, seed=0)
+    rates = study_rates(space, GEOMETRY, inputs, 0)
+    arch = Arch(2, 32, (2, 3), (2, 4))
+    scores = score_architecture(arch, GEOMETRY, inputs, targets, seed=0, lam=1.0, rates=rates)
+    assert scores["closed_form_mj"] == pytest.approx(scores["energy_mj"], rel=0.15)
+    assert score_architecture(arch, GEOMETRY, inputs, targets, seed=0, lam=1.0, rates=rates,
+                              energy_model="synaptic-45nm")["closed_form_mj"] is None
