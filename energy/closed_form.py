@@ -168,8 +168,8 @@ def rate_model(name: str) -> EnergyModel:
     """The energy model ``name``, which must be rate-based; else a one-line ``UsageError``."""
     model = get_model(name)
     if model.counter != RATE:
-        raise UsageError(f"--energy closed-form needs a rate-based energy model (spikformer-45nm and its "
-                         f"precision variants), not {name!r}; use --energy measure")
+        raise UsageError(f"--energy closed-form and predicted need a rate-based energy model (spikformer-45nm and "
+                         f"its precision variants), not {name!r}; use --energy measure")
     return model
 
 

@@ -97,3 +97,12 @@ def test_search_with_predicted_energy_limits_the_predicted_trained_energy(tmp_pa
         base = closed_form_energy(arch, GEOMETRY, table, "spikformer-45nm")
         assert candidate["energy_mj"] == pytest.approx(predictor.predict(arch, GEOMETRY, base))
     assert [c["arch"] for c in closed["candidates"]] == [c["arch"] for c in result["candidates"]]
+
+
+def test_predicted_energy_under_a_counting_model_is_one_line(tmp_path, capsys):
+    from autost.cli import main
+
+    assert main(["search", "--space", DIGITS_SPACE, "--dataset", "digits", "--energy", "predicted",
+                 "--energy-model", "lemaire", "--out", str(tmp_path / "l")]) == 2
+    err = capsys.readouterr().err
+    assert "need a rate-based energy model" in err and err.count("\n") == 1
