@@ -86,6 +86,10 @@ def short_energy(arch: Arch, config: StudyConfig, steps: int, work: Path) -> tup
     return metrics["energy_mj"], recalibrated, time.perf_counter() - start
 
 
+def protocol() -> str:
+    return __doc__.split("\n\n")[2].replace("\n", " ").replace("``RECALIBRATION_BATCHES``", str(RECALIBRATION_BATCHES))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", nargs="+", default=["digits", "ndigits", "fashion-mnist"])
@@ -94,7 +98,7 @@ def main() -> None:
     args = parser.parse_args()
     path = RESULTS / f"{NAME}.json"
     result = json.loads(path.read_text()) if path.exists() else {"studies": {}}
-    result["protocol"] = __doc__.split("\n\n")[2].replace("\n", " ")
+    result["protocol"] = protocol()
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.studies:
             config, table = study_config(name)
