@@ -87,7 +87,9 @@ def short_energy(arch: Arch, config: StudyConfig, steps: int, work: Path) -> tup
 
 
 def protocol() -> str:
-    return __doc__.split("\n\n")[2].replace("\n", " ").replace("``RECALIBRATION_BATCHES``", str(RECALIBRATION_BATCHES))
+    """The protocol paragraph of this docstring, as one line with its constants filled in."""
+    text = __doc__.split("\n\n")[2].replace("\n", " ")
+    return text.replace("``RECALIBRATION_BATCHES``", str(RECALIBRATION_BATCHES))
 
 
 def main() -> None:
