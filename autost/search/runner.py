@@ -100,6 +100,8 @@ def validate(config: SearchConfig) -> SearchSpace:
         if not config.dataset:
             raise UsageError(f"--energy {config.energy} calibrates firing rates on real data: give --dataset")
         rate_model(config.energy_model)
+    if config.energy == "predicted":
+        load_predictor()  # a missing or broken fit stops here, before any work
     c = config.constraints
     if c.param_min is not None and c.param_max is not None and c.param_min > c.param_max:
         raise UsageError(f"--param-limits MIN {c.param_min} is larger than MAX {c.param_max}")
