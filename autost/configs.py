@@ -22,7 +22,7 @@ from autost.search.algorithms import ALGORITHMS
 from autost.search.evaluate import Constraints
 from autost.search.evolution import EvolutionSettings
 from autost.search.nsga2 import OBJECTIVES
-from autost.search.runner import SearchConfig
+from autost.search.runner import ENERGY_METHODS, SearchConfig
 from autost.train import DEVICES, TrainConfig
 from energy.models import DEFAULT_MODEL
 
@@ -91,11 +91,16 @@ SEARCH = (
     Option("param_limits", float, nargs=2, metavar=("MIN", "MAX"), check=all_finite,
            help="keep architectures with MIN..MAX million parameters"),
     Option("energy_limit", float, metavar="MJ", check=positive,
-           help="keep architectures whose init-time energy per sample (under --energy-model) is at most MJ "
-                "(needs --dataset)"),
+           help="keep architectures whose energy per sample (under --energy-model; init-time, or the predicted "
+                "trained energy with --energy predicted) is at most MJ (needs --dataset)"),
     Option("energy_model", str, DEFAULT_MODEL, cli=False),
-    # declared in autost/commands/search.py with its help (issue 18 changes it)
-    Option("energy", str, _default("energy"), cli=False),
+    Option("energy", str, _default("energy"), choices=lambda: ENERGY_METHODS,
+           help="how each candidate's energy (--energy-limit, the NSGA-II objective, search.json) is obtained with "
+                "--dataset. auto (default): closed-form under a rate-based --energy-model, else measure; "
+                "closed-form: init-time firing rates per layer position calibrated once on a few architectures of "
+                "the space (cached in $AUTOST_CACHE or ~/.cache/autost), then no forward pass; measure: a forward "
+                "pass per candidate; predicted: the closed form times a trained/init ratio fitted on trained "
+                "studies (energy/trained_energy_predictor.json), an estimate of the TRAINED network's energy"),
     Option("top_k", int, 5, "best architectures of distinct cost (params, MACs) written to OUT/top (default 5)",
            check=at_least(1)),
     Option("batch_size", int, 32, "real batch size for energy and scores (default 32)", check=at_least(1)),

@@ -47,7 +47,8 @@ from autost.space import SearchSpace
 from autost.train import METRICS, TrainConfig, train
 from autost.validate import load_json
 from energy.estimators import estimate
-from energy.models import DEFAULT_MODEL, get_model
+from energy.closed_form import CALIBRATION_ARCHS, RateTable, calibrate, calibration_archs, closed_form_energy
+from energy.models import DEFAULT_MODEL, RATE, get_model
 
 RESULT = "correlate.json"
 RUNS = "runs"
@@ -57,7 +58,9 @@ TARGET = "test_acc"
 ENERGY_TARGET = "trained_energy_mj"
 # Every training-free score the project has, plus the two gradient proxies. "autost" is
 # AutoST's MACs + lambda / NASWOT with the study's lambda (at lambda = 0 it would be "macs").
-PROXIES = ("macs", "params", "energy_mj", "naswot", "sahd", "autost", "synflow", "grad_norm")
+# closed_form_mj: the init-time energy without a forward pass (energy.closed_form), its rate
+# table calibrated once per study as a search calibrates it.
+PROXIES = ("macs", "params", "energy_mj", "closed_form_mj", "naswot", "sahd", "autost", "synflow", "grad_norm")
 MISSES_PER_CELL = 50  # consecutive duplicates / out-of-limit draws before a cell counts as exhausted
 
 
@@ -159,10 +162,17 @@ def _draw(space: SearchSpace, depth: int, dim: int, rng: random.Random, geometry
     return None
 
 
+def study_rates(space: SearchSpace, geometry: Geometry, inputs: torch.Tensor, seed: int) -> RateTable:
+    """The closed form's rate table of a study: calibrated on the scoring batch, as a search would."""
+    return calibrate(calibration_archs(space, CALIBRATION_ARCHS, seed), geometry, inputs, seed=seed)
+
+
 def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, targets: torch.Tensor, *,
-                       seed: int, lam: float, energy_model: str = DEFAULT_MODEL) -> dict[str, float]:
+                       seed: int, lam: float, energy_model: str = DEFAULT_MODEL,
+                       rates: RateTable | None = None) -> dict[str, float | None]:
     """Every proxy of ``arch`` at initialization. The weights are seeded from ``seed`` and the
-    architecture alone (as the search does), so a score does not depend on the order of scoring."""
+    architecture alone (as the search does), so a score does not depend on the order of scoring.
+    ``closed_form_mj`` needs ``rates`` and a rate-based ``energy_model``; else it is ``None``."""
     check_fits(arch, geometry, len(inputs), training=True)  # grad-norm and synflow run a backward pass
     torch.manual_seed(arch_seed(seed, arch))
     model = build_model(arch, **geometry.model_kwargs())
@@ -172,6 +182,8 @@ def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, tar
         "macs": cost.macs,
         "params": cost.params,
         "energy_mj": estimate(model, inputs, energy_model).total_mj,
+        "closed_form_mj": (closed_form_energy(arch, geometry, rates, energy_model)
+                           if rates is not None and get_model(energy_model).counter == RATE else None),
         "naswot": codes.naswot,
         "sahd": codes.sahd,
         "autost": autost_score(cost.macs, codes.naswot, lam),
@@ -196,7 +208,7 @@ def correlation_stats(table: Sequence[Mapping[str, Any]], proxies: Sequence[str]
     draws = np.random.default_rng(seed).integers(0, len(rows), size=(resamples, len(rows)))
     result = {}
     for proxy in proxies:
-        x = np.array([row[proxy] for row in rows], dtype=float)
+        x = np.array([row.get(proxy) for row in rows], dtype=float)  # None (or absent: an older study) is nan
         with warnings.catch_warnings():
             # A constant column, or a resample that drew one architecture only, is expected: it gives nan.
             warnings.simplefilter("ignore", stats.ConstantInputWarning)
@@ -384,9 +396,10 @@ def _score_all(study: _Study, space: SearchSpace, progress: bool) -> None:
                          "rescore a study with the space file it was made with")
     study.table = []
     start = time.perf_counter()
+    rates = study_rates(space, geometry, inputs, config.seed)
     for index, arch in enumerate(tqdm(archs, desc="scoring", unit="arch", disable=not progress, file=sys.stderr)):
         scores = score_architecture(arch, geometry, inputs, targets, seed=config.seed, lam=config.lam,
-                                    energy_model=config.energy_model)
+                                    energy_model=config.energy_model, rates=rates)
         kept = (TARGET, "best_val_acc", ENERGY_TARGET)
         trained = {k: old[index].get(k) for k in kept} if old else dict.fromkeys(kept)
         study.table.append({"index": index, "arch": arch.to_dict()["RETRAIN"], "label": arch.short(), **scores,

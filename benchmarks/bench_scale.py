@@ -88,7 +88,7 @@ def main() -> None:
     config = SearchConfig(space="spaces/digits.yaml", geometry=geometry, dataset="digits", score="flops",
                           settings=EvolutionSettings(population=args.population, select=max(2, third), mutation=third,
                                                      crossover=third, generations=args.generations),
-                          batch_size=args.batch_size)
+                          batch_size=args.batch_size, energy="measure")  # a forward pass per candidate to spread
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
     reference = None

@@ -18,14 +18,21 @@ written this way; the others count what each spike actually reaches.
 
 The table is ours (no paper defines it); ``benchmarks/bench_closed_form.py`` measures its
 error against the measured estimate.
+
+A table is cached on disk (``cached_table``) under ``$AUTOST_CACHE/energy_rates``, else
+``~/.cache/autost/energy_rates``, keyed by everything that changes it, so a second search of
+the same space, geometry, dataset and seed skips the calibration.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import re
+import sys
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 import torch
 
@@ -35,13 +42,22 @@ from autost.cost import layer_macs, layer_spike_ops
 from autost.layers import SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
 from autost.errors import UsageError
 from autost.geometry import Geometry
+from autost.io import atomic_write_json
 from autost.model import build_model
 from autost.seeding import arch_seed
 from autost.space import SearchSpace
+from datasets.cache import cache_dir, digest
 from energy.estimate import PJ_PER_MJ, estimate_energy
 from energy.models import RATE, EnergyModel, get_model
 
 _BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
+# Architectures whose forward passes calibrate a table: the error against the measured
+# estimate does not shrink with more (benchmarks/results/energy_closed_form.json).
+CALIBRATION_ARCHS = 6
+# Bumped whenever what a table measures changes (the model's layers, the rate definition):
+# older cached tables then miss instead of being reused.
+TABLE_VERSION = 1
+CACHE_SUB = "energy_rates"
 
 
 def position(name: str, arch: Arch | None = None) -> tuple[str, int]:
@@ -98,6 +114,17 @@ class RateTable:
         return {"calibrated_on": list(self.calibrated_on),
                 "rates": {f"{part}@{block}": vars(rate) for (part, block), rate in sorted(self.layers.items())}}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "RateTable":
+        """The inverse of ``to_dict``; a malformed mapping raises ``ValueError``/``KeyError``/``TypeError``."""
+        layers = {}
+        for key, rate in data["rates"].items():
+            part, block = key.rsplit("@", 1)
+            layers[(part, int(block))] = LayerRate(str(rate["kind"]), float(rate["rate"]), bool(rate["once"]))
+        if not layers:
+            raise ValueError("no rates")
+        return cls(layers, tuple(str(name) for name in data["calibrated_on"]))
+
 
 def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
     """``n`` seeded samples of ``space``, the first of them at its greatest depth (so every
@@ -136,12 +163,45 @@ def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, see
     return RateTable(layers, tuple(arch.short() for arch in archs))
 
 
+def table_key(space: SearchSpace, geometry: Geometry, dataset: str, seed: int, batch_size: int,
+              n_archs: int = CALIBRATION_ARCHS) -> dict:
+    """Everything a calibrated table depends on. Not the energy model: the table holds firing
+    rates, which every rate-based model prices with its own constants."""
+    return {"version": TABLE_VERSION, "space": space.to_dict()["SEARCH_SPACE"], "geometry": geometry.model_kwargs(),
+            "dataset": dataset, "seed": seed, "batch_size": batch_size, "calibration_archs": n_archs,
+            "torch": torch.__version__.split("+")[0]}
+
+
+def cached_table(key: dict, compute: Callable[[], RateTable]) -> tuple[RateTable, str]:
+    """The table stored under ``key`` in the cache, else ``compute()`` stored there (atomically);
+    with how it was obtained: ``"hit"``, ``"miss"`` or ``"recomputed"`` (a corrupt or mismatched
+    file, replaced after a one-line warning on stderr)."""
+    path = cache_dir(CACHE_SUB) / f"{digest(json.dumps(key, sort_keys=True))}.json"
+    how = "miss"
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+            if data["key"] != json.loads(json.dumps(key)):
+                raise ValueError("its key differs")
+            return RateTable.from_dict(data["table"]), "hit"
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            print(f"warning: {path} is not a readable rate table ({err}); calibrating again", file=sys.stderr)
+            how = "recomputed"
+    table = compute()
+    try:
+        atomic_write_json(path, {"key": key, "table": table.to_dict()})
+    except OSError as err:  # an unwritable cache costs the next search a calibration, not this one its run
+        print(f"warning: cannot cache the rate table in {path.parent} ({err}); set $AUTOST_CACHE to a writable "
+              "folder to reuse it", file=sys.stderr)
+    return table, how
+
+
 def rate_model(name: str) -> EnergyModel:
     """The energy model ``name``, which must be rate-based; else a one-line ``UsageError``."""
     model = get_model(name)
     if model.counter != RATE:
-        raise UsageError(f"--energy closed-form needs a rate-based energy model (spikformer-45nm and its "
-                         f"precision variants), not {name!r}; use --energy measure")
+        raise UsageError(f"--energy closed-form and predicted need a rate-based energy model (spikformer-45nm and "
+                         f"its precision variants), not {name!r}; use --energy measure")
     return model
 
 

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 from energy.plots import _save, plt
 
 LABELS = {
+    "closed_form_mj": "closed-form init energy (mJ)",
     "macs": "MACs",
     "params": "parameters",
     "energy_mj": "init-time energy (mJ)",
@@ -37,8 +38,12 @@ def proxy_scatter(table: Sequence[Mapping[str, Any]], proxies: Sequence[str], st
     fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.8 * nrows), squeeze=False)
     acc = [100 * row[target] for row in rows]
     for ax, proxy in zip(axes.flat, proxies):
-        values = [row[proxy] for row in rows]
-        ax.scatter(values, acc, s=14, color="#1f77b4")
+        pairs = [(row[proxy], a) for row, a in zip(rows, acc) if row.get(proxy) is not None]
+        if not pairs:  # a proxy this study could not compute (closed_form_mj under a counting model)
+            ax.axis("off")
+            continue
+        values = [v for v, _ in pairs]
+        ax.scatter(values, [a for _, a in pairs], s=14, color="#1f77b4")
         if min(values) > 0 and max(values) > 100 * min(values):
             ax.set_xscale("log")
         else:

@@ -18,7 +18,7 @@ DIGITS_SPACE = str(ROOT / "spaces" / "digits.yaml")
 # A search that measures every candidate's energy and NASWOT on a real batch.
 SEARCH = ["search", "--space", DIGITS_SPACE, "--dataset", "digits", "--time-steps", "2", "--score", "naswot",
           "--population", "8", "--select", "3", "--mutation", "3", "--crossover", "3", "--generations", "5",
-          "--batch-size", "8", "--seed", "3"]
+          "--batch-size", "8", "--seed", "3", "--energy", "measure"]
 
 
 def _result(out) -> dict:

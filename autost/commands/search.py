@@ -8,7 +8,7 @@ from autost.commands.arguments import add_options, mapping
 from autost.commands.energy import add_energy_model_argument
 from autost.commands.profile import add_geometry_arguments
 from autost.configs import SEARCH, SEARCH_RUN, read_search, search_config
-from autost.search.runner import ENERGY_METHODS, SearchConfig, run_search
+from autost.search.runner import SearchConfig, run_search
 
 
 def config_from_args(args: argparse.Namespace) -> SearchConfig:
@@ -35,10 +35,6 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     """The search options (``autost.configs.SEARCH``), their choices and help from the registries."""
     add_options(p, SEARCH + SEARCH_RUN)
     add_energy_model_argument(p)
-    p.add_argument("--energy", choices=ENERGY_METHODS, default="measure",
-                   help="measure: every candidate's init-time energy from a forward pass (default); closed-form: "
-                        "firing rates per layer position calibrated once on a few architectures of the space, then "
-                        "no forward pass (thousands of candidates a second; a rate-based --energy-model only)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

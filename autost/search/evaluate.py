@@ -22,6 +22,7 @@ from autost.seeding import arch_seed
 from energy.closed_form import RateTable, closed_form_energy
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL, get_model
+from energy.predictor import TrainedEnergyPredictor
 
 
 def check_score(score: str) -> None:
@@ -56,6 +57,8 @@ class Evaluator:
     seed: int = 0
     energy_model: str = DEFAULT_MODEL  # a name in energy.models
     rates: RateTable | None = None  # with a table, energy comes from the closed form: no forward pass
+    # with rates: the closed form turned into a predicted trained energy (energy.predictor)
+    predictor: TrainedEnergyPredictor | None = None
 
     def __post_init__(self) -> None:
         get_model(self.energy_model)
@@ -79,6 +82,8 @@ class Evaluator:
         needs_codes = self.scorer.needs_codes(self.lam)
         if self.rates is not None:
             record["energy_mj"] = closed_form_energy(arch, self.geometry, self.rates, self.energy_model)
+            if self.predictor is not None:
+                record["energy_mj"] = self.predictor.predict(arch, self.geometry, record["energy_mj"])
         if self.batch is not None and (self.rates is None or needs_codes):
             device = self.batch.device
             check_fits(arch, self.geometry, len(self.batch), training=False, device=device)

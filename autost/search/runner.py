@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from autost.arch import Arch
@@ -33,13 +34,13 @@ from autost.search.pool import Scorer, scoring_pool
 from autost.space import SearchSpace
 from autost.threads import current_threads
 from autost.validate import at_least, finite, positive
-from energy.closed_form import RateTable, calibrate, calibration_archs, rate_model
-from energy.models import DEFAULT_MODEL, get_model
+from energy.closed_form import (CALIBRATION_ARCHS, RateTable, cached_table, calibrate, calibration_archs,
+                                rate_model, table_key)
+from energy.models import DEFAULT_MODEL, RATE, get_model
+from energy.predictor import load_predictor
 
-ENERGY_METHODS = ("measure", "closed-form")
-# Architectures whose forward passes calibrate the closed-form energy's rate table: the error
-# against the measured estimate does not shrink with more (benchmarks/results/energy_closed_form.json).
-CALIBRATION_ARCHS = 6
+# auto: the closed form under a rate-based energy model, else a forward pass (energy_method)
+ENERGY_METHODS = ("auto", "closed-form", "measure", "predicted")
 CHECKPOINT = "checkpoint.json"
 
 
@@ -59,7 +60,8 @@ class SearchConfig:
     batch_size: int = 32
     objectives: tuple[str, ...] = ("score", "energy")  # NSGA-II's; also those of the reported front
     energy_model: str = DEFAULT_MODEL  # the model of every candidate's energy (limit and objective)
-    energy: str = "measure"  # or "closed-form": firing rates calibrated once (energy.closed_form)
+    # how a candidate's energy is obtained (ENERGY_METHODS; energy_method resolves "auto")
+    energy: str = "auto"
 
     def to_dict(self) -> dict:
         """What identifies a run (a resumed run must match it); the data root may move."""
@@ -73,6 +75,17 @@ class SearchConfig:
         return {**self.to_dict(), "space": space.to_dict()["SEARCH_SPACE"]}
 
 
+def energy_method(config: SearchConfig) -> str | None:
+    """How the search obtains each candidate's energy: ``None`` without data (no energy),
+    else ``config.energy``, "auto" resolved to the closed form when the energy model is
+    rate-based (the closed form can express it: no forward pass) and to "measure" otherwise."""
+    if not config.dataset:
+        return None
+    if config.energy != "auto":
+        return config.energy
+    return "closed-form" if get_model(config.energy_model).counter == RATE else "measure"
+
+
 def validate(config: SearchConfig) -> SearchSpace:
     """Every check that needs no search, so bad input fails before any work."""
     algorithm = ALGORITHMS.get(config.algorithm)
@@ -81,10 +94,12 @@ def validate(config: SearchConfig) -> SearchSpace:
     get_model(config.energy_model)
     if config.energy not in ENERGY_METHODS:
         raise UsageError(f"--energy must be one of {', '.join(ENERGY_METHODS)}, got {config.energy!r}")
-    if config.energy == "closed-form":
+    if config.energy in ("closed-form", "predicted"):
         if not config.dataset:
-            raise UsageError("--energy closed-form calibrates firing rates on real data: give --dataset")
+            raise UsageError(f"--energy {config.energy} calibrates firing rates on real data: give --dataset")
         rate_model(config.energy_model)
+    if config.energy == "predicted":
+        load_predictor()  # a missing or broken fit stops here, before any work
     c = config.constraints
     if c.param_min is not None and c.param_max is not None and c.param_min > c.param_max:
         raise UsageError(f"--param-limits MIN {c.param_min} is larger than MAX {c.param_max}")
@@ -118,16 +133,30 @@ def validate(config: SearchConfig) -> SearchSpace:
     return space
 
 
-def _evaluator(config: SearchConfig, space: SearchSpace) -> Evaluator:
-    batch = rates = None
+def rate_table(config: SearchConfig, space: SearchSpace, batch: torch.Tensor) -> tuple[RateTable, str]:
+    """The closed form's rate table of this search, from the on-disk cache when an earlier search
+    calibrated the same one; with "hit", "miss" or "recomputed" (``energy.closed_form.cached_table``)."""
+    key = table_key(space, config.geometry, config.dataset, config.seed, config.batch_size)
+    return cached_table(key, lambda: calibrate(calibration_archs(space, CALIBRATION_ARCHS, config.seed),
+                                               config.geometry, batch, seed=config.seed))
+
+
+def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dict]:
+    """The evaluator, and what search.json records about its energy (method, rate-table cache, predictor)."""
+    batch = rates = predictor = None
+    method = energy_method(config)
+    about: dict = {"method": method}
     if config.dataset:
         batch = real_batch(config.dataset, batch_size=config.batch_size, time_steps=config.geometry.time_steps,
                            seed=config.seed, data_root=config.data_root, img_size=config.geometry.img_size)
-    if config.energy == "closed-form":
-        archs = calibration_archs(space, CALIBRATION_ARCHS, config.seed)
-        rates = calibrate(archs, config.geometry, batch, seed=config.seed)
-    return Evaluator(config.score, config.geometry, batch=batch, lam=config.lam, seed=config.seed,
-                     energy_model=config.energy_model, rates=rates)
+    if method in ("closed-form", "predicted"):
+        rates, about["rate_table_cache"] = rate_table(config, space, batch)
+    if method == "predicted":
+        predictor = load_predictor()
+        about["predictor"] = predictor.provenance()
+    evaluator = Evaluator(config.score, config.geometry, batch=batch, lam=config.lam, seed=config.seed,
+                          energy_model=config.energy_model, rates=rates, predictor=predictor)
+    return evaluator, about
 
 
 def _load_checkpoint(out: Path, config: SearchConfig, space: SearchSpace, resume: bool) -> SearchState:
@@ -176,7 +205,7 @@ def distinct_costs(records: list[dict]) -> list[dict]:
 
 
 def _write_results(out: Path, config: SearchConfig, candidates: list[dict], history: list[dict],
-                   elapsed_s: float, rates: RateTable | None) -> dict:
+                   elapsed_s: float, rates: RateTable | None, energy: dict) -> dict:
     pareto = pareto_front(config, candidates)
     if ALGORITHMS.get(config.algorithm).front_first:
         # a multi-objective search hands on its front first, then the rest by score
@@ -192,6 +221,7 @@ def _write_results(out: Path, config: SearchConfig, candidates: list[dict], hist
         "score": config.score,
         "seed": config.seed,
         "energy_model": get_model(config.energy_model).describe(),
+        "energy_method": energy,
         "energy_rates": None if rates is None else rates.to_dict(),
         "settings": config.to_dict(),
         "threads": current_threads(),
@@ -222,13 +252,13 @@ def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progres
 def _run_in(out: Path, config: SearchConfig, space: SearchSpace, resume: bool, progress: bool,
             workers: int | None, ray_address: str | None) -> dict:
     state = _load_checkpoint(out, config, space, resume)
-    evaluator = _evaluator(config, space)
+    evaluator, energy = _evaluator(config, space)
     with scoring_pool(evaluator, workers=workers, ray_address=ray_address) as score:
         state = _search(config, space, evaluator, state, out, score, progress)
     candidates = [{k: v for k, v in r.items() if k != "legal"} for r in ranked(state.legal_records())]
     if not candidates:
         raise UsageError("no evaluated architecture met the constraints; loosen --param-limits or --energy-limit")
-    return _write_results(out, config, candidates, state.history, state.elapsed_s, evaluator.rates)
+    return _write_results(out, config, candidates, state.history, state.elapsed_s, evaluator.rates, energy)
 
 
 def _search(config: SearchConfig, space: SearchSpace, evaluator: Evaluator, state: SearchState, out: Path,
