@@ -135,3 +135,22 @@ def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """``[T, B, H, L, d]`` -> ``[T, B, L, H * d]``."""
     return x.transpose(2, 3).flatten(-2)
+
+
+class SpikingQKV(nn.Module):
+    """What SSA and SDSA share: an input LIF, then q, k, v = Linear-BN-LIF split into heads.
+    Subclasses add their token mixing and projection after ``super().__init__`` (keeping the
+    parameter order, which optimizer states in checkpoints follow)."""
+
+    def __init__(self, dim: int, num_heads: int, neurons: Neurons):
+        super().__init__()
+        self.num_heads = num_heads
+        self.input_lif = neurons.lif()
+        self.q, self.k, self.v = LinearBN(dim, dim), LinearBN(dim, dim), LinearBN(dim, dim)
+        self.q_lif, self.k_lif, self.v_lif = neurons.lif(), neurons.lif(), neurons.lif()
+
+    def qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Spikes of q, k and v, each ``[T, B, H, L, D / H]``."""
+        s = self.input_lif(x)
+        return tuple(split_heads(lif(linear(s)), self.num_heads)  # type: ignore[return-value]
+                     for linear, lif in ((self.q, self.q_lif), (self.k, self.k_lif), (self.v, self.v_lif)))

@@ -13,21 +13,16 @@ L x D each a step.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from autost.blocks.registry import AttentionType, register
-from autost.layers import LinearBN, Neurons, SpikeMask, SpikeSum, merge_heads, split_heads
+from autost.layers import LinearBN, Neurons, SpikeMask, SpikeSum, SpikingQKV, merge_heads
 
 
-class SpikeDrivenSelfAttention(nn.Module):
+class SpikeDrivenSelfAttention(SpikingQKV):
     """SDSA: LIF, q/k/v = Linear-BN-LIF, ``m = LIF(sum_tokens(k * v))``, ``q * m``, Linear(bias)-BN."""
 
     def __init__(self, dim: int, num_heads: int, neurons: Neurons = Neurons()):
-        super().__init__()
-        self.num_heads = num_heads
-        self.input_lif = neurons.lif()
-        self.q, self.k, self.v = LinearBN(dim, dim), LinearBN(dim, dim), LinearBN(dim, dim)
-        self.q_lif, self.k_lif, self.v_lif = neurons.lif(), neurons.lif(), neurons.lif()
+        super().__init__(dim, num_heads, neurons)
         self.kv = SpikeMask()
         self.kv_sum = SpikeSum(dim=-2)  # over the tokens of a head: [T, B, H, 1, d]
         self.attn_lif = neurons.attention_lif()
@@ -35,10 +30,7 @@ class SpikeDrivenSelfAttention(nn.Module):
         self.proj = LinearBN(dim, dim, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.input_lif(x)
-        q = split_heads(self.q_lif(self.q(s)), self.num_heads)
-        k = split_heads(self.k_lif(self.k(s)), self.num_heads)
-        v = split_heads(self.v_lif(self.v(s)), self.num_heads)
+        q, k, v = self.qkv(x)
         m = self.attn_lif(self.kv_sum(self.kv(k, v)))
         return self.proj(merge_heads(self.mask(q, m)))
 

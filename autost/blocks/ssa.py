@@ -9,33 +9,25 @@ multiplies ``q (k^T v)`` (2 L D^2 / heads), which gives the same result with no 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from autost.blocks.registry import AttentionType, register
-from autost.layers import AttentionProduct, LinearBN, Neurons, merge_heads, split_heads
+from autost.layers import AttentionProduct, LinearBN, Neurons, SpikingQKV, merge_heads
 
 ATTENTION_SCALE = 0.125
 
 
-class SpikingSelfAttention(nn.Module):
+class SpikingSelfAttention(SpikingQKV):
     """SSA: LIF, q/k/v = Linear-BN-LIF, ``attn = q k^T * 0.125``, ``attn v``, LIF(0.5), Linear-BN."""
 
     def __init__(self, dim: int, num_heads: int, neurons: Neurons = Neurons()):
-        super().__init__()
-        self.num_heads = num_heads
-        self.input_lif = neurons.lif()
-        self.q, self.k, self.v = LinearBN(dim, dim), LinearBN(dim, dim), LinearBN(dim, dim)
-        self.q_lif, self.k_lif, self.v_lif = neurons.lif(), neurons.lif(), neurons.lif()
+        super().__init__(dim, num_heads, neurons)
         self.qk = AttentionProduct(transpose_rhs=True, scale=ATTENTION_SCALE)
         self.av = AttentionProduct(transpose_rhs=False)
         self.attn_lif = neurons.attention_lif()
         self.proj = LinearBN(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.input_lif(x)
-        q = split_heads(self.q_lif(self.q(s)), self.num_heads)
-        k = split_heads(self.k_lif(self.k(s)), self.num_heads)
-        v = split_heads(self.v_lif(self.v(s)), self.num_heads)
+        q, k, v = self.qkv(x)
         y = merge_heads(self.av(self.qk(q, k), v))
         return self.proj(self.attn_lif(y))
 
