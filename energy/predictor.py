@@ -36,9 +36,12 @@ import numpy as np
 from scipy import optimize
 
 from autost.arch import Arch
+from autost.blocks import DEFAULT_ATTENTION
 from autost.cost import analytic_cost
 from autost.errors import UsageError
 from autost.geometry import Geometry
+from autost.layers import SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
+from autost.space import SearchSpace
 
 FITTED = Path(__file__).resolve().parent / "trained_energy_predictor.json"
 
@@ -55,7 +58,7 @@ FEATURES: dict[str, Callable[[Arch, Geometry], float]] = {
     "mean_mlp_ratio": lambda a, g: float(np.mean(a.mlp_ratio)),
     "log2_mean_heads": lambda a, g: float(np.mean(np.log2(a.num_heads))),
     "log2_tokens": lambda a, g: math.log2(_tokens(g)),
-    "time_steps": lambda a, g: float(g.time_steps),
+    "time_steps": lambda a, g: float(a.steps(g.time_steps)),  # an arch's TIME_STEPS gene overrides the run's
     "log_macs": lambda a, g: math.log(analytic_cost(a, **g.model_kwargs()).macs),
 }
 
@@ -141,6 +144,20 @@ def fit(x: np.ndarray, closed_form_mj: np.ndarray, trained_mj: np.ndarray, *, na
                                   tuple(float(v) for v in w), intercept,
                                   {"architectures": len(x), "method": method, "loss": loss, "l2": l2,
                                    **(fitted_on or {})})
+
+
+def check_domain(space: SearchSpace) -> None:
+    """One-line ``UsageError`` for a space with genes the committed studies never varied: every
+    trained architecture behind the fit is Spikformer's (SSA blocks, tau 2, threshold 1), so its
+    trained/init ratio says nothing about another attention type or neuron setting."""
+    beyond = [key for key, choices, default in (("ATTENTION", space.attention, DEFAULT_ATTENTION),
+                                                ("TAU", space.tau, SPIKFORMER_TAU),
+                                                ("THRESHOLD", space.threshold, SPIKFORMER_THRESHOLD))
+              if tuple(choices) != (default,)]
+    if beyond:
+        raise UsageError(f"--energy predicted was fitted on Spikformer blocks only (ssa, tau {SPIKFORMER_TAU:g}, "
+                         f"threshold {SPIKFORMER_THRESHOLD:g}); {space.name} has other {' and '.join(beyond)} "
+                         "choices: use --energy closed-form for it")
 
 
 def load_predictor(path: Path = FITTED) -> TrainedEnergyPredictor:

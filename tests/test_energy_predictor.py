@@ -16,7 +16,7 @@ from autost.search.runner import SearchConfig, run_search
 from autost.space import SearchSpace
 from conftest import ROOT
 from energy.closed_form import RateTable, closed_form_energy
-from energy.predictor import FEATURES, FITTED, features, fit, load_predictor, pairwise_loss
+from energy.predictor import FEATURES, FITTED, check_domain, features, fit, load_predictor, pairwise_loss
 
 DIGITS_SPACE = str(ROOT / "spaces" / "digits.yaml")
 GEOMETRY = Geometry(1, 16, 4, 10, 2)
@@ -106,3 +106,21 @@ def test_predicted_energy_under_a_counting_model_is_one_line(tmp_path, capsys):
                  "--energy-model", "lemaire", "--out", str(tmp_path / "l")]) == 2
     err = capsys.readouterr().err
     assert "need a rate-based energy model" in err and err.count("\n") == 1
+
+
+def test_the_predictor_refuses_genes_its_studies_never_varied():
+    """The fit saw Spikformer blocks only: a space with other attention types or neurons is refused
+    in one line, a space that only varies what the studies varied is not."""
+    check_domain(SearchSpace.from_yaml(DIGITS_SPACE))
+    with pytest.raises(UsageError, match="ATTENTION and TAU and THRESHOLD.*--energy closed-form"):
+        check_domain(SearchSpace.from_yaml(ROOT / "spaces" / "digits_hybrid.yaml"))
+    only_t = SearchSpace.from_dict({"SEARCH_SPACE": {"MLP_RATIO": [2], "NUM_HEADS": [1], "DEPTH": [1],
+                                                     "EMBED_DIM": [32], "TIME_STEPS": [1, 2]}})
+    check_domain(only_t)
+
+
+def test_the_time_steps_feature_follows_the_architecture_gene():
+    arch = Arch(1, 32, (2,), (1,))
+    index = NAMES.index("time_steps")
+    assert features(arch, GEOMETRY)[index] == GEOMETRY.time_steps
+    assert features(dataclasses.replace(arch, time_steps=5), GEOMETRY)[index] == 5

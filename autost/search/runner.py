@@ -37,7 +37,7 @@ from autost.validate import at_least, finite, positive
 from energy.closed_form import (CALIBRATION_ARCHS, RateTable, cached_table, calibrate, calibration_archs,
                                 rate_model, table_key)
 from energy.models import DEFAULT_MODEL, RATE, get_model
-from energy.predictor import load_predictor
+from energy.predictor import check_domain, load_predictor
 
 # auto: the closed form under a rate-based energy model, else a forward pass (energy_method)
 ENERGY_METHODS = ("auto", "closed-form", "measure", "predicted")
@@ -98,8 +98,6 @@ def validate(config: SearchConfig) -> SearchSpace:
         if not config.dataset:
             raise UsageError(f"--energy {config.energy} calibrates firing rates on real data: give --dataset")
         rate_model(config.energy_model)
-    if config.energy == "predicted":
-        load_predictor()  # a missing or broken fit stops here, before any work
     c = config.constraints
     if c.param_min is not None and c.param_max is not None and c.param_min > c.param_max:
         raise UsageError(f"--param-limits MIN {c.param_min} is larger than MAX {c.param_max}")
@@ -111,6 +109,9 @@ def validate(config: SearchConfig) -> SearchSpace:
         finite(flag, value)
     space = SearchSpace.from_yaml(config.space)
     check_time_steps_gene(space.time_steps, config.dataset, config.geometry.time_steps)
+    if config.energy == "predicted":
+        load_predictor()  # a missing or broken fit stops here, before any work
+        check_domain(space)
     try:
         feasible = exact_flops_optimum(space, config.geometry, Constraints(c.param_min, c.param_max), keep=1)
     except NotAdditive:
