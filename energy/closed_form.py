@@ -13,8 +13,19 @@ rates (and a block missing from the calibration the nearest calibrated one's). A
 attention is not Spikformer's SSA, and any layer of a network whose neurons are not at
 Spikformer's tau 2 and threshold 1, are positions of their own (prefixed ``qk/``,
 ``tau1.5,th0.5/``): their rates differ; the calibration covers each such setting of the space.
-T is no position: a space with a TIME_STEPS gene averages over the calibrated T's. Only the rate-based models (``spikformer-45nm`` and its precision variants) can be
-written this way; the others count what each spike actually reaches.
+An architecture with a TIME_STEPS gene has its T in every position too (``T2/``): a rate is an
+average over the T steps, and LIF membranes charge up over the first ones, so it grows with T.
+Measuring every (T, attention, tau, threshold) on every block would cost their product in forward
+passes, so the calibration measures every (attention, tau, threshold) at one T, every (T,
+attention) at one neuron setting, each on every block, and every (T, tau, threshold) with the
+first sample's mix of attention types (``calibration_archs``). A combination still not measured
+(an attention type that mix lacks) is looked up as its rate at a measured T times how the rate
+of a measured setting changes from that T to its own, the same neurons preferred, then the
+same attention (``RateTable.lookup``): T and the neurons interact (the membrane charges up at
+a pace set by tau and the threshold), the attention type less (``benchmarks/bench_hybrid.py``
+measures the error against a table of every combination). Only the rate-based models
+(``spikformer-45nm`` and its precision variants) can be written this way; the others count
+what each spike actually reaches.
 
 The table is ours (no paper defines it); ``benchmarks/bench_closed_form.py`` measures its
 error against the measured estimate.
@@ -51,19 +62,21 @@ from energy.estimate import PJ_PER_MJ, estimate_energy
 from energy.models import RATE, EnergyModel, get_model
 
 _BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
+_STEPS = re.compile(r"^T\d+$")
 # Architectures whose forward passes calibrate a table: the error against the measured
 # estimate does not shrink with more (benchmarks/results/energy_closed_form.json).
 CALIBRATION_ARCHS = 6
 # Bumped whenever what a table measures changes (the model's layers, the rate definition):
 # older cached tables then miss instead of being reused.
-TABLE_VERSION = 1
+TABLE_VERSION = 2  # 2: T is part of a position (TIME_STEPS gene)
 CACHE_SUB = "energy_rates"
 
 
 def position(name: str, arch: Arch | None = None) -> tuple[str, int]:
     """``("attn.q.linear", 2)`` for ``blocks.2.attn.q.linear``; ``(name, -1)`` outside the blocks.
     With ``arch``, a block of another attention type than SSA, and every layer of a network with
-    other neuron parameters, get a prefix naming them (``("qk/attn.q.linear", 2)``)."""
+    other neuron parameters, get a prefix naming them (``("qk/attn.q.linear", 2)``), and so does
+    the T of an architecture with a TIME_STEPS gene, last (``("qk/T2/attn.q.linear", 2)``)."""
     match = _BLOCK.match(name)
     part, block = (match.group(2), int(match.group(1))) if match else (name, -1)
     if arch is None:
@@ -73,7 +86,23 @@ def position(name: str, arch: Arch | None = None) -> tuple[str, int]:
         prefix.append(arch.attention[block])
     if (arch.tau, arch.threshold) != (SPIKFORMER_TAU, SPIKFORMER_THRESHOLD):
         prefix.append(f"tau{arch.tau:g},th{arch.threshold:g}")
+    if arch.time_steps is not None:
+        prefix.append(f"T{arch.time_steps}")
     return "/".join(prefix + [part]), block
+
+
+def _split(part: str) -> tuple[tuple[str, ...], int | None, str]:
+    """``"qk/T2/attn.q.linear"`` -> ``(("qk",), 2, "attn.q.linear")``: setting, T (None without), layer."""
+    *prefix, layer = part.split("/")
+    if prefix and _STEPS.match(prefix[-1]):
+        return tuple(prefix[:-1]), int(prefix[-1][1:]), layer
+    return tuple(prefix), None, layer
+
+
+def _genes(setting: tuple[str, ...]) -> tuple[str, str]:
+    """The attention type and neuron setting a position's setting names ("" for Spikformer's)."""
+    attention = setting[0] if setting and not setting[0].startswith("tau") else DEFAULT_ATTENTION
+    return attention, setting[-1] if setting and setting[-1].startswith("tau") else ""
 
 
 @dataclass(frozen=True)
@@ -98,17 +127,54 @@ class RateTable:
             deepest[part] = max(block, deepest.get(part, -1))
         return deepest
 
-    def lookup(self, name: str, arch: Arch | None = None) -> LayerRate:
-        part, block = position(name, arch)
-        if part not in self._deepest:
-            raise ValueError(f"the firing-rate table has no calibration for {part}; calibrate on architectures "
-                             "of the space being searched")
+    @cached_property
+    def _by_steps(self) -> dict[tuple[tuple[str, ...], str], dict[int, str]]:
+        """(setting, layer) -> {T: the prefixed part measured at that T}, for the T fallback."""
+        index: dict[tuple[tuple[str, ...], str], dict[int, str]] = {}
+        for part in self._deepest:
+            setting, steps, layer = _split(part)
+            if steps is not None:
+                index.setdefault((setting, layer), {})[steps] = part
+        return index
+
+    def _at(self, part: str, block: int) -> LayerRate:
+        """The rate of a measured ``part`` at ``block`` (the deepest or nearest measured block)."""
         if block < 0:
             return self.layers[(part, -1)]
         key = (part, min(block, self._deepest[part]))
         if key not in self.layers:  # a block that no calibration architecture had at this position
             key = min((k for k in self.layers if k[0] == part), key=lambda k: (abs(k[1] - block), k[1]))
         return self.layers[key]
+
+    def _across_steps(self, part: str, block: int) -> LayerRate | None:
+        """A (T, setting) the calibration did not measure: the setting's rate at a measured T'
+        times rate(T) / rate(T') of a reference setting measured at both (the same neurons
+        preferred, then the same attention, then the T' nearest T); None when no such pair exists."""
+        setting, steps, layer = _split(part)
+        if steps is None:
+            return None
+        own = self._by_steps.get((setting, layer), {})
+        attention, neurons = _genes(setting)
+        candidates = [(_genes(ref)[1] != neurons, _genes(ref)[0] != attention, abs(other - steps), other, ref)
+                      for (ref, ref_layer), measured in self._by_steps.items() if ref_layer == layer
+                      and steps in measured for other in measured if other in own]
+        if not candidates:
+            return None
+        *_, other, ref = min(candidates)
+        base = self._at(own[other], block)
+        measured = self._by_steps[(ref, layer)]
+        before, after = self._at(measured[other], block).rate, self._at(measured[steps], block).rate
+        return dataclasses.replace(base, rate=base.rate * after / before if before > 0 else after)
+
+    def lookup(self, name: str, arch: Arch | None = None) -> LayerRate:
+        part, block = position(name, arch)
+        if part not in self._deepest:
+            rate = self._across_steps(part, block)
+            if rate is None:
+                raise ValueError(f"the firing-rate table has no calibration for {part}; calibrate on architectures "
+                                 "of the space being searched")
+            return rate
+        return self._at(part, block)
 
     def to_dict(self) -> dict:
         return {"calibrated_on": list(self.calibrated_on),
@@ -128,9 +194,12 @@ class RateTable:
 
 def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
     """``n`` seeded samples of ``space``, the first of them at its greatest depth (so every
-    block position the space allows has a measured rate), then, for each attention type and
-    neuron setting of the space that no sample has, the first sample with every block of that
-    type and those neurons (none for a space without those genes)."""
+    block position the space allows has a measured rate), then variants of that first sample:
+    with every block of one attention type, one for each (attention, tau, threshold) that no
+    sample has at the first sample's T and, for a TIME_STEPS gene, one for each (T, attention)
+    that no sample has at its tau and threshold; and, with its own attention types, one for
+    each (T, tau, threshold) no architecture so far has (none for a space without those genes).
+    ``RateTable.lookup`` factors the combinations left unmeasured."""
     rng = random.Random(seed)
     deepest = max(space.depth)
     archs = []
@@ -138,13 +207,21 @@ def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
         arch = space.sample(rng)
         if archs or arch.depth == deepest:
             archs.append(arch)
-    covered = {(a, arch.tau, arch.threshold) for arch in archs for a in arch.attention}
-    for attention in space.attention:
-        for tau in space.tau:
-            for threshold in space.threshold:
-                if (attention, tau, threshold) not in covered:
-                    archs.append(dataclasses.replace(archs[0], attention=(attention,) * archs[0].depth, tau=tau,
-                                                     threshold=threshold))
+    first = archs[0]
+    neurons = [(tau, threshold) for tau in space.tau for threshold in space.threshold]
+    measured = {(a, arch.time_steps, arch.tau, arch.threshold) for arch in archs for a in arch.attention}
+    wanted = [(attention, first.time_steps, tau, threshold) for attention in space.attention for tau, threshold in neurons]
+    wanted += [(attention, steps, first.tau, first.threshold) for steps in space.time_steps for attention in space.attention]
+    for attention, steps, tau, threshold in wanted:
+        if (attention, steps, tau, threshold) not in measured:
+            measured.add((attention, steps, tau, threshold))
+            archs.append(dataclasses.replace(first, attention=(attention,) * first.depth, time_steps=steps, tau=tau,
+                                             threshold=threshold))
+    networks = {(steps, tau, threshold) for _, steps, tau, threshold in measured}
+    for steps in space.time_steps:
+        for tau, threshold in neurons:
+            if (steps, tau, threshold) not in networks:
+                archs.append(dataclasses.replace(first, time_steps=steps, tau=tau, threshold=threshold))
     return archs
 
 
