@@ -10,13 +10,18 @@ energy's error on a hybrid space, and the exact solver's time on the hybrid tiny
 4. The rate table and T (``time_steps_rates``): on ``spaces/digits_hybrid.yaml`` (digits batch)
    and ``spaces/hybrid_tiny.yaml`` (the random CIFAR-shaped batch of 8: CIFAR-10 is not on this
    machine), the closed form's error against the measured estimate over ``--n-t`` random
-   architectures (mean, median, max, and the mean per T), side by side for three tables:
-   ``before`` (positions without T, the calibration of commit db6cf43), ``after`` (T in every
-   position, each (attention, tau, threshold) at one T and each (T, attention) at one neuron
-   setting, the rest factored: ``energy.closed_form``) and ``full_product`` (every (T, attention,
-   tau, threshold) measured: what the factoring approximates). Each table averages the
+   architectures (mean, median, max, and the mean per T), side by side for four tables:
+   ``before`` (positions without T, the calibration of commit db6cf43); ``after`` (T in every
+   position, the calibration of ``energy.closed_form``: each (attention, tau, threshold) at one
+   T, each (T, attention) at one neuron setting, each (T, tau, threshold) with the first
+   sample's attention types, the rest factored); ``t_apart_from_neurons`` (``after`` without its
+   (T, tau, threshold) variants: T factored apart from the neurons, as if they did not
+   interact); ``full_product`` (every (T, attention, tau, threshold) measured on every block:
+   what the factoring approximates). Each table averages the
    per-architecture calibrations of its architectures (as ``calibrate`` does); its
-   ``calibration_s`` sums their forward passes.
+   ``calibration_s`` sums their forward passes. Every table is looked up by the current code
+   (``before`` with T dropped from the positions), so ``before``'s candidates/s is not the old
+   code's.
 
 ``python -m benchmarks.bench_hybrid`` -> ``benchmarks/results/hybrid.json`` (one thread).
 """
@@ -79,6 +84,22 @@ def _archs_before(space: SearchSpace, n: int, seed: int) -> list[Arch]:
                       if (a, tau, th) not in covered]
 
 
+def _archs_t_apart(space: SearchSpace, n: int, seed: int) -> list[Arch]:
+    """The default calibration without its (T, tau, threshold) variants: T factored apart from
+    the neurons too, as if their rates did not interact."""
+    samples = calibration_archs(space, n, seed)[:n]
+    first = samples[0]
+    measured = {(a, arch.time_steps, arch.tau, arch.threshold) for arch in samples for a in arch.attention}
+    wanted = [(a, first.time_steps, tau, th) for a in space.attention for tau in space.tau for th in space.threshold]
+    wanted += [(a, t, first.tau, first.threshold) for t in space.time_steps for a in space.attention]
+    archs = list(samples)
+    for a, t, tau, th in wanted:
+        if (a, t, tau, th) not in measured:
+            measured.add((a, t, tau, th))
+            archs.append(dataclasses.replace(first, attention=(a,) * first.depth, time_steps=t, tau=tau, threshold=th))
+    return archs
+
+
 def _archs_full(space: SearchSpace, n: int, seed: int) -> list[Arch]:
     """The default samples plus the first one at every (T, attention, tau, threshold)."""
     samples = calibration_archs(space, n, seed)[:n]
@@ -109,6 +130,7 @@ def _steps_rates(space_path: str, geometry: Geometry, batch: torch.Tensor, n: in
     space = SearchSpace.from_yaml(space_path)
     plans = {"before": (_archs_before(space, CALIBRATION_ARCHS, 0), True),
              "after": (calibration_archs(space, CALIBRATION_ARCHS, 0), False),
+             "t_apart_from_neurons": (_archs_t_apart(space, CALIBRATION_ARCHS, 0), False),
              "full_product": (_archs_full(space, CALIBRATION_ARCHS, 0), False)}
     per_arch: dict[Arch, tuple[RateTable, float]] = {}
     for archs, _ in plans.values():
@@ -174,7 +196,7 @@ def main() -> None:
         print(name + ": " + "; ".join(
             f"{plan} ({row[plan]['calibration_archs']} archs, {row[plan]['calibration_s']:.1f} s) error mean "
             f"{row[plan]['relative_error']['mean']:.2%}, median {row[plan]['relative_error']['median']:.2%}, max "
-            f"{row[plan]['relative_error']['max']:.2%}" for plan in ("before", "after", "full_product")))
+            f"{row[plan]['relative_error']['max']:.2%}" for plan in ("before", "after", "t_apart_from_neurons", "full_product")))
     print(f"exact on hybrid tiny: {exact['wall_s']:.1f} s, {macs / 1e9:.4f} GMACs at {params / 1e6:.3f} M "
           f"-> {path}")
 

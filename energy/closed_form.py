@@ -19,9 +19,9 @@ Measuring every (T, attention, tau, threshold) on every block would cost their p
 passes, so the calibration measures every (attention, tau, threshold) at one T, every (T,
 attention) at one neuron setting, each on every block, and every (T, tau, threshold) with the
 first sample's mix of attention types (``calibration_archs``). A combination still not measured
-(an attention type that mix lacks) is looked up as its rate at a measured T times how the rate
-of a measured setting changes from that T to its own, the same neurons preferred, then the
-same attention (``RateTable.lookup``): T and the neurons interact (the membrane charges up at
+(an attention type that mix lacks) is looked up as its rate at a measured T plus how much the
+rate of a measured setting changes from that T to its own, the same neurons preferred, then
+the same attention (``RateTable.lookup``): T and the neurons interact (the membrane charges up at
 a pace set by tau and the threshold), the attention type less (``benchmarks/bench_hybrid.py``
 measures the error against a table of every combination). Only the rate-based models
 (``spikformer-45nm`` and its precision variants) can be written this way; the others count
@@ -105,6 +105,13 @@ def _genes(setting: tuple[str, ...]) -> tuple[str, str]:
     return attention, setting[-1] if setting and setting[-1].startswith("tau") else ""
 
 
+def _shifted(rate: float, before: float, after: float) -> float:
+    """``rate`` moved as much as a reference rate moved from ``before`` to ``after``, kept in
+    [0, 1] (a rate is a fraction of inputs). A shift, not a ratio: on hybrid_tiny at CIFAR shape
+    a reference rate near 0 at T 1 made a ratio explode (an energy many times the measured one)."""
+    return min(1.0, max(0.0, rate + after - before))
+
+
 @dataclass(frozen=True)
 class LayerRate:
     kind: str  # "MAC" (real-valued input) or "AC" (spikes)
@@ -148,7 +155,7 @@ class RateTable:
 
     def _across_steps(self, part: str, block: int) -> LayerRate | None:
         """A (T, setting) the calibration did not measure: the setting's rate at a measured T'
-        times rate(T) / rate(T') of a reference setting measured at both (the same neurons
+        plus rate(T) - rate(T') of a reference setting measured at both (the same neurons
         preferred, then the same attention, then the T' nearest T); None when no such pair exists."""
         setting, steps, layer = _split(part)
         if steps is None:
@@ -164,17 +171,24 @@ class RateTable:
         base = self._at(own[other], block)
         measured = self._by_steps[(ref, layer)]
         before, after = self._at(measured[other], block).rate, self._at(measured[steps], block).rate
-        return dataclasses.replace(base, rate=base.rate * after / before if before > 0 else after)
+        return dataclasses.replace(base, rate=_shifted(base.rate, before, after))
+
+    @cached_property
+    def _found(self) -> dict[tuple[str, int], LayerRate]:
+        """Lookups already resolved: a search asks for the same positions again and again, and the
+        nearest block and the T fallback scan the table."""
+        return {}
 
     def lookup(self, name: str, arch: Arch | None = None) -> LayerRate:
         part, block = position(name, arch)
-        if part not in self._deepest:
-            rate = self._across_steps(part, block)
-            if rate is None:
+        found = self._found.get((part, block))
+        if found is None:
+            found = self._at(part, block) if part in self._deepest else self._across_steps(part, block)
+            if found is None:
                 raise ValueError(f"the firing-rate table has no calibration for {part}; calibrate on architectures "
                                  "of the space being searched")
-            return rate
-        return self._at(part, block)
+            self._found[(part, block)] = found
+        return found
 
     def to_dict(self) -> dict:
         return {"calibrated_on": list(self.calibrated_on),

@@ -69,13 +69,16 @@ def test_an_architecture_looks_up_the_rates_of_its_own_t():
 
 
 def test_an_unmeasured_t_and_setting_is_factored_from_a_measured_reference():
-    """qk at T 3 was not measured: its T 1 rate times the SSA rate's change from T 1 to T 3."""
+    """qk at T 3 was not measured: its T 1 rate plus the SSA rate's change from T 1 to T 3,
+    kept at most 1."""
     layers = {("qk/T1/attn.q.linear", 0): LayerRate("AC", 0.2, False),
               ("T1/attn.q.linear", 0): LayerRate("AC", 0.1, False),
               ("T3/attn.q.linear", 0): LayerRate("AC", 0.15, False)}
     table = RateTable(layers, ())
     arch = Arch(1, 32, (2,), (2,), ("qk",), time_steps=3)
-    assert table.lookup("blocks.0.attn.q.linear", arch).rate == pytest.approx(0.2 * 0.15 / 0.1)
+    assert table.lookup("blocks.0.attn.q.linear", arch).rate == pytest.approx(0.2 + 0.15 - 0.1)
+    layers[("qk/T1/attn.q.linear", 0)] = LayerRate("AC", 0.98, False)
+    assert RateTable(layers, ()).lookup("blocks.0.attn.q.linear", arch).rate == 1.0
     with pytest.raises(ValueError, match="no calibration for qk/T2/attn.q.linear"):
         table.lookup("blocks.0.attn.q.linear", dataclasses.replace(arch, time_steps=2))
 
