@@ -19,7 +19,7 @@ Measuring every (T, attention, tau, threshold) on every block would cost their p
 passes, so the calibration measures every (attention, tau, threshold) at one T, every (T,
 attention) at one neuron setting, each on every block, and every (T, tau, threshold) with the
 first sample's mix of attention types (``calibration_archs``). A combination still not measured
-(an attention type that mix lacks) is looked up as its rate at a measured T plus how much the
+(say an attention type that mix lacks) is looked up as its rate at a measured T plus how much the
 rate of a measured setting changes from that T to its own, the same neurons preferred, then
 the same attention (``RateTable.lookup``): T and the neurons interact (the membrane charges up at
 a pace set by tau and the threshold), the attention type less (``benchmarks/bench_hybrid.py``
