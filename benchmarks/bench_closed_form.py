@@ -46,19 +46,27 @@ MODEL = "spikformer-45nm"
 CIFAR = Geometry(in_channels=3, img_size=32, patch_size=4, num_classes=10, time_steps=4)
 
 
+def measured_energies(space: SearchSpace, geometry: Geometry, batch: torch.Tensor,
+                      n: int) -> tuple[list[Arch], list[float], float]:
+    """``n`` random architectures of ``space`` (seed 1), each one's measured init-time energy on
+    ``batch`` (weights seeded as the search seeds them), and the seconds the measuring took."""
+    rng = random.Random(1)
+    archs = [space.sample(rng) for _ in range(n)]
+    measured, seconds = [], 0.0
+    for arch in archs:
+        start = time.perf_counter()
+        torch.manual_seed(arch_seed(0, arch))
+        measured.append(estimate_energy(build_model(arch, **geometry.model_kwargs()), batch).total_mj)
+        seconds += time.perf_counter() - start
+    return archs, measured, seconds
+
+
 def _compare(space_path: str, geometry: Geometry, batch: torch.Tensor, n: int) -> tuple[dict, RateTable]:
     space = SearchSpace.from_yaml(space_path)
     start = time.perf_counter()
     table = calibrate(calibration_archs(space, CALIBRATION_ARCHS, 0), geometry, batch, seed=0)
     calibration_s = time.perf_counter() - start
-    rng = random.Random(1)
-    archs = [space.sample(rng) for _ in range(n)]
-    measured, measure_s = [], 0.0
-    for arch in archs:
-        start = time.perf_counter()
-        torch.manual_seed(arch_seed(0, arch))
-        measured.append(estimate_energy(build_model(arch, **geometry.model_kwargs()), batch).total_mj)
-        measure_s += time.perf_counter() - start
+    archs, measured, measure_s = measured_energies(space, geometry, batch, n)
     start = time.perf_counter()
     closed = [closed_form_energy(arch, geometry, table, MODEL) for arch in archs]
     closed_s = time.perf_counter() - start

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import random
 import statistics
 import time
 
@@ -38,14 +37,12 @@ import torch
 from autost.arch import Arch
 from autost.batches import real_batch
 from autost.cost import analytic_cost
-from autost.geometry import resolve_geometry
+from autost.geometry import Geometry, resolve_geometry
 from autost.model import build_model
 from autost.search.evaluate import Constraints
-from autost.geometry import Geometry
 from autost.search.exact import exact_flops_optimum
-from autost.seeding import arch_seed
 from autost.space import SearchSpace
-from benchmarks.bench_closed_form import CIFAR, MODEL, _compare
+from benchmarks.bench_closed_form import CIFAR, MODEL, _compare, measured_energies
 from benchmarks.common import write_result
 from energy.closed_form import (CALIBRATION_ARCHS, LayerRate, RateTable, calibrate, calibration_archs,
                                 closed_form_energy)
@@ -138,14 +135,7 @@ def _steps_rates(space_path: str, geometry: Geometry, batch: torch.Tensor, n: in
             if arch not in per_arch:
                 start = time.perf_counter()
                 per_arch[arch] = (calibrate([arch], geometry, batch, seed=0), time.perf_counter() - start)
-    rng = random.Random(1)
-    archs = [space.sample(rng) for _ in range(n)]
-    measured, measure_s = [], 0.0
-    for arch in archs:
-        start = time.perf_counter()
-        torch.manual_seed(arch_seed(0, arch))
-        measured.append(estimate_energy(build_model(arch, **geometry.model_kwargs()), batch).total_mj)
-        measure_s += time.perf_counter() - start
+    archs, measured, measure_s = measured_energies(space, geometry, batch, n)
     result = {"space": space_path, "geometry": geometry.model_kwargs(), "batch": len(batch), "architectures": n,
               "measured_candidates_per_s": n / measure_s}
     for name, (calibration, without_steps) in plans.items():
