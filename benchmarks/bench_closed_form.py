@@ -16,6 +16,12 @@ machine), side by side in one run:
    pays it) and from a warm one (every later search of the same setting), through the
    cache the search uses (``energy.closed_form.cached_table``, in a temporary folder).
 Writes benchmarks/results/energy_closed_form.json.
+
+    .venv/bin/python -m benchmarks.bench_closed_form --other-spaces [--n 100]
+
+measures step 2 alone on the other committed spaces (Spikformer's small and base at CIFAR-10
+shape, the headline space on a real Fashion-MNIST batch) and writes
+benchmarks/results/energy_closed_form_spaces.json.
 """
 from __future__ import annotations
 
@@ -90,10 +96,35 @@ def _timed_evolution(space: SearchSpace, evaluator: Evaluator, limits: Constrain
     return time.perf_counter() - start, len(records), best
 
 
+def other_spaces(n: int) -> None:
+    """The closed form's error and speed on every committed space that ``main`` does not cover."""
+    cifar_batch = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    fashion = resolve_geometry(dataset="fashion-mnist", input_shape=None, num_classes=None, patch_size=None,
+                               time_steps=4)
+    settings = [("spaces/spikformer_small.yaml", CIFAR, lambda: cifar_batch),
+                ("spaces/spikformer_base.yaml", CIFAR, lambda: cifar_batch),
+                ("spaces/headline_cpu.yaml", fashion,
+                 lambda: real_batch("fashion-mnist", batch_size=32, time_steps=4, seed=0))]
+    results = {}
+    for space_path, geometry, batch in settings:
+        results[space_path], _ = _compare(space_path, geometry, batch(), n)
+        e = results[space_path]["relative_error"]
+        print(f"{space_path}: error mean {e['mean']:.2%}, max {e['max']:.2%}", flush=True)
+    path = write_result("energy_closed_form_spaces", {"energy_model": MODEL, "spaces": results,
+                                                      "cifar_batch": "random CIFAR-shaped, 8 (CIFAR is not on "
+                                                                     "this machine)"})
+    print(f"-> {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100, help="random architectures per space")
+    parser.add_argument("--other-spaces", action="store_true",
+                        help="only the error and speed on the spaces the default run does not cover")
     args = parser.parse_args()
+    if args.other_spaces:
+        other_spaces(args.n)
+        return
     digits = resolve_geometry(dataset="digits", input_shape=None, num_classes=None, patch_size=None, time_steps=4)
     digits_batch = real_batch("digits", batch_size=32, time_steps=4, seed=0)
     cifar_batch = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
