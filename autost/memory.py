@@ -11,7 +11,8 @@ The estimate (float32 throughout):
 * training activations, the tensors autograd keeps for the backward pass, per sample over all
   T steps: ``STEM_FACTOR`` x the stem's conv outputs (before pooling), and per block
   ``BLOCK_TOKEN_FACTOR`` x L*D + ``BLOCK_HIDDEN_FACTOR`` x L*hidden + ``BLOCK_ATTENTION_FACTOR``
-  x heads*L^2 values, with L tokens of width D. The factors are ours, fitted to the bytes
+  x heads*L^2 values (for a block type with a token matrix, ``AttentionType.token_matrix``),
+  with L tokens of width D. The factors are ours, fitted to the bytes
   that ``torch.autograd.graph.saved_tensors_hooks`` sees for small models of this family
   (within a few percent; tests/test_reliability.py checks the estimate against that count);
 * inference activations (no autograd): ``INFERENCE_FACTOR`` x the largest single activation,
@@ -26,6 +27,7 @@ from pathlib import Path
 import torch
 
 from autost.arch import Arch
+from autost.blocks import attention_type
 from autost.cost import analytic_cost
 from autost.errors import UsageError
 from autost.geometry import Geometry
@@ -71,10 +73,12 @@ def _activation_values(arch: Arch, geometry: Geometry) -> tuple[int, int]:
     tokens = side * side
     saved += _times(STEM_FACTOR, t * tokens * d)  # relative position conv
     for i in range(arch.depth):
-        hidden, heads = arch.hidden_dim(i), arch.num_heads[i]
+        hidden = arch.hidden_dim(i)
+        # SSA's attention matrix; a block type without one (sdsa, qk) keeps no L x L values
+        matrix = arch.num_heads[i] * tokens * tokens if attention_type(arch.attention[i]).token_matrix else 0
         saved += t * (_times(BLOCK_TOKEN_FACTOR, tokens * d) + _times(BLOCK_HIDDEN_FACTOR, tokens * hidden)
-                      + _times(BLOCK_ATTENTION_FACTOR, heads * tokens * tokens))
-        largest = max(largest, t * tokens * hidden, t * heads * tokens * tokens)
+                      + _times(BLOCK_ATTENTION_FACTOR, matrix))
+        largest = max(largest, t * tokens * hidden, t * matrix)
     return saved, largest
 
 

@@ -3,6 +3,7 @@
 NaN recovery, the out-folder lock, the resume fingerprint, Ctrl-C, unwritable output folders,
 bad numbers and files, the memory guard and the thread choice.
 """
+import dataclasses
 import json
 import os
 import shutil
@@ -454,11 +455,13 @@ def saved_tensor_bytes(arch: Arch, geometry: Geometry, batch: int) -> int:
     return sum(storages.values())
 
 
+@pytest.mark.parametrize("attention", ["ssa", "sdsa", "qk"])
 @pytest.mark.parametrize("arch, geometry", [
     (Arch(2, 32, (2, 4), (2, 8)), Geometry(1, 16, 4, 10, 4)),
     (Arch(1, 48, (3,), (4,)), Geometry(3, 32, 2, 10, 2)),
 ])
-def test_activation_estimate_is_close_to_what_autograd_keeps(arch, geometry):
+def test_activation_estimate_is_close_to_what_autograd_keeps(arch, geometry, attention):
+    arch = dataclasses.replace(arch, attention=(attention,) * arch.depth)
     measured = saved_tensor_bytes(arch, geometry, batch=4)
     estimated = memory.estimate(arch, geometry, 4, training=True).activation_bytes
     assert 0.9 * measured <= estimated <= 1.3 * measured

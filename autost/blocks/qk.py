@@ -54,4 +54,5 @@ QK = register(AttentionType(
     summary="QKFormer's token Q-K attention: k AND LIF(sum over channels of q); linear in the tokens, "
             "no product MACs",
     source="Zhou et al., QKFormer, NeurIPS 2024; SpikingJelly 2.0 layer.attention.TokenQKAttention",
+    token_matrix=False,  # its products are masks and sums over tokens, never L x L
 ))

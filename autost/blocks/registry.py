@@ -33,6 +33,9 @@ class AttentionType:
     spike_ops: Callable[[int, int, int], dict[str, int]]
     summary: str  # one line: what it computes
     source: str  # the paper (and reference layer) it follows
+    # whether it keeps a heads x L x L token matrix for the backward pass (autost.memory); True,
+    # the larger estimate, unless the type declares otherwise
+    token_matrix: bool = True
 
 
 # Every module of autost.blocks registers its type when imported: the built-ins first, Spikformer's

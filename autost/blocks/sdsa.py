@@ -51,4 +51,5 @@ SDSA = register(AttentionType(
             "no product MACs",
     source="Yao et al., Spike-driven Transformer, NeurIPS 2023; SpikingJelly 2.0 "
            "layer.attention.SpikeDrivenSelfAttention",
+    token_matrix=False,  # its products are masks and sums over tokens, never L x L
 ))
