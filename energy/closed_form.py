@@ -239,14 +239,17 @@ def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
     return archs
 
 
-def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, seed: int) -> RateTable:
+def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, seed: int,
+              step_batches: dict[int, torch.Tensor] | None = None) -> RateTable:
     """Measure every layer's input firing rate on ``batch`` for each of ``archs`` (weights seeded
-    as the search seeds them) and average them by position."""
+    as the search seeds them) and average them by position. ``step_batches``: event frames
+    binned at each T of a TIME_STEPS gene, which an architecture of that T runs on instead."""
     sums: dict[tuple[str, int], list] = {}
     for arch in archs:
         torch.manual_seed(arch_seed(seed, arch))
         model = build_model(arch, **geometry.model_kwargs())
-        for layer in estimate_energy(model, batch).layers:
+        inputs = (step_batches or {}).get(arch.steps(geometry.time_steps), batch)
+        for layer in estimate_energy(model, inputs).layers:
             entry = sums.setdefault(position(layer.name, arch), [layer.kind, 0.0, 0, layer.once])
             entry[1] += layer.firing_rate
             entry[2] += 1

@@ -16,6 +16,7 @@ from autost.geometry import Geometry
 from autost.model import build_model
 from autost.search.evaluate import Constraints, Evaluator
 from autost.search.exact import NotAdditive, exact_flops_optimum
+from autost.seeding import arch_seed
 from autost.space import SearchSpace
 
 DIGITS = Geometry(in_channels=1, img_size=16, patch_size=4, num_classes=10, time_steps=4)
@@ -150,13 +151,43 @@ def test_new_gene_checkpoint_round_trips(tmp_path):
     assert Arch.from_dict(load_checkpoint(tmp_path / "run" / "best.pt")["arch"]) == arch
 
 
-def test_event_data_refuses_a_time_steps_search(tmp_path, capsys):
+def test_a_search_on_event_data_runs_each_candidate_on_frames_of_its_own_t(tmp_path):
+    """ndigits is binned per T: a candidate with TIME_STEPS 1 or 3 is measured on frames binned at
+    its T, the same energy as a model of it run on its own real_batch."""
+    from autost.batches import real_batch
+    from autost.geometry import resolve_geometry
+    from autost.search.evolution import EvolutionSettings
+    from autost.search.runner import SearchConfig, run_search
+    from energy.estimators import estimate
+
     path = tmp_path / "space.yaml"
     path.write_text(HYBRID)
-    code = cli.main(["search", "--space", str(path), "--dataset", "ndigits", "--out", str(tmp_path / "o"),
-                     "--population", "4", "--mutation", "1", "--crossover", "1", "--select", "2"])
+    geometry = resolve_geometry(dataset="ndigits", input_shape=None, num_classes=None, patch_size=None,
+                                time_steps=2)
+    config = SearchConfig(space=str(path), geometry=geometry, dataset="ndigits", algorithm="random", batch_size=4,
+                          energy="measure", settings=EvolutionSettings(population=6, select=2, mutation=0,
+                                                                       crossover=0, generations=1))
+    result = run_search(config, tmp_path / "out", progress=False)
+    checked = set()
+    for record in result["candidates"]:
+        arch = Arch.from_dict(record["arch"])
+        steps = arch.steps(geometry.time_steps)
+        batch = real_batch("ndigits", batch_size=4, time_steps=steps, seed=0)
+        assert batch.shape[1] == steps
+        torch.manual_seed(arch_seed(0, arch))
+        model = build_model(arch, **geometry.model_kwargs())
+        assert record["energy_mj"] == pytest.approx(estimate(model, batch, config.energy_model).total_mj, rel=1e-6)
+        checked.add(steps)
+    assert checked - {geometry.time_steps}, "no candidate ran at another T"
+
+
+def test_event_data_refuses_a_time_steps_study(tmp_path, capsys):
+    path = tmp_path / "space.yaml"
+    path.write_text(HYBRID)
+    code = cli.main(["correlate", "--space", str(path), "--dataset", "ndigits", "--out", str(tmp_path / "o"),
+                     "--n", "3", "--epochs", "1"])
     assert code == 2
-    assert "TIME_STEPS choices [1, 2, 3] need a static dataset" in capsys.readouterr().err
+    assert "TIME_STEPS choices [1, 2, 3] need a static dataset in a correlation study" in capsys.readouterr().err
 
 
 def test_usage_error_is_a_value_error_for_one_line_reports():

@@ -59,6 +59,15 @@ class Evaluator:
     rates: RateTable | None = None  # with a table, energy comes from the closed form: no forward pass
     # with rates: the closed form turned into a predicted trained energy (energy.predictor)
     predictor: TrainedEnergyPredictor | None = None
+    # event frames binned at each T of a TIME_STEPS gene (an event batch holds one T): an
+    # architecture runs on the frames of its own T when they are here, else on ``batch``
+    step_batches: dict[int, torch.Tensor] | None = None
+
+    def batch_for(self, arch: Arch) -> torch.Tensor | None:
+        """The real batch ``arch`` runs on (``step_batches`` by its T, else ``batch``)."""
+        if self.step_batches:
+            return self.step_batches.get(arch.steps(self.geometry.time_steps), self.batch)
+        return self.batch
 
     def __post_init__(self) -> None:
         get_model(self.energy_model)
@@ -84,19 +93,20 @@ class Evaluator:
             record["energy_mj"] = closed_form_energy(arch, self.geometry, self.rates, self.energy_model)
             if self.predictor is not None:
                 record["energy_mj"] = self.predictor.predict(arch, self.geometry, record["energy_mj"])
-        if self.batch is not None and (self.rates is None or needs_codes):
-            device = self.batch.device
-            check_fits(arch, self.geometry, len(self.batch), training=False, device=device)
+        batch = self.batch_for(arch)
+        if batch is not None and (self.rates is None or needs_codes):
+            device = batch.device
+            check_fits(arch, self.geometry, len(batch), training=False, device=device)
             torch.manual_seed(arch_seed(self.seed, arch))
             # built on the CPU from the seed, then moved: the same weights on any device
             model = build_model(arch, **self.geometry.model_kwargs()).to(device)
             if self.rates is None:
-                energy = estimate(model, self.batch, self.energy_model)
+                energy = estimate(model, batch, self.energy_model)
                 record["energy_mj"] = energy.total_mj
                 if energy.model.has_memory:
                     record["energy_memory_mj"] = energy.memory_mj
             if needs_codes:
-                codes = activation_scores(model, self.batch)
+                codes = activation_scores(model, batch)
                 record.update(naswot=codes.naswot, sahd=codes.sahd)
         record["score"] = self.scorer.value(record, self.lam)
         return record

@@ -21,7 +21,7 @@ from autost.arch import Arch
 from autost.batches import real_batch
 from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
-from autost.geometry import Geometry, check_time_steps_gene
+from autost.geometry import Geometry
 from autost.io import atomic_write_json, atomic_write_text
 from autost.pareto import non_dominated
 from autost.rundir import claim
@@ -108,7 +108,6 @@ def validate(config: SearchConfig) -> SearchSpace:
     for flag, value in (("--param-limits MIN", c.param_min), ("--param-limits MAX", c.param_max)):
         finite(flag, value)
     space = SearchSpace.from_yaml(config.space)
-    check_time_steps_gene(space.time_steps, config.dataset, config.geometry.time_steps)
     if config.energy == "predicted":
         load_predictor()  # a missing or broken fit stops here, before any work
         check_domain(space)
@@ -134,12 +133,25 @@ def validate(config: SearchConfig) -> SearchSpace:
     return space
 
 
-def rate_table(config: SearchConfig, space: SearchSpace, batch: torch.Tensor) -> tuple[RateTable, str]:
+def rate_table(config: SearchConfig, space: SearchSpace, batch: torch.Tensor,
+               step_batches: dict[int, torch.Tensor] | None = None) -> tuple[RateTable, str]:
     """The closed form's rate table of this search, from the on-disk cache when an earlier search
     calibrated the same one; with "hit", "miss" or "recomputed" (``energy.closed_form.cached_table``)."""
     key = table_key(space, config.geometry, config.dataset, config.seed, config.batch_size)
     return cached_table(key, lambda: calibrate(calibration_archs(space, CALIBRATION_ARCHS, config.seed),
-                                               config.geometry, batch, seed=config.seed))
+                                               config.geometry, batch, seed=config.seed, step_batches=step_batches))
+
+
+def step_batches(config: SearchConfig, space: SearchSpace) -> dict[int, torch.Tensor] | None:
+    """On event data whose space has a TIME_STEPS gene: the batch's frames binned at each T of it
+    (one event batch holds one T; a static image serves every T, so static data needs none)."""
+    from datasets import dataset_info
+
+    steps = set(space.time_steps) - {config.geometry.time_steps}
+    if not config.dataset or not steps or dataset_info(config.dataset).kind == "static":
+        return None
+    return {t: real_batch(config.dataset, batch_size=config.batch_size, time_steps=t, seed=config.seed,
+                          data_root=config.data_root, img_size=config.geometry.img_size) for t in sorted(steps)}
 
 
 def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dict]:
@@ -150,13 +162,14 @@ def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dic
     if config.dataset:
         batch = real_batch(config.dataset, batch_size=config.batch_size, time_steps=config.geometry.time_steps,
                            seed=config.seed, data_root=config.data_root, img_size=config.geometry.img_size)
+    per_step = step_batches(config, space)
     if method in ("closed-form", "predicted"):
-        rates, about["rate_table_cache"] = rate_table(config, space, batch)
+        rates, about["rate_table_cache"] = rate_table(config, space, batch, per_step)
     if method == "predicted":
         predictor = load_predictor()
         about["predictor"] = predictor.provenance()
     evaluator = Evaluator(config.score, config.geometry, batch=batch, lam=config.lam, seed=config.seed,
-                          energy_model=config.energy_model, rates=rates, predictor=predictor)
+                          energy_model=config.energy_model, rates=rates, predictor=predictor, step_batches=per_step)
     return evaluator, about
 
 
