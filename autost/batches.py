@@ -19,3 +19,16 @@ def labeled_batch(dataset: str, *, batch_size: int, time_steps: int, seed: int =
 def real_batch(dataset: str, **kwargs) -> torch.Tensor:
     """The inputs of ``labeled_batch`` (same arguments, same draw)."""
     return labeled_batch(dataset, **kwargs)[0]
+
+
+def step_batches(dataset: str | None, choices: tuple[int, ...], *, time_steps: int,
+                 **kwargs) -> dict[int, torch.Tensor] | None:
+    """On event data, the inputs of ``real_batch`` (same draw) binned at each T in ``choices`` other
+    than ``time_steps`` (an architecture's TIME_STEPS gene): one event batch holds frames of one T.
+    ``None`` on static data, whose images serve every T, and without other choices."""
+    from datasets import dataset_info
+
+    steps = set(choices) - {time_steps}
+    if not dataset or not steps or dataset_info(dataset).kind == "static":
+        return None
+    return {t: real_batch(dataset, time_steps=t, **kwargs) for t in sorted(steps)}

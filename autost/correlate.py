@@ -30,11 +30,11 @@ from scipy import stats
 from tqdm import tqdm
 
 from autost.arch import Arch
-from autost.batches import labeled_batch
+from autost.batches import labeled_batch, step_batches
 from autost.cost import analytic_cost
 from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
-from autost.geometry import Geometry, check_time_steps_gene, resolve_geometry
+from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
 from autost.memory import check_fits
 from autost.model import build_model
@@ -107,9 +107,7 @@ def validate(config: StudyConfig) -> SearchSpace:
     from datasets import check_available
 
     check_available(config.dataset, config.data_root)
-    space = SearchSpace.from_yaml(config.space)
-    check_time_steps_gene(space.time_steps, config.dataset, config.time_steps)
-    return space
+    return SearchSpace.from_yaml(config.space)
 
 
 def geometry_of(config: StudyConfig) -> Geometry:
@@ -162,9 +160,12 @@ def _draw(space: SearchSpace, depth: int, dim: int, rng: random.Random, geometry
     return None
 
 
-def study_rates(space: SearchSpace, geometry: Geometry, inputs: torch.Tensor, seed: int) -> RateTable:
-    """The closed form's rate table of a study: calibrated on the scoring batch, as a search would."""
-    return calibrate(calibration_archs(space, CALIBRATION_ARCHS, seed), geometry, inputs, seed=seed)
+def study_rates(space: SearchSpace, geometry: Geometry, inputs: torch.Tensor, seed: int,
+                step_inputs: dict[int, torch.Tensor] | None = None) -> RateTable:
+    """The closed form's rate table of a study: calibrated on the scoring batch (and its frames at
+    each T of a TIME_STEPS gene), as a search would."""
+    return calibrate(calibration_archs(space, CALIBRATION_ARCHS, seed), geometry, inputs, seed=seed,
+                     step_batches=step_inputs)
 
 
 def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, targets: torch.Tensor, *,
@@ -388,18 +389,20 @@ def _score_all(study: _Study, space: SearchSpace, progress: bool) -> None:
     limits = config.param_limits or (None, None)
     archs = sample_architectures(space, config.n, random.Random(config.seed), geometry,
                                  Constraints(limits[0], limits[1]))
-    inputs, targets = labeled_batch(config.dataset, batch_size=config.batch_size, time_steps=config.time_steps,
-                                    seed=config.seed, data_root=config.data_root, img_size=geometry.img_size)
+    draw = dict(batch_size=config.batch_size, seed=config.seed, data_root=config.data_root, img_size=geometry.img_size)
+    inputs, targets = labeled_batch(config.dataset, time_steps=config.time_steps, **draw)
+    # event frames binned at each T of a TIME_STEPS gene (the same draw, so the same targets)
+    per_step = step_batches(config.dataset, space.time_steps, time_steps=config.time_steps, **draw) or {}
     old = study.table
     if old and [row["arch"] for row in old] != [arch.to_dict()["RETRAIN"] for arch in archs]:
         raise UsageError(f"{study.path}: its architectures are not the ones this space and seed sample; "
                          "rescore a study with the space file it was made with")
     study.table = []
     start = time.perf_counter()
-    rates = study_rates(space, geometry, inputs, config.seed)
+    rates = study_rates(space, geometry, inputs, config.seed, per_step)
     for index, arch in enumerate(tqdm(archs, desc="scoring", unit="arch", disable=not progress, file=sys.stderr)):
-        scores = score_architecture(arch, geometry, inputs, targets, seed=config.seed, lam=config.lam,
-                                    energy_model=config.energy_model, rates=rates)
+        scores = score_architecture(arch, geometry, per_step.get(arch.steps(config.time_steps), inputs), targets,
+                                    seed=config.seed, lam=config.lam, energy_model=config.energy_model, rates=rates)
         kept = (TARGET, "best_val_acc", ENERGY_TARGET)
         trained = {k: old[index].get(k) for k in kept} if old else dict.fromkeys(kept)
         study.table.append({"index": index, "arch": arch.to_dict()["RETRAIN"], "label": arch.short(), **scores,

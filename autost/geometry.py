@@ -58,17 +58,3 @@ def resolve_geometry(*, dataset: str | None, input_shape: str | None, num_classe
     if num_classes is None or patch_size is None:
         raise UsageError("--input-shape needs --num-classes and --patch-size too")
     return Geometry(channels, size, patch_size, num_classes, time_steps)
-
-
-def check_time_steps_gene(choices: tuple[int, ...], dataset: str | None, time_steps: int) -> None:
-    """Refuse, in one line, a correlation study of a space whose TIME_STEPS gene offers a T other
-    than ``time_steps`` on an event dataset: a study bins its frames once, at ``time_steps``, for
-    every architecture (a search bins them at each T: ``autost.search.runner.step_batches``)."""
-    if not dataset or not choices or set(choices) == {time_steps}:
-        return
-    from datasets import dataset_info
-
-    if dataset_info(dataset).kind != "static":
-        raise UsageError(f"TIME_STEPS choices {list(choices)} need a static dataset in a correlation study: "
-                         f"{dataset}'s event frames are binned once per study, at --time-steps {time_steps}; "
-                         f"study T on static data, or give the space TIME_STEPS: [{time_steps}]")

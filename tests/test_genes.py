@@ -181,13 +181,26 @@ def test_a_search_on_event_data_runs_each_candidate_on_frames_of_its_own_t(tmp_p
     assert checked - {geometry.time_steps}, "no candidate ran at another T"
 
 
-def test_event_data_refuses_a_time_steps_study(tmp_path, capsys):
+def test_a_study_on_event_data_scores_each_architecture_on_frames_of_its_own_t(tmp_path):
+    from autost.batches import real_batch
+    from autost.geometry import resolve_geometry
+    from energy.estimators import estimate
+
     path = tmp_path / "space.yaml"
     path.write_text(HYBRID)
-    code = cli.main(["correlate", "--space", str(path), "--dataset", "ndigits", "--out", str(tmp_path / "o"),
-                     "--n", "3", "--epochs", "1"])
-    assert code == 2
-    assert "TIME_STEPS choices [1, 2, 3] need a static dataset in a correlation study" in capsys.readouterr().err
+    assert cli.main(["correlate", "--space", str(path), "--dataset", "ndigits", "--out", str(tmp_path / "o"),
+                     "--n", "3", "--epochs", "1", "--limit", "16", "--batch-size", "4", "--train-batch-size", "8",
+                     "--time-steps", "2"]) == 0
+    geometry = resolve_geometry(dataset="ndigits", input_shape=None, num_classes=None, patch_size=None,
+                                time_steps=2)
+    study = yaml.safe_load((tmp_path / "o" / "correlate.json").read_text())
+    for row in study["table"]:
+        arch = Arch.from_dict(row["arch"])
+        torch.manual_seed(arch_seed(0, arch))
+        model = build_model(arch, **geometry.model_kwargs())
+        batch = real_batch("ndigits", batch_size=4, time_steps=arch.steps(2), seed=0)
+        assert row["energy_mj"] == pytest.approx(estimate(model, batch, "spikformer-45nm").total_mj, rel=1e-6)
+    assert {Arch.from_dict(row["arch"]).steps(2) for row in study["table"]} - {2}, "no architecture at another T"
 
 
 def test_usage_error_is_a_value_error_for_one_line_reports():

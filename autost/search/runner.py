@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from autost.arch import Arch
-from autost.batches import real_batch
+from autost.batches import real_batch, step_batches
 from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry
@@ -142,18 +142,6 @@ def rate_table(config: SearchConfig, space: SearchSpace, batch: torch.Tensor,
                                                config.geometry, batch, seed=config.seed, step_batches=step_batches))
 
 
-def step_batches(config: SearchConfig, space: SearchSpace) -> dict[int, torch.Tensor] | None:
-    """On event data whose space has a TIME_STEPS gene: the batch's frames binned at each T of it
-    (one event batch holds one T; a static image serves every T, so static data needs none)."""
-    from datasets import dataset_info
-
-    steps = set(space.time_steps) - {config.geometry.time_steps}
-    if not config.dataset or not steps or dataset_info(config.dataset).kind == "static":
-        return None
-    return {t: real_batch(config.dataset, batch_size=config.batch_size, time_steps=t, seed=config.seed,
-                          data_root=config.data_root, img_size=config.geometry.img_size) for t in sorted(steps)}
-
-
 def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dict]:
     """The evaluator, and what search.json records about its energy (method, rate-table cache, predictor)."""
     batch = rates = predictor = None
@@ -162,7 +150,9 @@ def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dic
     if config.dataset:
         batch = real_batch(config.dataset, batch_size=config.batch_size, time_steps=config.geometry.time_steps,
                            seed=config.seed, data_root=config.data_root, img_size=config.geometry.img_size)
-    per_step = step_batches(config, space)
+    per_step = step_batches(config.dataset, space.time_steps, time_steps=config.geometry.time_steps,
+                            batch_size=config.batch_size, seed=config.seed, data_root=config.data_root,
+                            img_size=config.geometry.img_size)
     if method in ("closed-form", "predicted"):
         rates, about["rate_table_cache"] = rate_table(config, space, batch, per_step)
     if method == "predicted":
