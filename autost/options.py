@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from autost import validate
 from autost.errors import BadInput
 
 # check(name, value): raise ``BadInput`` naming ``name`` when ``value`` is out of range
@@ -106,23 +107,14 @@ def read(options: Sequence[Option], mapping: Mapping[str, Any], where: str | Non
     return values
 
 
-# Checks, worded as ``autost.validate``'s.
+# Checks: ``autost.validate``'s, in the ``check(name, value)`` form of ``Option.check``.
 
 def at_least(minimum: int) -> Check:
-    def check(name: str, value: int) -> None:
-        if value < minimum:
-            raise BadInput(f"{name} must be an integer of at least {minimum}, got {value!r}")
-    return check
+    return lambda name, value: validate.at_least(name, value, minimum)
 
 
-def positive(name: str, value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise BadInput(f"{name} must be a finite number above 0, got {value!r}")
-
-
-def finite(name: str, value: float) -> None:
-    if not math.isfinite(value):
-        raise BadInput(f"{name} must be a finite number, got {value!r}")
+positive: Check = validate.positive
+finite: Check = validate.finite
 
 
 def non_negative(name: str, value: float) -> None:
