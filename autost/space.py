@@ -105,16 +105,10 @@ class SearchSpace:
             and all(r in self.mlp_ratio for r in arch.mlp_ratio)
             and all(h in self.heads_for(arch.embed_dim) for h in arch.num_heads)
             and all(a in self.attention for a in arch.attention)
-            and arch.time_steps == self._time_steps_of(arch)
+            and (arch.time_steps in self.time_steps if self.time_steps else arch.time_steps is None)
             and arch.tau in self.tau
             and arch.threshold in self.threshold
         )
-
-    def _time_steps_of(self, arch: Arch) -> int | None:
-        """``arch.time_steps`` when this space allows it, else a value that differs from it."""
-        if not self.time_steps:
-            return None
-        return arch.time_steps if arch.time_steps in self.time_steps else -1
 
     def check(self, arch: Arch) -> None:
         """Raise ``ValueError`` naming the first gene of ``arch`` outside this space."""
