@@ -10,14 +10,14 @@ import yaml
 
 from autost.blocks import DEFAULT_ATTENTION, attention_type
 from autost.io import atomic_write_text
-from autost.layers import SPIKFORMER_TAU, SPIKFORMER_THRESHOLD, Neurons
+from autost.layers import DEFAULT_SHORTCUT, SHORTCUTS, SPIKFORMER_TAU, SPIKFORMER_THRESHOLD, Neurons
 from autost.validate import check_keys, load_yaml
 
 _KEYS = ("DEPTH", "EMBED_DIM", "MLP_RATIO", "NUM_HEADS")
-# Genes beyond AutoST's encoding; a file without them means Spikformer's defaults (ssa in every
-# block, --time-steps, tau 2, threshold 1), and ``to_dict`` writes them only away from those
-# defaults, so AutoST's files, fingerprints and weight seeds stay what they were.
-_OPTIONAL = ("ATTENTION", "TIME_STEPS", "TAU", "THRESHOLD")
+# Genes beyond AutoST's encoding; a file without them means Spikformer's network (ssa in every
+# block, --time-steps, tau 2, threshold 1, the spike shortcut), and ``to_dict`` writes them only
+# away from those defaults, so AutoST's files, fingerprints and weight seeds stay what they were.
+_OPTIONAL = ("ATTENTION", "TIME_STEPS", "TAU", "THRESHOLD", "SHORTCUT")
 
 
 def _number(value: Any) -> float:
@@ -39,6 +39,7 @@ class Arch:
     time_steps: int | None = None  # None: the run's --time-steps
     tau: float = SPIKFORMER_TAU  # LIF time constant of every neuron
     threshold: float = SPIKFORMER_THRESHOLD  # LIF firing threshold (attention LIFs fire at half of it)
+    shortcut: str = DEFAULT_SHORTCUT  # how branches meet the residual stream (autost.layers.SHORTCUTS)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mlp_ratio", tuple(_number(r) for r in self.mlp_ratio))
@@ -92,6 +93,9 @@ class Arch:
             raise ValueError(f"TAU must be a number of at least 1 (the LIF leaks 1/TAU a step), got {self.tau!r}")
         if not math.isfinite(self.threshold) or self.threshold <= 0:
             raise ValueError(f"THRESHOLD must be a positive number, got {self.threshold!r}")
+        if self.shortcut not in SHORTCUTS:
+            raise ValueError(f"SHORTCUT must be one of {', '.join(SHORTCUTS)} (Spikformer's spike shortcut or the "
+                             f"Spike-driven Transformer's membrane shortcut), got {self.shortcut!r}")
 
     @property
     def neurons(self) -> Neurons:
@@ -145,8 +149,11 @@ class Arch:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise ValueError(f"{key} must be a number, got {value!r}")
                 neuron[key.lower()] = value
+        shortcut = data.get("SHORTCUT", DEFAULT_SHORTCUT)
+        if not isinstance(shortcut, str):
+            raise ValueError(f"SHORTCUT must be one of {', '.join(SHORTCUTS)}, got {shortcut!r}")
         return cls(depth, embed_dim, tuple(mlp), tuple(int(h) for h in heads), tuple(attention), time_steps,
-                   **neuron)
+                   shortcut=shortcut, **neuron)
 
     def to_dict(self) -> dict[str, Any]:
         """AutoST's ``RETRAIN`` mapping (with the wrapper); the new genes only away from their defaults."""
@@ -164,6 +171,8 @@ class Arch:
             retrain["TAU"] = self.tau
         if self.threshold != SPIKFORMER_THRESHOLD:
             retrain["THRESHOLD"] = self.threshold
+        if self.shortcut != DEFAULT_SHORTCUT:
+            retrain["SHORTCUT"] = self.shortcut
         return {"RETRAIN": retrain}
 
     @classmethod
@@ -179,7 +188,7 @@ class Arch:
 
     def short(self) -> str:
         """A compact one-line label, e.g. ``d4-D384-m[4,4,4,4]-h[8,8,8,8]``; the new genes are
-        appended only away from their defaults (``-a[qk,ssa]-T4-tau1.5-th0.5``)."""
+        appended only away from their defaults (``-a[qk,ssa]-T4-tau1.5-th0.5-membrane``)."""
         mlp = ",".join(f"{r:g}" for r in self.mlp_ratio)
         heads = ",".join(str(h) for h in self.num_heads)
         label = f"d{self.depth}-D{self.embed_dim}-m[{mlp}]-h[{heads}]"
@@ -191,4 +200,6 @@ class Arch:
             label += f"-tau{self.tau:g}"
         if self.threshold != SPIKFORMER_THRESHOLD:
             label += f"-th{self.threshold:g}"
+        if self.shortcut != DEFAULT_SHORTCUT:
+            label += f"-{self.shortcut}"
         return label

@@ -24,7 +24,11 @@ from autost.model import token_grid
 # the new stem without complaint but compute another network, so a format-1 checkpoint loads
 # only where its grid equals the one its dataset gets now (digits; ndigits, whose patch went
 # from 4 to 8 with the fix and so kept its 4x4 grid).
-FORMAT = 2
+#
+# 3: the SHORTCUT gene. Every network before it had the membrane shortcut and its architecture
+# files no SHORTCUT key, which now means Spikformer's spike shortcut; so a format-1 or format-2
+# checkpoint is read as ``SHORTCUT: membrane``, the network it was trained as, never as another.
+FORMAT = 3
 # The patch sizes of the datasets when format 1 was written (the old grid was patch_size a side).
 FORMAT1_PATCH = {"dvsgesture": 16, "cifar10dvs": 16}
 FORMAT1_DEFAULT_PATCH = 4
@@ -84,11 +88,23 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         raise CheckpointError(
             f"{path}: not a readable checkpoint ({type(err).__name__}); delete it or train into another --out"
         ) from None
-    if not isinstance(data, dict) or data.get("format") not in (1, FORMAT) or any(k not in data for k in KEYS):
+    if not isinstance(data, dict) or data.get("format") not in (1, 2, FORMAT) or any(k not in data for k in KEYS):
         raise CheckpointError(f"{path}: not an AutoST training checkpoint (format {FORMAT})")
     if data["format"] == 1:
         _check_old_grid(data, path)
+    if data["format"] < 3:
+        data["arch"] = as_membrane(data["arch"])
     return data
+
+
+def as_membrane(arch: Any) -> Any:
+    """An architecture mapping written before the SHORTCUT gene, with the shortcut it was built
+    with (membrane) made explicit; anything else is returned as it is, for ``Arch.from_dict`` to judge."""
+    if not isinstance(arch, Mapping):
+        return arch
+    if isinstance(arch.get("RETRAIN"), Mapping):
+        return {**arch, "RETRAIN": as_membrane(arch["RETRAIN"])}
+    return {"SHORTCUT": "membrane", **arch}
 
 
 def _check_old_grid(data: Mapping[str, Any], path: Path) -> None:

@@ -13,6 +13,15 @@ from spikingjelly.activation_based import neuron, surrogate
 from torch import nn
 
 SPIKFORMER_TAU = 2.0
+# The two ways a block's branches meet the residual stream (the SHORTCUT gene, autost.arch):
+# ``spike`` (Spikformer, QKFormer): each branch reads the stream as it is and ends in BN-LIF, so
+# spikes are added to the stream (which then holds integer spike counts); ``membrane`` (the
+# Spike-driven Transformer): each branch starts with a LIF and ends in BN, so real values are
+# added (a membrane shortcut).
+SPIKE = "spike"
+MEMBRANE = "membrane"
+SHORTCUTS = (SPIKE, MEMBRANE)
+DEFAULT_SHORTCUT = SPIKE
 SPIKFORMER_THRESHOLD = 1.0
 # Spikformer's attention LIF fires at 0.5 while every other neuron fires at 1.0; a network with
 # another threshold keeps that ratio (its attention LIF fires at half the network's threshold).
@@ -59,6 +68,16 @@ class Neurons:
     def attention_lif(self) -> neuron.LIFNode:
         """The attention's own LIF: Spikformer's 0.5 at threshold 1.0, the same ratio otherwise."""
         return lif(self.threshold * ATTENTION_THRESHOLD_RATIO, self.tau)
+
+
+def branch_lifs(shortcut: str, neurons: Neurons) -> tuple[nn.Module, nn.Module]:
+    """The LIF in front of a branch and the one after it: ``membrane`` has the first, ``spike``
+    the second (the other is an ``nn.Identity``)."""
+    if shortcut == MEMBRANE:
+        return neurons.lif(), nn.Identity()
+    if shortcut == SPIKE:
+        return nn.Identity(), neurons.lif()
+    raise ValueError(f"unknown shortcut {shortcut!r}; use one of {', '.join(SHORTCUTS)}")
 
 
 class LinearBN(nn.Module):
@@ -109,6 +128,24 @@ class SpikeSum(nn.Module):
         return x.sum(dim=self.dim, keepdim=True)
 
 
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al. 2016) on a residual branch of ``[T, B, ...]``: in training,
+    each sample's branch output is dropped with probability ``rate`` (the same draw at every time
+    step) and the kept ones are scaled by ``1 / (1 - rate)``; the identity in eval mode."""
+
+    def __init__(self, rate: float):
+        super().__init__()
+        if not 0 <= rate < 1:
+            raise ValueError(f"drop-path rate must be in [0, 1), got {rate}")
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0:
+            return x
+        keep = x.new_empty(1, x.shape[1], *(1,) * (x.dim() - 2)).bernoulli_(1 - self.rate)
+        return x * keep / (1 - self.rate)
+
+
 SPIKE_OPS = (SpikeMask, SpikeSum)
 
 
@@ -138,19 +175,18 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 
 
 class SpikingQKV(nn.Module):
-    """What SSA and SDSA share: an input LIF, then q, k, v = Linear-BN-LIF split into heads.
+    """What SSA and SDSA share: q, k, v = Linear-BN-LIF of the block's input, split into heads
+    (the block puts a LIF in front under the membrane shortcut, ``branch_lifs``).
     Subclasses add their token mixing and projection after ``super().__init__`` (keeping the
     parameter order, which optimizer states in checkpoints follow)."""
 
     def __init__(self, dim: int, num_heads: int, neurons: Neurons):
         super().__init__()
         self.num_heads = num_heads
-        self.input_lif = neurons.lif()
         self.q, self.k, self.v = LinearBN(dim, dim), LinearBN(dim, dim), LinearBN(dim, dim)
         self.q_lif, self.k_lif, self.v_lif = neurons.lif(), neurons.lif(), neurons.lif()
 
     def qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Spikes of q, k and v, each ``[T, B, H, L, D / H]``."""
-        s = self.input_lif(x)
-        return tuple(split_heads(lif(linear(s)), self.num_heads)  # type: ignore[return-value]
+        return tuple(split_heads(lif(linear(x)), self.num_heads)  # type: ignore[return-value]
                      for linear, lif in ((self.q, self.q_lif), (self.k, self.k_lif), (self.v, self.v_lif)))

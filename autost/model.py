@@ -1,4 +1,11 @@
-"""The Spikformer / AutoST network (DESIGN.md), built from an ``Arch``.
+"""The Spikformer / AutoST network (docs/architecture.md), built from an ``Arch``.
+
+The SHORTCUT gene arranges every residual branch (``autost.layers.branch_lifs``): ``spike``,
+Spikformer's (the default; AutoST's network is Spikformer's), reads the stream as it is and ends
+each branch in BN-LIF, and the position conv's BN is followed by a LIF; ``membrane``, the
+Spike-driven Transformer's, starts each branch with a LIF, ends it in BN, and adds the position
+conv's BN output. ``spike`` is SpikingJelly 2.0's ``Spikformer`` output for output
+(tests/test_equivalence.py).
 
 Tensors are time-first inside: ``[T, B, ...]`` (SpikingJelly multi-step mode). Tokens are
 ``[T, B, L, D]``. Every layer that multiplies by weights is an ``nn.Conv2d``, an
@@ -14,7 +21,7 @@ from torch import nn
 from autost.arch import Arch
 from autost.backend import select_lif_backend
 from autost.blocks import attention_type
-from autost.layers import LinearBN, Neurons
+from autost.layers import DEFAULT_SHORTCUT, DropPath, LinearBN, Neurons, branch_lifs
 
 from spikingjelly.activation_based import functional
 
@@ -42,37 +49,45 @@ class ConvBN(nn.Module):
 
 
 class MLP(nn.Module):
-    """LIF, Linear(D, hidden)-BN, LIF, Linear(hidden, D)-BN."""
+    """Linear(D, hidden)-BN, LIF, Linear(hidden, D)-BN, with a LIF in front (``membrane``: LIF,
+    Linear-BN, LIF, Linear-BN) or after (``spike``: Linear-BN-LIF twice, Spikformer's)."""
 
-    def __init__(self, dim: int, hidden: int, neurons: Neurons = Neurons()):
+    def __init__(self, dim: int, hidden: int, neurons: Neurons = Neurons(), shortcut: str = DEFAULT_SHORTCUT):
         super().__init__()
-        self.lif1 = neurons.lif()
+        self.in_lif, self.out_lif = branch_lifs(shortcut, neurons)
         self.fc1 = LinearBN(dim, hidden)
-        self.lif2 = neurons.lif()
+        self.hidden_lif = neurons.lif()
         self.fc2 = LinearBN(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.lif2(self.fc1(self.lif1(x))))
+        return self.out_lif(self.fc2(self.hidden_lif(self.fc1(self.in_lif(x)))))
 
 
 class Block(nn.Module):
-    """``x = x + attention(x); x = x + MLP(x)``, the attention of the registered type ``attention``."""
+    """``x = x + attention(x); x = x + MLP(x)``, the attention of the registered type ``attention``
+    between the LIFs its ``shortcut`` puts in front of it or after it; each branch dropped with
+    probability ``drop_path`` per sample in training (stochastic depth; 0, the default, never)."""
 
-    def __init__(self, dim: int, num_heads: int, hidden: int, attention: str = "ssa", neurons: Neurons = Neurons()):
+    def __init__(self, dim: int, num_heads: int, hidden: int, attention: str = "ssa", neurons: Neurons = Neurons(),
+                 shortcut: str = DEFAULT_SHORTCUT, drop_path: float = 0.0):
         super().__init__()
+        self.in_lif, self.out_lif = branch_lifs(shortcut, neurons)
         self.attn = attention_type(attention).build(dim, num_heads, neurons)
-        self.mlp = MLP(dim, hidden, neurons)
+        self.mlp = MLP(dim, hidden, neurons, shortcut)
+        self.drop_path = DropPath(drop_path) if drop_path else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(x)
-        return x + self.mlp(x)
+        x = x + self.drop_path(self.out_lif(self.attn(self.in_lif(x))))
+        return x + self.drop_path(self.mlp(x))
 
 
 class PatchStem(nn.Module):
     """Spiking Patch Splitting: conv-BN-LIF stages of widths D/8, D/4, D/2, D with max-pools
-    in the last ``pools`` stages, then a relative-position conv-BN added back."""
+    in the last ``pools`` stages, then a relative-position conv-BN (-LIF under the spike shortcut,
+    as Spikformer's) added back."""
 
-    def __init__(self, in_channels: int, dim: int, pools: int, neurons: Neurons = Neurons()):
+    def __init__(self, in_channels: int, dim: int, pools: int, neurons: Neurons = Neurons(),
+                 shortcut: str = DEFAULT_SHORTCUT):
         super().__init__()
         widths = [dim // 8, dim // 4, dim // 2, dim]
         first_pool = len(widths) - pools
@@ -84,29 +99,33 @@ class PatchStem(nn.Module):
             self.lifs.append(neurons.lif())
             cin = cout
         self.rpe = ConvBN(dim, dim, pool=False)
+        _, self.rpe_lif = branch_lifs(shortcut, neurons)  # no LIF in front: the stages end in one
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for stage, neurons in zip(self.stages, self.lifs):
             x = neurons(stage(x))
-        x = x + self.rpe(x)
+        x = x + self.rpe_lif(self.rpe(x))
         return x.flatten(3).transpose(2, 3)  # [T, B, L, D]
 
 
 class SpikingTransformer(nn.Module):
     """Stem, ``depth`` blocks, head (mean over tokens, Linear, mean over time). ``time_steps`` is
-    the run's T; the architecture's TIME_STEPS gene, when it has one, takes its place."""
+    the run's T; the architecture's TIME_STEPS gene, when it has one, takes its place. ``drop_path``:
+    the stochastic-depth rate of the last block, rising linearly from 0 at the first (timm's rule)."""
 
     def __init__(self, arch: Arch, *, in_channels: int, img_size: int, num_classes: int,
-                 time_steps: int, patch_size: int):
+                 time_steps: int, patch_size: int, drop_path: float = 0.0):
         super().__init__()
         self.arch = arch
         self.time_steps = arch.steps(time_steps)
         self.in_channels = in_channels
         self.img_size = img_size
         neurons = arch.neurons
-        self.stem = PatchStem(in_channels, arch.embed_dim, stem_pools(img_size, patch_size), neurons)
+        self.stem = PatchStem(in_channels, arch.embed_dim, stem_pools(img_size, patch_size), neurons, arch.shortcut)
+        rates = [drop_path * i / max(arch.depth - 1, 1) for i in range(arch.depth)]
         self.blocks = nn.ModuleList(
-            Block(arch.embed_dim, arch.num_heads[i], arch.hidden_dim(i), arch.attention[i], neurons)
+            Block(arch.embed_dim, arch.num_heads[i], arch.hidden_dim(i), arch.attention[i], neurons, arch.shortcut,
+                  rates[i])
             for i in range(arch.depth)
         )
         self.head = nn.Linear(arch.embed_dim, num_classes)
@@ -164,12 +183,12 @@ def token_grid(img_size: int, patch_size: int) -> int:
 
 
 def build_model(arch: Arch, *, in_channels: int, img_size: int, num_classes: int, time_steps: int,
-                patch_size: int, backend: str = "auto") -> SpikingTransformer:
+                patch_size: int, backend: str = "auto", drop_path: float = 0.0) -> SpikingTransformer:
     """Build the network for ``arch``. ``backend`` picks the LIF implementation on CUDA
     ("auto": SpikingJelly's GPU kernels when available; "torch"; "cuda"); the CPU always
-    runs SpikingJelly's torch implementation."""
+    runs SpikingJelly's torch implementation. ``drop_path``: stochastic depth for training."""
     if time_steps <= 0 or num_classes <= 0 or in_channels <= 0:
         raise ValueError("time_steps, num_classes and in_channels must be positive")
     select_lif_backend(backend)
     return SpikingTransformer(arch, in_channels=in_channels, img_size=img_size, num_classes=num_classes,
-                              time_steps=time_steps, patch_size=patch_size)
+                              time_steps=time_steps, patch_size=patch_size, drop_path=drop_path)

@@ -12,19 +12,21 @@ from typing import Any, Mapping
 
 from autost.arch import Arch
 from autost.blocks import DEFAULT_ATTENTION, attention_type
-from autost.layers import SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
+from autost.layers import DEFAULT_SHORTCUT, SHORTCUTS, SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
 from autost.validate import check_keys, load_yaml
 
 _KEYS = ("MLP_RATIO", "NUM_HEADS", "DEPTH", "EMBED_DIM")
 # Optional genes (``autost.arch``): absent, a space holds Spikformer's defaults only and draws no
 # random numbers for them, so AutoST's spaces sample, mutate and cross over exactly as before.
-_OPTIONAL = ("ATTENTION", "TIME_STEPS", "TAU", "THRESHOLD")
+_OPTIONAL = ("ATTENTION", "TIME_STEPS", "TAU", "THRESHOLD", "SHORTCUT")
+# The network-level genes after TIME_STEPS, drawn, mutated and crossed over alike.
+_NETWORK_GENES = ("tau", "threshold", "shortcut")
 
 
 @dataclass(frozen=True)
 class SearchSpace:
     """Choices for depth, width and per-block MLP ratio and head count (AutoST's format), and
-    optionally for each block's attention type and the network's T, tau and threshold."""
+    optionally for each block's attention type and the network's T, tau, threshold and shortcut."""
 
     mlp_ratio: tuple[float, ...]
     num_heads: tuple[int, ...]
@@ -35,10 +37,11 @@ class SearchSpace:
     time_steps: tuple[int, ...] = ()  # empty: T is not a gene (the run's --time-steps)
     tau: tuple[float, ...] = (SPIKFORMER_TAU,)
     threshold: tuple[float, ...] = (SPIKFORMER_THRESHOLD,)
+    shortcut: tuple[str, ...] = (DEFAULT_SHORTCUT,)
 
     def __post_init__(self) -> None:
-        if not self.attention or not self.tau or not self.threshold:
-            raise ValueError(f"{self.name}: ATTENTION, TAU and THRESHOLD need at least one choice each")
+        if not self.attention or not self.tau or not self.threshold or not self.shortcut:
+            raise ValueError(f"{self.name}: ATTENTION, TAU, THRESHOLD and SHORTCUT need at least one choice each")
         for name in self.attention:
             attention_type(name)
         for dim in self.embed_dim:
@@ -92,6 +95,8 @@ class SearchSpace:
             space["TAU"] = list(self.tau)
         if self.threshold != (SPIKFORMER_THRESHOLD,):
             space["THRESHOLD"] = list(self.threshold)
+        if self.shortcut != (DEFAULT_SHORTCUT,):
+            space["SHORTCUT"] = list(self.shortcut)
         return {"SEARCH_SPACE": space}
 
     def heads_for(self, embed_dim: int) -> tuple[int, ...]:
@@ -108,6 +113,7 @@ class SearchSpace:
             and (arch.time_steps in self.time_steps if self.time_steps else arch.time_steps is None)
             and arch.tau in self.tau
             and arch.threshold in self.threshold
+            and arch.shortcut in self.shortcut
         )
 
     def check(self, arch: Arch) -> None:
@@ -129,13 +135,14 @@ class SearchSpace:
             raise ValueError(f"TIME_STEPS {arch.time_steps} is not in {self.name}'s choices {list(self.time_steps)}")
         if not self.time_steps and arch.time_steps is not None:
             raise ValueError(f"TIME_STEPS {arch.time_steps} is set but {self.name} has no TIME_STEPS gene")
-        for key, value, choices in (("TAU", arch.tau, self.tau), ("THRESHOLD", arch.threshold, self.threshold)):
+        for key, value, choices in (("TAU", arch.tau, self.tau), ("THRESHOLD", arch.threshold, self.threshold),
+                                    ("SHORTCUT", arch.shortcut, self.shortcut)):
             if value not in choices:
                 raise ValueError(f"{key} {value} is not in {self.name}'s choices {list(choices)}")
 
     def size(self) -> int:
         """Number of distinct architectures in the space."""
-        per_network = max(len(self.time_steps), 1) * len(self.tau) * len(self.threshold)
+        per_network = max(len(self.time_steps), 1) * len(self.tau) * len(self.threshold) * len(self.shortcut)
         return per_network * sum(
             (len(self.mlp_ratio) * len(self.heads_for(dim)) * len(self.attention)) ** depth
             for depth in self.depth
@@ -148,9 +155,11 @@ class SearchSpace:
         return rng.choice(choices) if len(choices) > 1 else choices[0]
 
     def _network_genes(self, rng: random.Random) -> dict[str, Any]:
-        """TIME_STEPS, TAU and THRESHOLD drawn at random."""
-        return {"time_steps": self._pick(self.time_steps, rng) if self.time_steps else None,
-                "tau": self._pick(self.tau, rng), "threshold": self._pick(self.threshold, rng)}
+        """TIME_STEPS, TAU, THRESHOLD and SHORTCUT drawn at random."""
+        genes = {"time_steps": self._pick(self.time_steps, rng) if self.time_steps else None}
+        for gene in _NETWORK_GENES:
+            genes[gene] = self._pick(getattr(self, gene), rng)
+        return genes
 
     def sample(self, rng: random.Random) -> Arch:
         depth = rng.choice(self.depth)
@@ -171,7 +180,7 @@ class SearchSpace:
         ``m_prob``, the width with ``s_prob``. Heads that stop dividing a new width are
         resampled so the result is always buildable. The optional genes, where the space has
         more than one choice: each block's attention type with ``m_prob`` (like its MLP ratio),
-        T, tau and threshold each with ``s_prob`` (like the width: they act on every block);
+        T, tau, threshold and shortcut each with ``s_prob`` (like the width: they act on every block);
         a space without them draws the same random numbers as before they existed."""
         depth = arch.depth
         mlp = list(arch.mlp_ratio)
@@ -201,8 +210,9 @@ class SearchSpace:
             for i in range(depth):
                 if rng.random() < m_prob:
                     attention[i] = rng.choice(self.attention)
-        genes = {"time_steps": arch.time_steps, "tau": arch.tau, "threshold": arch.threshold}
-        for gene, choices in (("time_steps", self.time_steps), ("tau", self.tau), ("threshold", self.threshold)):
+        genes = {gene: getattr(arch, gene) for gene in ("time_steps",) + _NETWORK_GENES}
+        for gene in genes:
+            choices = getattr(self, gene)
             if len(choices) > 1 and rng.random() < s_prob:
                 genes[gene] = rng.choice(choices)
         return Arch(depth, dim, tuple(mlp), tuple(heads), tuple(attention), **genes)
@@ -211,7 +221,7 @@ class SearchSpace:
         """AutoST's crossover of two parents of equal depth: each gene from either parent.
         A head count that does not divide the inherited width is taken from the parent
         that gave the width (which is valid by construction). Each block's attention type and
-        the network's T, tau and threshold come from either parent too, where the space has more
+        the network's T, tau, threshold and shortcut come from either parent too, where the space has more
         than one choice for them (else no random number is drawn: the parents agree)."""
         if a.depth != b.depth:
             raise ValueError(f"crossover needs parents of equal depth, got {a.depth} and {b.depth}")
@@ -226,14 +236,15 @@ class SearchSpace:
         if len(self.attention) > 1:
             attention = tuple(rng.choice(pair) for pair in zip(a.attention, b.attention))
         genes = {}
-        for gene, choices in (("time_steps", self.time_steps), ("tau", self.tau), ("threshold", self.threshold)):
-            genes[gene] = rng.choice((getattr(a, gene), getattr(b, gene))) if len(choices) > 1 else getattr(a, gene)
+        for gene in ("time_steps",) + _NETWORK_GENES:
+            pair = (getattr(a, gene), getattr(b, gene))
+            genes[gene] = rng.choice(pair) if len(getattr(self, gene)) > 1 else pair[0]
         return Arch(a.depth, dim, mlp, tuple(heads), attention, **genes)
 
 
 def _optional_genes(space: Mapping[str, Any], name: str) -> dict[str, tuple]:
     """The optional genes of a SEARCH_SPACE mapping, checked: registered attention types (in the
-    file's order), positive integer time steps, taus of at least 1 and positive thresholds."""
+    file's order), positive integer time steps, taus of at least 1, positive thresholds and shortcuts."""
     genes: dict[str, tuple] = {}
     if "ATTENTION" in space:
         choices = space["ATTENTION"]
@@ -245,6 +256,12 @@ def _optional_genes(space: Mapping[str, Any], name: str) -> dict[str, tuple]:
             except ValueError as err:
                 raise ValueError(f"{name}: SEARCH_SPACE.ATTENTION: {err}") from None
         genes["attention"] = tuple(dict.fromkeys(choices))
+    if "SHORTCUT" in space:
+        choices = space["SHORTCUT"]
+        if not isinstance(choices, list) or not choices or any(c not in SHORTCUTS for c in choices):
+            raise ValueError(f"{name}: SEARCH_SPACE.SHORTCUT must be a non-empty list of {', '.join(SHORTCUTS)}, "
+                             f"got {choices}")
+        genes["shortcut"] = tuple(dict.fromkeys(choices))
     rules = (("TIME_STEPS", "time_steps", (int,), 1, "positive integers"),
              ("TAU", "tau", (int, float), 1, "numbers of at least 1"),
              ("THRESHOLD", "threshold", (int, float), 0, "positive numbers"))

@@ -11,8 +11,10 @@ Positions: the stem's layers by name; a block's layers by their name inside the 
 block's index, a block deeper than any calibrated one taking the deepest calibrated block's
 rates (and a block missing from the calibration the nearest calibrated one's). A block whose
 attention is not Spikformer's SSA, and any layer of a network whose neurons are not at
-Spikformer's tau 2 and threshold 1, are positions of their own (prefixed ``qk/``,
-``tau1.5,th0.5/``): their rates differ; the calibration covers each such setting of the space.
+Spikformer's tau 2 and threshold 1 or whose shortcut is not Spikformer's spike shortcut, are
+positions of their own (prefixed ``qk/``, ``tau1.5,th0.5/``, ``membrane/``): their rates differ; the
+calibration covers each such setting of the space. Below, "the neurons" means the network
+setting: shortcut, tau and threshold together.
 An architecture with a TIME_STEPS gene has its T in every position too (``T2/``): a rate is an
 average over the T steps, and LIF membranes charge up over the first ones, so it grows with T.
 Measuring every (T, attention, tau, threshold) on every block would cost their product in forward
@@ -50,7 +52,7 @@ import torch
 from autost.arch import Arch
 from autost.blocks import DEFAULT_ATTENTION
 from autost.cost import layer_macs, layer_spike_ops
-from autost.layers import SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
+from autost.layers import DEFAULT_SHORTCUT, SHORTCUTS, SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
 from autost.errors import UsageError
 from autost.geometry import Geometry
 from autost.io import atomic_write_json
@@ -68,15 +70,29 @@ _STEPS = re.compile(r"^T\d+$")
 CALIBRATION_ARCHS = 6
 # Bumped whenever what a table measures changes (the model's layers, the rate definition):
 # older cached tables then miss instead of being reused.
-TABLE_VERSION = 2  # 2: T is part of a position (TIME_STEPS gene)
+TABLE_VERSION = 3  # 2: T is part of a position (TIME_STEPS gene); 3: the SHORTCUT gene (spike by default)
 CACHE_SUB = "energy_rates"
+
+
+def network_setting(arch: Arch) -> str:
+    """The network-level genes that change every rate, as a position prefix: ``""`` for
+    Spikformer's (spike shortcut, tau 2, threshold 1), else e.g. ``"membrane,tau1.5,th0.5"``."""
+    parts = [] if arch.shortcut == DEFAULT_SHORTCUT else [arch.shortcut]
+    if (arch.tau, arch.threshold) != (SPIKFORMER_TAU, SPIKFORMER_THRESHOLD):
+        parts.append(f"tau{arch.tau:g},th{arch.threshold:g}")
+    return ",".join(parts)
+
+
+def _is_network(token: str) -> bool:
+    return token.startswith("tau") or token.split(",")[0] in SHORTCUTS
 
 
 def position(name: str, arch: Arch | None = None) -> tuple[str, int]:
     """``("attn.q.linear", 2)`` for ``blocks.2.attn.q.linear``; ``(name, -1)`` outside the blocks.
     With ``arch``, a block of another attention type than SSA, and every layer of a network with
-    other neuron parameters, get a prefix naming them (``("qk/attn.q.linear", 2)``), and so does
-    the T of an architecture with a TIME_STEPS gene, last (``("qk/T2/attn.q.linear", 2)``)."""
+    another shortcut or other neuron parameters, get a prefix naming them
+    (``("qk/attn.q.linear", 2)``, ``("membrane,tau1.5,th0.5/head", -1)``), and so does the T of an
+    architecture with a TIME_STEPS gene, last (``("qk/T2/attn.q.linear", 2)``)."""
     match = _BLOCK.match(name)
     part, block = (match.group(2), int(match.group(1))) if match else (name, -1)
     if arch is None:
@@ -84,8 +100,8 @@ def position(name: str, arch: Arch | None = None) -> tuple[str, int]:
     prefix = []
     if block >= 0 and arch.attention[block] != DEFAULT_ATTENTION:
         prefix.append(arch.attention[block])
-    if (arch.tau, arch.threshold) != (SPIKFORMER_TAU, SPIKFORMER_THRESHOLD):
-        prefix.append(f"tau{arch.tau:g},th{arch.threshold:g}")
+    if network_setting(arch):
+        prefix.append(network_setting(arch))
     if arch.time_steps is not None:
         prefix.append(f"T{arch.time_steps}")
     return "/".join(prefix + [part]), block
@@ -100,9 +116,10 @@ def _split(part: str) -> tuple[tuple[str, ...], int | None, str]:
 
 
 def _genes(setting: tuple[str, ...]) -> tuple[str, str]:
-    """The attention type and neuron setting a position's setting names ("" for Spikformer's)."""
-    attention = setting[0] if setting and not setting[0].startswith("tau") else DEFAULT_ATTENTION
-    return attention, setting[-1] if setting and setting[-1].startswith("tau") else ""
+    """The attention type and network setting (``network_setting``) a position's setting names
+    ("" for Spikformer's)."""
+    attention = setting[0] if setting and not _is_network(setting[0]) else DEFAULT_ATTENTION
+    return attention, setting[-1] if setting and _is_network(setting[-1]) else ""
 
 
 def _shifted(rate: float, before: float, after: float) -> float:
@@ -206,14 +223,22 @@ class RateTable:
         return cls(layers, tuple(str(name) for name in data["calibrated_on"]))
 
 
+_NETWORK_GENES = ("shortcut", "tau", "threshold")
+
+
+def _network(arch: Arch) -> tuple:
+    """An architecture's network setting: (shortcut, tau, threshold)."""
+    return tuple(getattr(arch, gene) for gene in _NETWORK_GENES)
+
+
 def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
     """``n`` seeded samples of ``space``, the first of them at its greatest depth (so every
     block position the space allows has a measured rate), then variants of that first sample:
-    with every block of one attention type, one for each (attention, tau, threshold) that no
-    sample has at the first sample's T and, for a TIME_STEPS gene, one for each (T, attention)
-    that no sample has at its tau and threshold; and, with its own attention types, one for
-    each (T, tau, threshold) no architecture so far has (none for a space without those genes).
-    ``RateTable.lookup`` factors the combinations left unmeasured."""
+    with every block of one attention type, one for each (attention, network setting: shortcut,
+    tau, threshold) that no sample has at the first sample's T and, for a TIME_STEPS gene, one for
+    each (T, attention) that no sample has at its network setting; and, with its own attention
+    types, one for each (T, network setting) no architecture so far has (none for a space without
+    those genes). ``RateTable.lookup`` factors the combinations left unmeasured."""
     rng = random.Random(seed)
     deepest = max(space.depth)
     archs = []
@@ -222,20 +247,21 @@ def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
         if archs or arch.depth == deepest:
             archs.append(arch)
     first = archs[0]
-    neurons = [(tau, threshold) for tau in space.tau for threshold in space.threshold]
-    measured = {(a, arch.time_steps, arch.tau, arch.threshold) for arch in archs for a in arch.attention}
-    wanted = [(attention, first.time_steps, tau, threshold) for attention in space.attention for tau, threshold in neurons]
-    wanted += [(attention, steps, first.tau, first.threshold) for steps in space.time_steps for attention in space.attention]
-    for attention, steps, tau, threshold in wanted:
-        if (attention, steps, tau, threshold) not in measured:
-            measured.add((attention, steps, tau, threshold))
-            archs.append(dataclasses.replace(first, attention=(attention,) * first.depth, time_steps=steps, tau=tau,
-                                             threshold=threshold))
-    networks = {(steps, tau, threshold) for _, steps, tau, threshold in measured}
+    networks = [(shortcut, tau, threshold)
+                for shortcut in space.shortcut for tau in space.tau for threshold in space.threshold]
+    measured = {(a, arch.time_steps, _network(arch)) for arch in archs for a in arch.attention}
+    wanted = [(attention, first.time_steps, network) for attention in space.attention for network in networks]
+    wanted += [(attention, steps, _network(first)) for steps in space.time_steps for attention in space.attention]
+    for attention, steps, network in wanted:
+        if (attention, steps, network) not in measured:
+            measured.add((attention, steps, network))
+            archs.append(dataclasses.replace(first, attention=(attention,) * first.depth, time_steps=steps,
+                                             **dict(zip(_NETWORK_GENES, network))))
+    settings = {(steps, network) for _, steps, network in measured}
     for steps in space.time_steps:
-        for tau, threshold in neurons:
-            if (steps, tau, threshold) not in networks:
-                archs.append(dataclasses.replace(first, time_steps=steps, tau=tau, threshold=threshold))
+        for network in networks:
+            if (steps, network) not in settings:
+                archs.append(dataclasses.replace(first, time_steps=steps, **dict(zip(_NETWORK_GENES, network))))
     return archs
 
 
@@ -294,7 +320,7 @@ def rate_model(name: str) -> EnergyModel:
     """The energy model ``name``, which must be rate-based; else a one-line ``UsageError``."""
     model = get_model(name)
     if model.counter != RATE:
-        raise UsageError(f"--energy closed-form and predicted need a rate-based energy model (spikformer-45nm and "
+        raise UsageError(f"--energy closed-form needs a rate-based energy model (spikformer-45nm and "
                          f"its precision variants), not {name!r}; use --energy measure")
     return model
 

@@ -60,9 +60,9 @@ def test_an_architecture_looks_up_the_rates_of_its_own_t():
     one = Arch(2, 32, (2, 2), (2, 2), ("ssa", "qk"), time_steps=1)
     three = dataclasses.replace(one, time_steps=3)
     table = calibrate([one, three], DIGITS, batch, seed=0)
-    name = "blocks.0.mlp.fc1.linear"
-    assert table.lookup(name, one) == table.layers[("T1/mlp.fc1.linear", 0)]
-    assert table.lookup(name, three) == table.layers[("T3/mlp.fc1.linear", 0)]
+    name = "blocks.0.mlp.fc2.linear"  # fed by spikes (fc1 reads the stream of spike counts: MACs)
+    assert table.lookup(name, one) == table.layers[("T1/mlp.fc2.linear", 0)]
+    assert table.lookup(name, three) == table.layers[("T3/mlp.fc2.linear", 0)]
     assert table.lookup(name, one).rate != pytest.approx(table.lookup(name, three).rate, rel=0.01)
     for arch in (one, three):
         assert closed_form_energy(arch, DIGITS, table, MODEL) == pytest.approx(_measured(arch, batch), rel=1e-9)

@@ -1,9 +1,11 @@
 """``qk``: QKFormer's Q-K token attention (Zhou et al., "QKFormer", NeurIPS 2024, QKTA);
 SpikingJelly 2.0's ``layer.attention.TokenQKAttention``.
 
-LIF, then q, k = Linear-BN-LIF (SpikingJelly computes both in one D -> 2D conv: the same
+q, k = Linear-BN-LIF of the block's input (SpikingJelly computes both in one D -> 2D conv: the same
 weights); per head the token mask ``a = LIF(sum over the head's channels of q)`` (half the
-threshold) and the output ``k AND a``; Linear-BN. No value path and no token-token product, so
+threshold) and the output ``k AND a``; Linear-BN. Under Spikformer's spike shortcut (QKFormer's
+arrangement) the block adds a LIF after it, which makes it SpikingJelly's layer output for
+output; under the membrane shortcut the block puts one in front (``autost.layers.branch_lifs``). No value path and no token-token product, so
 its cost is linear in the tokens: MACs per step are the three D x D linears (3 L D^2), what
 torch's FlopCounterMode counts in SpikingJelly's layer too. The energy estimate charges the
 spike operations: ``q_sum`` (one addition per q spike) and ``mask`` (k masked by a: one
@@ -19,12 +21,11 @@ from autost.layers import LinearBN, Neurons, SpikeMask, SpikeSum, merge_heads, s
 
 
 class TokenQKAttention(nn.Module):
-    """QKTA: LIF, q/k = Linear-BN-LIF, ``a = LIF(sum_channels(q))`` per head and token, ``k * a``, Linear-BN."""
+    """QKTA: q/k = Linear-BN-LIF, ``a = LIF(sum_channels(q))`` per head and token, ``k * a``, Linear-BN."""
 
     def __init__(self, dim: int, num_heads: int, neurons: Neurons = Neurons()):
         super().__init__()
         self.num_heads = num_heads
-        self.input_lif = neurons.lif()
         self.q, self.k = LinearBN(dim, dim), LinearBN(dim, dim)
         self.q_lif, self.k_lif = neurons.lif(), neurons.lif()
         self.q_sum = SpikeSum(dim=-1)  # over a head's channels: [T, B, H, L, 1]
@@ -33,9 +34,8 @@ class TokenQKAttention(nn.Module):
         self.proj = LinearBN(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.input_lif(x)
-        q = split_heads(self.q_lif(self.q(s)), self.num_heads)
-        k = split_heads(self.k_lif(self.k(s)), self.num_heads)
+        q = split_heads(self.q_lif(self.q(x)), self.num_heads)
+        k = split_heads(self.k_lif(self.k(x)), self.num_heads)
         a = self.attn_lif(self.q_sum(q))
         return self.proj(merge_heads(self.mask(k, a)))
 

@@ -1,9 +1,12 @@
 """``sdsa``: Spike-Driven Self-Attention (Yao et al., "Spike-driven Transformer", NeurIPS 2023,
 SDSA version 1); SpikingJelly 2.0's ``layer.attention.SpikeDrivenSelfAttention``.
 
-LIF, then q, k, v = Linear-BN-LIF; per head the channel mask
+q, k, v = Linear-BN-LIF of the block's input; per head the channel mask
 ``m = LIF(sum over tokens of (k AND v))`` (half the threshold) and the output ``q AND m``; then
-Linear (with bias, as SpikingJelly's ``proj_conv``) and BN. Between q, k and v there are only
+Linear (with bias, as SpikingJelly's ``proj_conv``) and BN. Under the Spike-driven Transformer's
+membrane shortcut the block puts a LIF in front, which makes it SpikingJelly's layer output for
+output (its layer adds the residual itself); under the spike shortcut the block adds a LIF after it
+(``autost.layers.branch_lifs``). Between q, k and v there are only
 masks and additions (the paper's point): MACs per step are the four D x D linears (4 L D^2), the
 only products torch's FlopCounterMode counts in SpikingJelly's layer too. The energy estimate
 charges the spike operations: ``kv`` (k masked by v: one accumulate per v spike), ``kv_sum``
@@ -19,7 +22,7 @@ from autost.layers import LinearBN, Neurons, SpikeMask, SpikeSum, SpikingQKV, me
 
 
 class SpikeDrivenSelfAttention(SpikingQKV):
-    """SDSA: LIF, q/k/v = Linear-BN-LIF, ``m = LIF(sum_tokens(k * v))``, ``q * m``, Linear(bias)-BN."""
+    """SDSA: q/k/v = Linear-BN-LIF, ``m = LIF(sum_tokens(k * v))``, ``q * m``, Linear(bias)-BN."""
 
     def __init__(self, dim: int, num_heads: int, neurons: Neurons = Neurons()):
         super().__init__(dim, num_heads, neurons)

@@ -1,8 +1,10 @@
 """``ssa``: Spikformer's Spiking Self-Attention (Zhou et al., ICLR 2023); SpikingJelly 2.0's
 ``layer.attention.SpikingSelfAttention``.
 
-LIF, then q, k, v = Linear-BN-LIF; per head ``attn = q k^T * 0.125`` and ``attn v`` (no
-softmax); LIF at half the threshold; Linear-BN. MACs per step: the four D x D linears (4 L D^2)
+q, k, v = Linear-BN-LIF of the block's input; per head ``attn = q k^T * 0.125`` and ``attn v``
+(no softmax); LIF at half the threshold; Linear-BN. Under Spikformer's spike shortcut the block adds
+a LIF after it, which makes it SpikingJelly's layer output for output; under the membrane shortcut
+the block puts one in front (``autost.layers.branch_lifs``). MACs per step: the four D x D linears (4 L D^2)
 and both products in the order ``(q k^T) v`` (2 L^2 D), as Spikformer writes it; SpikingJelly
 multiplies ``q (k^T v)`` (2 L D^2 / heads), which gives the same result with no softmax.
 """
@@ -17,7 +19,7 @@ ATTENTION_SCALE = 0.125
 
 
 class SpikingSelfAttention(SpikingQKV):
-    """SSA: LIF, q/k/v = Linear-BN-LIF, ``attn = q k^T * 0.125``, ``attn v``, LIF(0.5), Linear-BN."""
+    """SSA: q/k/v = Linear-BN-LIF, ``attn = q k^T * 0.125``, ``attn v``, LIF(0.5), Linear-BN."""
 
     def __init__(self, dim: int, num_heads: int, neurons: Neurons = Neurons()):
         super().__init__(dim, num_heads, neurons)

@@ -4,7 +4,7 @@ Why it is exact: params and MACs are sums over blocks plus a fixed part (stem an
 block's share depends only on its own genes (MLP ratio, attention type, and head count where
 its type's declared cost uses it: none of the built-in types does, so every head count gives
 the same cost), and the order of blocks changes nothing. T multiplies every MAC (each layer
-runs once a step) and no parameter; tau and threshold change neither. So for every width it is
+runs once a step) and no parameter; tau, threshold and shortcut change neither. So for every width it is
 enough to enumerate the multisets of per-block choices with distinct costs, and to scale the
 MACs by each T: a few thousand configurations for AutoST's spaces, about 10^5 a width for the
 hybrid tiny space. The best feasible one is a certified optimum over the whole space.
@@ -21,7 +21,7 @@ from itertools import combinations_with_replacement
 from autost.arch import Arch
 from autost.errors import UsageError
 from autost.geometry import Geometry
-from autost.layers import SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
+from autost.layers import DEFAULT_SHORTCUT, SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
 from autost.search.evaluate import Constraints, Evaluator
 from autost.space import SearchSpace
 
@@ -30,17 +30,17 @@ class NotAdditive(UsageError):
     """The space's cost is not a fixed part plus a sum over blocks: no optimum can be certified."""
 
 
-def _neutral(choices: tuple, default: float) -> float:
+def _neutral(choices: tuple, default: float | str) -> float | str:
     """Spikformer's value when the space offers it, else the first choice (the cost is the same)."""
     return default if default in choices else choices[0]
 
 
 def _arch(space: SearchSpace, dim: int, blocks: tuple[tuple, ...], time_steps: int | None) -> Arch:
-    """An architecture of ``blocks`` ((ratio, attention, heads) each); tau and threshold at
-    Spikformer's values where the space has them (they cost nothing)."""
+    """An architecture of ``blocks`` ((ratio, attention, heads) each); tau, threshold and shortcut
+    at Spikformer's values where the space has them (they cost nothing)."""
     return Arch(len(blocks), dim, tuple(b[0] for b in blocks), tuple(b[2] for b in blocks),
                 tuple(b[1] for b in blocks), time_steps, _neutral(space.tau, SPIKFORMER_TAU),
-                _neutral(space.threshold, SPIKFORMER_THRESHOLD))
+                _neutral(space.threshold, SPIKFORMER_THRESHOLD), _neutral(space.shortcut, DEFAULT_SHORTCUT))
 
 
 def _block_choices(space: SearchSpace, evaluator: Evaluator, dim: int
