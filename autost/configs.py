@@ -91,16 +91,15 @@ SEARCH = (
     Option("param_limits", float, nargs=2, metavar=("MIN", "MAX"), check=all_finite,
            help="keep architectures with MIN..MAX million parameters"),
     Option("energy_limit", float, metavar="MJ", check=positive,
-           help="keep architectures whose energy per sample (under --energy-model; init-time, or the predicted "
-                "trained energy with --energy predicted) is at most MJ (needs --dataset)"),
+           help="keep architectures whose init-time energy per sample (under --energy-model) is at most MJ "
+                "(needs --dataset)"),
     Option("energy_model", str, DEFAULT_MODEL, cli=False),
     Option("energy", str, _default("energy"), choices=lambda: ENERGY_METHODS,
            help="how each candidate's energy (--energy-limit, the NSGA-II objective, search.json) is obtained with "
                 "--dataset. auto (default): closed-form under a rate-based --energy-model, else measure; "
                 "closed-form: init-time firing rates per layer position calibrated once on a few architectures of "
                 "the space (cached in $AUTOST_CACHE or ~/.cache/autost), then no forward pass; measure: a forward "
-                "pass per candidate; predicted: the closed form times a trained/init ratio fitted on trained "
-                "studies (energy/trained_energy_predictor.json), an estimate of the TRAINED network's energy"),
+                "pass per candidate"),
     Option("top_k", int, 5, "best architectures of distinct cost (params, MACs) written to OUT/top (default 5)",
            check=at_least(1)),
     Option("batch_size", int, 32, "real batch size for energy and scores (default 32)", check=at_least(1)),
@@ -128,6 +127,9 @@ TRAIN = (
            help="epochs of linear warm-up (default: per dataset, at most half of --epochs)"),
     Option("label_smoothing", float, check=fraction(upper_open=True), help="label smoothing (default: per dataset)"),
     Option("time_steps", int, check=at_least(1), help="time steps T (default: per dataset)"),
+    Option("drop_path", float, check=fraction(upper_open=True),
+           help="stochastic depth: the last block's residual branches are dropped with this probability per "
+                "sample in training, the earlier ones linearly less (default: per dataset, 0)"),
     Option("recipe", str, "auto", choices=lambda: ("auto", *recipes.RECIPES),
            help="augmentation recipe (default auto: cifar for CIFAR, dvs for event sets, embedded for "
                 "digits/ndigits; see below)"),

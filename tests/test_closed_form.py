@@ -96,7 +96,7 @@ def test_search_with_closed_form_energy_records_the_table_and_its_energies(tmp_p
         assert candidate["energy_mj"] == pytest.approx(closed_form_energy(arch, geometry, table, "spikformer-45nm"))
         assert candidate["energy_mj"] <= 0.01
     assert main(args[:-2] + ["--energy-model", "lemaire", "--out", str(tmp_path / "l")]) == 2
-    assert "need a rate-based energy model" in capsys.readouterr().err
+    assert "needs a rate-based energy model" in capsys.readouterr().err
     assert main(["search", "--space", DIGITS_SPACE, "--input-shape", "1x16x16", "--num-classes", "10",
                  "--patch-size", "4", "--energy", "closed-form", "--out", str(tmp_path / "n")]) == 2
     assert "give --dataset" in capsys.readouterr().err

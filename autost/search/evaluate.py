@@ -22,7 +22,6 @@ from autost.seeding import arch_seed
 from energy.closed_form import RateTable, closed_form_energy
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL, get_model
-from energy.predictor import TrainedEnergyPredictor
 
 
 def check_score(score: str) -> None:
@@ -57,8 +56,6 @@ class Evaluator:
     seed: int = 0
     energy_model: str = DEFAULT_MODEL  # a name in energy.models
     rates: RateTable | None = None  # with a table, energy comes from the closed form: no forward pass
-    # with rates: the closed form turned into a predicted trained energy (energy.predictor)
-    predictor: TrainedEnergyPredictor | None = None
     # event frames binned at each T of a TIME_STEPS gene (an event batch holds one T): an
     # architecture runs on the frames of its own T when they are here, else on ``batch``
     step_batches: dict[int, torch.Tensor] | None = None
@@ -91,8 +88,6 @@ class Evaluator:
         needs_codes = self.scorer.needs_codes(self.lam)
         if self.rates is not None:
             record["energy_mj"] = closed_form_energy(arch, self.geometry, self.rates, self.energy_model)
-            if self.predictor is not None:
-                record["energy_mj"] = self.predictor.predict(arch, self.geometry, record["energy_mj"])
         batch = self.batch_for(arch)
         if batch is not None and (self.rates is None or needs_codes):
             device = batch.device

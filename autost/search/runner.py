@@ -37,10 +37,9 @@ from autost.validate import at_least, finite, positive
 from energy.closed_form import (CALIBRATION_ARCHS, RateTable, cached_table, calibrate, calibration_archs,
                                 rate_model, table_key)
 from energy.models import DEFAULT_MODEL, RATE, get_model
-from energy.predictor import check_domain, load_predictor
 
 # auto: the closed form under a rate-based energy model, else a forward pass (energy_method)
-ENERGY_METHODS = ("auto", "closed-form", "measure", "predicted")
+ENERGY_METHODS = ("auto", "closed-form", "measure")
 CHECKPOINT = "checkpoint.json"
 
 
@@ -94,7 +93,7 @@ def validate(config: SearchConfig) -> SearchSpace:
     get_model(config.energy_model)
     if config.energy not in ENERGY_METHODS:
         raise UsageError(f"--energy must be one of {', '.join(ENERGY_METHODS)}, got {config.energy!r}")
-    if config.energy in ("closed-form", "predicted"):
+    if config.energy == "closed-form":
         if not config.dataset:
             raise UsageError(f"--energy {config.energy} calibrates firing rates on real data: give --dataset")
         rate_model(config.energy_model)
@@ -108,9 +107,6 @@ def validate(config: SearchConfig) -> SearchSpace:
     for flag, value in (("--param-limits MIN", c.param_min), ("--param-limits MAX", c.param_max)):
         finite(flag, value)
     space = SearchSpace.from_yaml(config.space)
-    if config.energy == "predicted":
-        load_predictor()  # a missing or broken fit stops here, before any work
-        check_domain(space)
     try:
         feasible = exact_flops_optimum(space, config.geometry, Constraints(c.param_min, c.param_max), keep=1)
     except NotAdditive:
@@ -143,8 +139,8 @@ def rate_table(config: SearchConfig, space: SearchSpace, batch: torch.Tensor,
 
 
 def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dict]:
-    """The evaluator, and what search.json records about its energy (method, rate-table cache, predictor)."""
-    batch = rates = predictor = None
+    """The evaluator, and what search.json records about its energy (method, rate-table cache)."""
+    batch = rates = None
     method = energy_method(config)
     about: dict = {"method": method}
     if config.dataset:
@@ -153,13 +149,10 @@ def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dic
     per_step = step_batches(config.dataset, space.time_steps, time_steps=config.geometry.time_steps,
                             batch_size=config.batch_size, seed=config.seed, data_root=config.data_root,
                             img_size=config.geometry.img_size)
-    if method in ("closed-form", "predicted"):
+    if method == "closed-form":
         rates, about["rate_table_cache"] = rate_table(config, space, batch, per_step)
-    if method == "predicted":
-        predictor = load_predictor()
-        about["predictor"] = predictor.provenance()
     evaluator = Evaluator(config.score, config.geometry, batch=batch, lam=config.lam, seed=config.seed,
-                          energy_model=config.energy_model, rates=rates, predictor=predictor, step_batches=per_step)
+                          energy_model=config.energy_model, rates=rates, step_batches=per_step)
     return evaluator, about
 
 
