@@ -1,0 +1,74 @@
+"""`run.py import`: a SpikingJelly 2.0 Spikformer as our architecture file and checkpoint, so that
+`profile`, `energy` and `train --init-weights` work on it."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from autost.checkpoint import rng_state, save_checkpoint
+from autost.convert import (CONSTRUCTORS, ImportRefused, from_spikingjelly, load_spikingjelly_weights,
+                            spikingjelly_geometry, spikingjelly_model)
+from autost.cost import analytic_cost
+from autost.io import atomic_write_json
+from autost.rundir import claim
+
+DEFAULT_STEPS = 4  # the --time-steps default of every command: another T is written as the TIME_STEPS gene
+MODEL_FILE = "model.pt"
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from datasets import dataset_info
+
+    info = dataset_info(args.dataset)
+    theirs = spikingjelly_model(args.spikingjelly, in_channels=info.in_channels, img_size=info.img_size,
+                                num_classes=info.num_classes, time_steps=args.time_steps)
+    if args.checkpoint is not None:
+        load_spikingjelly_weights(theirs, str(args.checkpoint))
+    geometry = spikingjelly_geometry(theirs)
+    wanted = (info.in_channels, info.img_size, info.patch_size, info.num_classes)
+    if (geometry.in_channels, geometry.img_size, geometry.patch_size, geometry.num_classes) != wanted:
+        raise ImportRefused(f"{args.spikingjelly} takes {geometry.in_channels}x{geometry.img_size}x{geometry.img_size} "
+                            f"images at patch {geometry.patch_size} in {geometry.num_classes} classes; {args.dataset} "
+                            f"is {info.in_channels}x{info.img_size}x{info.img_size}, patch {info.patch_size}, "
+                            f"{info.num_classes} classes: give the dataset it was built for")
+    ours = from_spikingjelly(theirs)
+    arch = ours.arch if args.time_steps == DEFAULT_STEPS else dataclasses.replace(ours.arch,
+                                                                                   time_steps=args.time_steps)
+    cost = analytic_cost(arch, in_channels=info.in_channels, img_size=info.img_size, patch_size=info.patch_size,
+                         time_steps=args.time_steps, num_classes=info.num_classes)
+    with claim(args.out) as out:
+        arch.to_yaml(out / "arch.yaml")
+        save_checkpoint(out / MODEL_FILE, {
+            "model": ours.state_dict(), "optimizer": None, "scheduler": None, "scaler": None, "epoch": 0,
+            "rng": rng_state(), "arch": arch.to_dict(), "dataset": args.dataset,
+            "settings": {"imported_from": f"spikingjelly:{args.spikingjelly}",
+                         "weights": str(args.checkpoint) if args.checkpoint else "initialization"},
+            "history": []})
+        atomic_write_json(out / "import.json", {
+            "source": f"spikingjelly.activation_based.model.spikformer.{args.spikingjelly}",
+            "weights": str(args.checkpoint) if args.checkpoint else "SpikingJelly's initialization",
+            "dataset": args.dataset, "time_steps": args.time_steps, "arch": arch.to_dict()["RETRAIN"],
+            "params": cost.params, "macs": cost.macs})
+    print(f"{arch.short()}: {cost.params:,} params, {cost.macs / 1e9:.3f} GMACs -> {out / 'arch.yaml'}, "
+          f"{out / MODEL_FILE}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="turn a SpikingJelly Spikformer into an architecture file and checkpoint",
+                       description="Build SpikingJelly 2.0's Spikformer (its weights from --checkpoint, else its "
+                                   "initialization), check that it is a network ours computes output for output, "
+                                   "and write OUT/arch.yaml, OUT/model.pt (our checkpoint format, for energy "
+                                   "--checkpoint and train --init-weights) and OUT/import.json.")
+    p.add_argument("--spikingjelly", required=True, choices=sorted(CONSTRUCTORS),
+                   help="SpikingJelly's constructor (spikformer_cifar10: 3x32x32, patch 4; spikformer_ti/s: patch "
+                        "16 at the dataset's size)")
+    p.add_argument("--checkpoint", type=Path, help="a state dict saved from that model (torch.save(model."
+                                                   "state_dict())), read with weights_only=True")
+    p.add_argument("--dataset", required=True, help="the dataset the model is for (its geometry must match)")
+    p.add_argument("--time-steps", type=int, default=DEFAULT_STEPS,
+                   help=f"T of the model (default {DEFAULT_STEPS}; another is written as TIME_STEPS)")
+    p.add_argument("--out", type=Path, required=True, help="folder for arch.yaml, model.pt and import.json")
+    p.set_defaults(func=run)
