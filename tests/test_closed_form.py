@@ -26,8 +26,8 @@ def _setting(dataset: str):
     return geometry, real_batch(dataset, batch_size=8, time_steps=2, seed=0)
 
 
-def _measured(arch: Arch, geometry, batch) -> float:
-    torch.manual_seed(arch_seed(0, arch))
+def _measured(arch: Arch, geometry, batch, seed: int = 0) -> float:
+    torch.manual_seed(arch_seed(seed, arch))
     return estimate_energy(build_model(arch, **geometry.model_kwargs()), batch).total_mj
 
 
@@ -62,21 +62,26 @@ def test_deeper_blocks_take_the_deepest_calibrated_rates():
 
 
 def test_error_against_the_measured_energy_over_random_architectures():
-    """The default calibration on the digits space: within a few percent of the forward pass
-    (the benchmark measured 2.9% mean, 7.1% worst over 30 architectures at T 4)."""
+    """The default calibration on the digits space against architectures, weights and images it
+    never saw (the test split, other weight seeds): within a few percent of the forward pass
+    (benchmarks/bench_closed_form.py: 0.36% mean, 1.85% worst over 100 at T 4, batch 32)."""
     space = SearchSpace.from_yaml(DIGITS_SPACE)
     geometry, batch = _setting("digits")
     table = calibrate(calibration_archs(space, CALIBRATION_ARCHS, 0), geometry, batch, seed=0)
+    test_batch = real_batch("digits", batch_size=8, time_steps=2, seed=1, split="test")
+    calibrated = set(table.calibrated_on)
     deepest = max(space.depth)
     assert len(table.calibrated_on) == CALIBRATION_ARCHS
     assert ("mlp.fc2.linear", deepest - 1) in table.layers  # every block position was measured
     rng = random.Random(5)
     errors = []
-    for _ in range(12):
+    while len(errors) < 12:
         arch = space.sample(rng)
-        measured = _measured(arch, geometry, batch)
+        if arch.short() in calibrated:
+            continue
+        measured = _measured(arch, geometry, test_batch, seed=1)
         errors.append(abs(closed_form_energy(arch, geometry, table, "spikformer-45nm") - measured) / measured)
-    assert sum(errors) / len(errors) < 0.06 and max(errors) < 0.15
+    assert sum(errors) / len(errors) < 0.03 and max(errors) < 0.1
 
 
 def test_search_with_closed_form_energy_records_the_table_and_its_energies(tmp_path, capsys):
