@@ -37,7 +37,7 @@ from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
 from autost.memory import check_fits
-from autost.model import build_model
+from autost.model import NETWORK, build_model
 from autost.proxies import grad_norm, synflow
 from autost.rundir import claim
 from autost.scores import activation_scores, autost_score
@@ -267,7 +267,7 @@ class _Study:
 
     def settings(self) -> dict[str, Any]:
         """The study's fingerprint: its settings, with the space's content in place of its path."""
-        return {**self.config.to_dict(), "space": self.space.to_dict()["SEARCH_SPACE"]}
+        return {**self.config.to_dict(), "space": self.space.to_dict()["SEARCH_SPACE"], "network": NETWORK}
 
     def run_dir(self, index: int) -> Path:
         return self.out / RUNS / f"{index:03d}"

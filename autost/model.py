@@ -26,6 +26,10 @@ from autost.layers import DEFAULT_SHORTCUT, DropPath, LinearBN, Neurons, branch_
 from spikingjelly.activation_based import functional
 
 MAX_STEM_POOLS = 4  # one max-pool per stem conv stage at most
+# In the fingerprint of every resumable study and search: an architecture file without SHORTCUT
+# meant the membrane network before the gene and means Spikformer's spike network since, so a run
+# written before it must not be continued with the other network ("network" absent there).
+NETWORK = "shortcut-gene"
 
 
 def _over_time(module: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry
 from autost.io import atomic_write_json, atomic_write_text
+from autost.model import NETWORK
 from autost.pareto import non_dominated
 from autost.rundir import claim
 from autost.search.algorithms import ALGORITHMS
@@ -71,7 +72,7 @@ class SearchConfig:
     def fingerprint(self, space: SearchSpace) -> dict:
         """What a resumed search must share with the checkpoint: every setting, and the space's
         content in place of its path (an edited space would mix two spaces' candidates)."""
-        return {**self.to_dict(), "space": space.to_dict()["SEARCH_SPACE"]}
+        return {**self.to_dict(), "space": space.to_dict()["SEARCH_SPACE"], "network": NETWORK}
 
 
 def energy_method(config: SearchConfig) -> str | None:
