@@ -182,6 +182,20 @@ def _float_tensors(obj: Any, prefix: str) -> Iterable[tuple[str, torch.Tensor]]:
             yield from _float_tensors(value, f"{prefix}{i}.")
 
 
+def load_weights(path: str | Path, arch: Arch) -> dict[str, torch.Tensor]:
+    """The finite model weights of a checkpoint of ours (a training run's, or ``run.py import``'s),
+    which must be of ``arch``; anything else is a one-line ``CheckpointError``."""
+    data = load_checkpoint(path)
+    try:
+        saved = Arch.from_dict(data["arch"])
+    except ValueError as err:
+        raise CheckpointError(f"{path}: its architecture is unreadable ({err})") from None
+    if saved != arch:
+        raise CheckpointError(f"{path} holds {saved.short()}, not {arch.short()}; give the matching architecture")
+    require_finite(data, path)
+    return data["model"]
+
+
 def require_finite(data: Mapping[str, Any], path: str | Path) -> None:
     """Refuse a checkpoint whose weights hold NaN or infinite values (a diverged run's), whose
     accuracy and energy would be numbers from a broken network."""

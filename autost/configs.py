@@ -130,6 +130,9 @@ TRAIN = (
     Option("drop_path", float, check=fraction(upper_open=True),
            help="stochastic depth: the last block's residual branches are dropped with this probability per "
                 "sample in training, the earlier ones linearly less (default: per dataset, 0)"),
+    Option("init_weights", Path, metavar="FILE",
+           help="start from the weights of this checkpoint (a run's best.pt, or run.py import's model.pt) "
+                "instead of a fresh initialization; it must hold the same architecture"),
     Option("recipe", str, "auto", choices=lambda: ("auto", *recipes.RECIPES),
            help="augmentation recipe (default auto: cifar for CIFAR, dvs for event sets, embedded for "
                 "digits/ndigits; see below)"),

@@ -17,6 +17,7 @@ compute another network.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import torch
@@ -196,3 +197,20 @@ def load_spikingjelly_weights(model: nn.Module, path: str) -> None:
         first = " ".join(str(err).split())[:200]
         raise ImportRefused(f"{path} does not fit this SpikingJelly model ({first}); give the --spikingjelly "
                             "constructor and --dataset it was trained with") from None
+
+
+MODEL_FILE = "model.pt"
+
+
+def save_import(state: Mapping[str, torch.Tensor], arch: Arch, dataset: str, out: Path, *, source: str,
+                weights: str) -> Path:
+    """``OUT/arch.yaml`` and ``OUT/model.pt``: the imported weights as a checkpoint of ours (epoch 0,
+    no optimizer state), which ``energy --checkpoint`` and ``train --init-weights`` read."""
+    from autost.checkpoint import rng_state, save_checkpoint
+
+    arch.to_yaml(out / "arch.yaml")
+    save_checkpoint(out / MODEL_FILE, {
+        "model": dict(state), "optimizer": None, "scheduler": None, "scaler": None, "epoch": 0, "rng": rng_state(),
+        "arch": arch.to_dict(), "dataset": dataset, "settings": {"imported_from": source, "weights": weights},
+        "history": []})
+    return out / MODEL_FILE

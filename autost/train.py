@@ -31,8 +31,8 @@ from autost import distributed, recipes
 from autost.arch import Arch
 from autost.augment import BatchAugment, make_augment
 from autost.backend import BACKENDS
-from autost.checkpoint import (CheckpointError, check_compatible, describe, load_checkpoint, nonfinite_tensors,
-                               require_finite, rng_state, save_checkpoint, set_rng_state)
+from autost.checkpoint import (CheckpointError, check_compatible, describe, load_checkpoint, load_weights,
+                               nonfinite_tensors, require_finite, rng_state, save_checkpoint, set_rng_state)
 from autost.cost import analytic_cost, count_params
 from autost.errors import UsageError
 from autost.geometry import Geometry, resolve_geometry
@@ -89,7 +89,7 @@ RECIPES = {"digits": _EMBEDDED, "ndigits": _EMBEDDED, "cifar10dvs": _SPIKFORMER_
 # backend, AMP, workers and the data root may change between sessions; so may the learning
 # rate when it is given anew (``TrainConfig.change_lr``: a diverged run continues slower).
 MUST_MATCH = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing",
-              "time_steps", "seed", "limit", "recipe", "aug", "drop_path")
+              "time_steps", "seed", "limit", "recipe", "aug", "drop_path", "init_weights")
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ class TrainConfig:
     energy_model: str = DEFAULT_MODEL  # the model of the final energy (energy.models)
     resume: bool = False
     change_lr: bool = False  # on resume, ``lr`` replaces the checkpoint's (recorded in metrics.json)
+    init_weights: str | None = None  # a checkpoint of ours (run.py import's too) to start from
     recipe: str = "auto"  # augmentation recipe (autost.recipes); auto: the dataset's
     aug: dict[str, Any] = field(default_factory=dict)  # recipe keys overridden
 
@@ -131,8 +132,9 @@ class TrainConfig:
         return cls(dataset=dataset, **values)
 
     def __post_init__(self) -> None:
-        if self.data_root is not None:
-            object.__setattr__(self, "data_root", str(self.data_root))
+        for name in ("data_root", "init_weights"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, str(getattr(self, name)))
         checks = [
             (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
@@ -468,6 +470,12 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
                            config.epochs)
     seed_everything(config.seed)
     run = _Run(arch, config, geometry, device, steps_per_epoch)
+    if config.init_weights is not None:  # a resumed run replaces them with its own below
+        try:
+            run.model.load_state_dict(load_weights(config.init_weights, arch))
+        except RuntimeError as err:
+            raise CheckpointError(f"--init-weights {config.init_weights}: its weights do not fit {arch.short()} on "
+                                  f"{config.dataset} ({describe(err)})") from None
     trained_model = distributed.wrap(run.model, group, device)
     say(f"{out_dir}: {arch.short()} on {config.dataset}, {device.type}, LIF {lif_implementation(device)}")
     if config.resume and last_path.exists():

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from autost.arch import Arch
-from autost.checkpoint import CheckpointError, describe, load_checkpoint, require_finite
+from autost.checkpoint import CheckpointError, describe, load_weights
 from autost.geometry import Geometry
 from autost.model import build_model
 from autost.seeding import arch_seed
@@ -16,14 +16,10 @@ from energy.models import DEFAULT_MODEL
 
 def load_trained(arch: Arch, geometry: Geometry, checkpoint: str | Path) -> torch.nn.Module:
     """``arch``'s model with the weights of a training checkpoint (which must be for ``arch``)."""
-    data = load_checkpoint(checkpoint)
-    saved = Arch.from_dict(data["arch"])
-    if saved != arch:
-        raise CheckpointError(f"{checkpoint} holds {saved.short()}, not {arch.short()}; give the matching --arch")
-    require_finite(data, checkpoint)
+    weights = load_weights(checkpoint, arch)
     model = build_model(arch, **geometry.model_kwargs())
     try:
-        model.load_state_dict(data["model"])
+        model.load_state_dict(weights)
     except RuntimeError as err:
         raise CheckpointError(f"{checkpoint}: weights do not fit {arch.short()} for this dataset "
                               f"({describe(err)})") from None

@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from autost.checkpoint import rng_state, save_checkpoint
-from autost.convert import (CONSTRUCTORS, ImportRefused, from_spikingjelly, load_spikingjelly_weights,
-                            spikingjelly_geometry, spikingjelly_model)
+from autost.convert import (CONSTRUCTORS, MODEL_FILE, ImportRefused, from_spikingjelly, load_spikingjelly_weights,
+                            save_import, spikingjelly_geometry, spikingjelly_model)
 from autost.cost import analytic_cost
 from autost.io import atomic_write_json
 from autost.rundir import claim
 
 DEFAULT_STEPS = 4  # the --time-steps default of every command: another T is written as the TIME_STEPS gene
-MODEL_FILE = "model.pt"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,17 +36,12 @@ def run(args: argparse.Namespace) -> int:
                                                                                    time_steps=args.time_steps)
     cost = analytic_cost(arch, in_channels=info.in_channels, img_size=info.img_size, patch_size=info.patch_size,
                          time_steps=args.time_steps, num_classes=info.num_classes)
+    source = f"spikingjelly:{args.spikingjelly}"
+    weights = str(args.checkpoint) if args.checkpoint else "SpikingJelly's initialization"
     with claim(args.out) as out:
-        arch.to_yaml(out / "arch.yaml")
-        save_checkpoint(out / MODEL_FILE, {
-            "model": ours.state_dict(), "optimizer": None, "scheduler": None, "scaler": None, "epoch": 0,
-            "rng": rng_state(), "arch": arch.to_dict(), "dataset": args.dataset,
-            "settings": {"imported_from": f"spikingjelly:{args.spikingjelly}",
-                         "weights": str(args.checkpoint) if args.checkpoint else "initialization"},
-            "history": []})
+        save_import(ours.state_dict(), arch, args.dataset, out, source=source, weights=weights)
         atomic_write_json(out / "import.json", {
-            "source": f"spikingjelly.activation_based.model.spikformer.{args.spikingjelly}",
-            "weights": str(args.checkpoint) if args.checkpoint else "SpikingJelly's initialization",
+            "source": f"spikingjelly.activation_based.model.spikformer.{args.spikingjelly}", "weights": weights,
             "dataset": args.dataset, "time_steps": args.time_steps, "arch": arch.to_dict()["RETRAIN"],
             "params": cost.params, "macs": cost.macs})
     print(f"{arch.short()}: {cost.params:,} params, {cost.macs / 1e9:.3f} GMACs -> {out / 'arch.yaml'}, "
