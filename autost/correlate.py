@@ -47,8 +47,9 @@ from autost.space import SearchSpace
 from autost.train import METRICS, TrainConfig, train
 from autost.validate import load_json
 from energy.estimators import estimate
-from energy.closed_form import CALIBRATION_ARCHS, RateTable, calibrate, calibration_archs, closed_form_energy
-from energy.models import DEFAULT_MODEL, RATE, get_model
+from energy.closed_form import (CALIBRATION_ARCHS, CLOSED_FORM_COUNTERS, RateTable, calibrate, calibration_archs,
+                                closed_form_energy)
+from energy.models import DEFAULT_MODEL, get_model
 
 RESULT = "correlate.json"
 RUNS = "runs"
@@ -184,7 +185,7 @@ def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, tar
         "params": cost.params,
         "energy_mj": estimate(model, inputs, energy_model).total_mj,
         "closed_form_mj": (closed_form_energy(arch, geometry, rates, energy_model)
-                           if rates is not None and get_model(energy_model).counter == RATE else None),
+                           if rates is not None and get_model(energy_model).counter in CLOSED_FORM_COUNTERS else None),
         "naswot": codes.naswot,
         "sahd": codes.sahd,
         "autost": autost_score(cost.macs, codes.naswot, lam),

@@ -11,6 +11,7 @@ replaces ``time_steps`` and multiplies every count.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import thop
 import torch
@@ -19,7 +20,7 @@ from torch import nn
 
 from autost.arch import Arch
 from autost.blocks import attention_type
-from autost.layers import AttentionProduct
+from autost.layers import SPIKE, AttentionProduct
 from autost.model import MAX_STEM_POOLS, stem_pools
 
 
@@ -139,3 +140,80 @@ def analytic_cost(arch: Arch, *, in_channels: int, img_size: int, patch_size: in
     macs = layer_macs(arch, in_channels=in_channels, img_size=img_size, patch_size=patch_size,
                       time_steps=time_steps, num_classes=num_classes)
     return Cost(params=params, macs=sum(macs.values()))
+
+
+class WeightLayer(NamedTuple):  # a tuple: built some fifty times per candidate, frozen dataclasses cost more
+    """One conv or linear layer of a network, per sample and time step: what the memory-aware
+    energy model (Lemaire et al. 2022) counts accesses of. ``taps``: kernel positions (9 for the
+    stem's 3x3 convs, 1 for a linear); ``fan_in``: inputs per output (``in_channels x taps``)."""
+
+    name: str
+    conv: bool
+    fan_in: int
+    out_channels: int
+    taps: int
+    in_elements: int
+    out_elements: int
+    params: int
+    bias: bool
+
+
+def weight_layers(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
+                  num_classes: int) -> list[WeightLayer]:
+    """Every conv and linear of ``arch``'s network in execution order, in closed form (mirrors
+    ``autost.model``; the attention's linears as each type declares them, ``AttentionType.linears``)."""
+    d = arch.embed_dim
+    pools = stem_pools(img_size, patch_size)
+    layers, side, cin = [], img_size, in_channels
+    for i, cout in enumerate([d // 8, d // 4, d // 2, d]):
+        layers.append(WeightLayer(f"stem.stages.{i}.conv", True, 9 * cin, cout, 9, cin * side * side,
+                                  cout * side * side, 9 * cin * cout, False))
+        if i >= MAX_STEM_POOLS - pools:
+            side = (side + 1) // 2
+        cin = cout
+    tokens = side * side
+    layers.append(WeightLayer("stem.rpe.conv", True, 9 * d, d, 9, d * tokens, d * tokens, 9 * d * d, False))
+
+    def linear(name: str, din: int, dout: int, bias: bool, rows: int = tokens) -> WeightLayer:
+        return WeightLayer(name, False, din, dout, 1, rows * din, rows * dout, din * dout + dout * bias, bias)
+
+    for i in range(arch.depth):
+        kind = attention_type(arch.attention[i])
+        if kind.linears is None:
+            raise ValueError(f"attention type {kind.name!r} declares no linears; the memory-aware closed form "
+                             "needs them (AttentionType.linears)")
+        hidden, block = arch.hidden_dim(i), f"blocks.{i}"
+        layers += [linear(f"{block}.attn.{name}", din, dout, bias)
+                   for name, (din, dout, bias) in kind.linears(d, arch.num_heads[i]).items()]
+        layers += [linear(f"{block}.mlp.fc1.linear", d, hidden, False), linear(f"{block}.mlp.fc2.linear", hidden, d, False)]
+    layers.append(linear("head", d, num_classes, True, rows=1))  # on the mean over tokens
+    return layers
+
+
+def lif_elements(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
+                 num_classes: int) -> dict[str, int]:
+    """Every LIF neuron of ``arch``'s network by module name, with the values it emits per step and
+    sample, in closed form (mirrors ``autost.model``: the shortcut's LIFs, ``AttentionType.lifs``)."""
+    d = arch.embed_dim
+    pools = stem_pools(img_size, patch_size)
+    lifs, side = {}, img_size
+    for i, width in enumerate([d // 8, d // 4, d // 2, d]):
+        if i >= MAX_STEM_POOLS - pools:
+            side = (side + 1) // 2  # the LIF reads the pooled BatchNorm output
+        lifs[f"stem.lifs.{i}"] = width * side * side
+    tokens = side * side
+    spike = arch.shortcut == SPIKE
+    if spike:
+        lifs["stem.rpe_lif"] = d * tokens
+    for i in range(arch.depth):
+        kind = attention_type(arch.attention[i])
+        if kind.lifs is None:
+            raise ValueError(f"attention type {kind.name!r} declares no LIFs; the memory-aware closed form "
+                             "needs them (AttentionType.lifs)")
+        block, hidden = f"blocks.{i}", arch.hidden_dim(i)
+        # each branch's LIF in front (membrane) or after it (spike): autost.layers.branch_lifs
+        edge = "out_lif" if spike else "in_lif"
+        lifs[f"{block}.{edge}"] = lifs[f"{block}.mlp.{edge}"] = tokens * d
+        lifs.update({f"{block}.attn.{name}": n for name, n in kind.lifs(d, arch.num_heads[i], tokens).items()})
+        lifs[f"{block}.mlp.hidden_lif"] = tokens * hidden
+    return lifs

@@ -10,8 +10,10 @@ For each setting (a committed space on a real dataset of its geometry), side by 
    measured (``energy.estimate``) with other weights (seed 1) on another real batch (the test
    split, drawn with seed 1): calibration and test share neither architectures, weights nor
    images, so the error covers all three;
-3. the relative error |closed form - measured| / measured: mean, median, 90th percentile, max,
-   and the candidates per second of each (closed form, measurement).
+3. under each energy model, compute-only (spikformer-45nm) and memory-aware (lemaire, SpikingJelly's
+   LemaireEnergyProfiler through ``energy.estimators``): the relative error |closed form - measured|
+   / measured (mean, median, 90th percentile, max), and the candidates per second of each (closed
+   form from cold lookup caches, measurement).
 
 Settings: ``digits`` (spaces/digits.yaml on digits), ``hybrid`` (spaces/digits_hybrid.yaml on
 digits: attention types, T, tau, threshold, shortcut), ``ndigits`` (spaces/digits.yaml on the
@@ -23,6 +25,7 @@ benchmarks/results/energy_closed_form.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import statistics
 import time
@@ -37,9 +40,9 @@ from autost.space import SearchSpace
 from benchmarks.common import write_result
 from datasets import DatasetNotFoundError, check_available
 from energy.closed_form import CALIBRATION_ARCHS, calibrate, calibration_archs, closed_form_energy
-from energy.estimate import estimate_energy
+from energy.estimators import estimate
 
-MODEL = "spikformer-45nm"
+MODELS = ("spikformer-45nm", "lemaire")  # compute only (Spikformer's convention) and memory-aware
 SETTINGS = {"digits": ("spaces/digits.yaml", "digits"), "hybrid": ("spaces/digits_hybrid.yaml", "digits"),
             "ndigits": ("spaces/digits.yaml", "ndigits"), "headline": ("spaces/headline_cpu.yaml", "fashion-mnist")}
 BATCH = 32
@@ -64,18 +67,26 @@ def compare(space_path: str, dataset: str, n: int) -> dict:
     rng = random.Random(TEST_SEED)
     archs = [space.sample(rng) for _ in range(n)]
     calibrated = set(table.calibrated_on)
-    measured, measure_s = [], 0.0
-    for arch in archs:
+    models = {}
+    for model in MODELS:
+        measured, measure_s = [], 0.0
+        for arch in archs:
+            start = time.perf_counter()
+            torch.manual_seed(arch_seed(TEST_SEED, arch))
+            inputs = (test_steps or {}).get(arch.steps(geometry.time_steps), test)
+            measured.append(estimate(build_model(arch, **geometry.model_kwargs()), inputs, model).total_mj)
+            measure_s += time.perf_counter() - start
+        table = dataclasses.replace(table)  # a fresh copy: no lookup of the previous model cached
         start = time.perf_counter()
-        torch.manual_seed(arch_seed(TEST_SEED, arch))
-        inputs = (test_steps or {}).get(arch.steps(geometry.time_steps), test)
-        measured.append(estimate_energy(build_model(arch, **geometry.model_kwargs()), inputs).total_mj)
-        measure_s += time.perf_counter() - start
-    start = time.perf_counter()
-    closed = [closed_form_energy(arch, geometry, table, MODEL) for arch in archs]
-    closed_s = time.perf_counter() - start
-    errors = sorted(abs(c - m) / m for c, m in zip(closed, measured))
-    worst = max(range(n), key=lambda i: abs(closed[i] - measured[i]) / measured[i])
+        closed = [closed_form_energy(arch, geometry, table, model) for arch in archs]
+        closed_s = time.perf_counter() - start
+        errors = sorted(abs(c - m) / m for c, m in zip(closed, measured))
+        worst = max(range(n), key=lambda i: abs(closed[i] - measured[i]) / measured[i])
+        models[model] = {
+            "relative_error": {"mean": statistics.mean(errors), "median": statistics.median(errors),
+                               "p90": errors[int(0.9 * (n - 1))], "max": errors[-1]},
+            "worst": {"arch": archs[worst].short(), "closed_form_mj": closed[worst], "measured_mj": measured[worst]},
+            "measured_candidates_per_s": n / measure_s, "closed_form_candidates_per_s": n / closed_s}
     return {
         "space": space_path, "dataset": dataset, "geometry": geometry.model_kwargs(), "batch": BATCH,
         "calibration": {"architectures": list(table.calibrated_on), "weights_seed": CALIBRATION_SEED,
@@ -83,11 +94,7 @@ def compare(space_path: str, dataset: str, n: int) -> dict:
         "test": {"architectures": n, "also_in_calibration": sum(a.short() in calibrated for a in archs),
                  "weights_seed": TEST_SEED,
                  "batch": f"{dataset} test split, {BATCH} samples drawn with seed {TEST_SEED}"},
-        "calibration_s": calibration_s,
-        "relative_error": {"mean": statistics.mean(errors), "median": statistics.median(errors),
-                           "p90": errors[int(0.9 * (n - 1))], "max": errors[-1]},
-        "worst": {"arch": archs[worst].short(), "closed_form_mj": closed[worst], "measured_mj": measured[worst]},
-        "measured_candidates_per_s": n / measure_s, "closed_form_candidates_per_s": n / closed_s,
+        "calibration_s": calibration_s, "models": models,
     }
 
 
@@ -105,12 +112,13 @@ def main() -> None:
             skipped[name] = str(err)
             print(f"{name}: skipped ({err})", flush=True)
             continue
-        results[name] = r = compare(space_path, dataset, args.n)
-        e = r["relative_error"]
-        print(f"{name} ({space_path} on {dataset}): error mean {e['mean']:.2%}, p90 {e['p90']:.2%}, max {e['max']:.2%}; "
-              f"{r['closed_form_candidates_per_s']:,.0f} vs {r['measured_candidates_per_s']:.2f} candidates/s",
-              flush=True)
-    path = write_result("energy_closed_form", {"energy_model": MODEL, "settings": results, "skipped": skipped,
+        results[name] = compare(space_path, dataset, args.n)
+        for model, r in results[name]["models"].items():
+            e = r["relative_error"]
+            print(f"{name} ({space_path} on {dataset}), {model}: error mean {e['mean']:.2%}, p90 {e['p90']:.2%}, "
+                  f"max {e['max']:.2%}; {r['closed_form_candidates_per_s']:,.0f} vs "
+                  f"{r['measured_candidates_per_s']:.2f} candidates/s", flush=True)
+    path = write_result("energy_closed_form", {"energy_models": list(MODELS), "settings": results, "skipped": skipped,
                                                "command": "python -m benchmarks.bench_closed_form --n "
                                                           f"{args.n}"})
     print(f"-> {path}")

@@ -38,20 +38,22 @@ the same space, geometry, dataset and seed skips the calibration.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import random
 import re
 import sys
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
 from autost.arch import Arch
 from autost.blocks import DEFAULT_ATTENTION
-from autost.cost import layer_macs, layer_spike_ops
+from autost.cost import layer_macs, layer_spike_ops, lif_elements, weight_layers
 from autost.layers import DEFAULT_SHORTCUT, SHORTCUTS, SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
 from autost.errors import UsageError
 from autost.geometry import Geometry
@@ -61,7 +63,7 @@ from autost.seeding import arch_seed
 from autost.space import SearchSpace
 from datasets.cache import cache_dir, digest
 from energy.estimate import PJ_PER_MJ, estimate_energy
-from energy.models import RATE, EnergyModel, get_model
+from energy.models import LEMAIRE, RATE, EnergyModel, get_model
 
 _BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
 _STEPS = re.compile(r"^T\d+$")
@@ -70,7 +72,9 @@ _STEPS = re.compile(r"^T\d+$")
 CALIBRATION_ARCHS = 6
 # Bumped whenever what a table measures changes (the model's layers, the rate definition):
 # older cached tables then miss instead of being reused.
-TABLE_VERSION = 3  # 2: T is part of a position (TIME_STEPS gene); 3: the SHORTCUT gene (spike by default)
+# 2: T is part of a position (TIME_STEPS gene); 3: the SHORTCUT gene (spike by default); 4: LIF output
+# rates (kind "neuron") and the batch size, for the memory-aware closed form
+TABLE_VERSION = 4
 CACHE_SUB = "energy_rates"
 
 
@@ -93,18 +97,29 @@ def position(name: str, arch: Arch | None = None) -> tuple[str, int]:
     another shortcut or other neuron parameters, get a prefix naming them
     (``("qk/attn.q.linear", 2)``, ``("membrane,tau1.5,th0.5/head", -1)``), and so does the T of an
     architecture with a TIME_STEPS gene, last (``("qk/T2/attn.q.linear", 2)``)."""
+    if arch is not None:
+        return locator(arch)(name)
     match = _BLOCK.match(name)
-    part, block = (match.group(2), int(match.group(1))) if match else (name, -1)
-    if arch is None:
-        return part, block
-    prefix = []
-    if block >= 0 and arch.attention[block] != DEFAULT_ATTENTION:
-        prefix.append(arch.attention[block])
-    if network_setting(arch):
-        prefix.append(network_setting(arch))
+    return (match.group(2), int(match.group(1))) if match else (name, -1)
+
+
+def locator(arch: Arch) -> Callable[[str], tuple[str, int]]:
+    """``position(name, arch)`` for one architecture, its prefixes worked out once (the closed form
+    looks up some fifty layers of every candidate)."""
+    network = network_setting(arch)
+    tail = [network] if network else []
     if arch.time_steps is not None:
-        prefix.append(f"T{arch.time_steps}")
-    return "/".join(prefix + [part]), block
+        tail.append(f"T{arch.time_steps}")
+    stem = "".join(f"{p}/" for p in tail)
+    blocks = ["".join(f"{p}/" for p in ([a] if a != DEFAULT_ATTENTION else []) + tail) for a in arch.attention]
+
+    def locate(name: str) -> tuple[str, int]:
+        if name.startswith("blocks."):
+            index, part = name[7:].split(".", 1)
+            block = int(index)
+            return blocks[block] + part, block
+        return stem + name, -1
+    return locate
 
 
 def _split(part: str) -> tuple[tuple[str, ...], int | None, str]:
@@ -131,7 +146,7 @@ def _shifted(rate: float, before: float, after: float) -> float:
 
 @dataclass(frozen=True)
 class LayerRate:
-    kind: str  # "MAC" (real-valued input) or "AC" (spikes)
+    kind: str  # "MAC" (real-valued input), "AC" (spikes) or "neuron" (a LIF: ``rate`` is its output's)
     rate: float  # mean input firing rate over the calibration architectures (1.0 for MAC)
     once: bool  # a real-valued input that repeats at every step (the static first conv)
 
@@ -142,6 +157,7 @@ class RateTable:
 
     layers: dict[tuple[str, int], LayerRate]
     calibrated_on: tuple[str, ...]  # the architectures of the calibration, short names
+    batch: int = 0  # the calibration batch's size (the memory-aware model's buffers hold a batch); 0: unknown
 
     @cached_property
     def _deepest(self) -> dict[str, int]:
@@ -197,7 +213,10 @@ class RateTable:
         return {}
 
     def lookup(self, name: str, arch: Arch | None = None) -> LayerRate:
-        part, block = position(name, arch)
+        return self.at(*position(name, arch))
+
+    def at(self, part: str, block: int) -> LayerRate:
+        """The rate at a position (``position``, ``locator``)."""
         found = self._found.get((part, block))
         if found is None:
             found = self._at(part, block) if part in self._deepest else self._across_steps(part, block)
@@ -208,7 +227,7 @@ class RateTable:
         return found
 
     def to_dict(self) -> dict:
-        return {"calibrated_on": list(self.calibrated_on),
+        return {"calibrated_on": list(self.calibrated_on), "batch": self.batch,
                 "rates": {f"{part}@{block}": vars(rate) for (part, block), rate in sorted(self.layers.items())}}
 
     @classmethod
@@ -220,7 +239,7 @@ class RateTable:
             layers[(part, int(block))] = LayerRate(str(rate["kind"]), float(rate["rate"]), bool(rate["once"]))
         if not layers:
             raise ValueError("no rates")
-        return cls(layers, tuple(str(name) for name in data["calibrated_on"]))
+        return cls(layers, tuple(str(name) for name in data["calibrated_on"]), int(data["batch"]))
 
 
 _NETWORK_GENES = ("shortcut", "tau", "threshold")
@@ -271,16 +290,40 @@ def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, see
     as the search seeds them) and average them by position. ``step_batches``: event frames
     binned at each T of a TIME_STEPS gene, which an architecture of that T runs on instead."""
     sums: dict[tuple[str, int], list] = {}
+
+    def add(name: str, arch: Arch, kind: str, rate: float, once: bool) -> None:
+        entry = sums.setdefault(position(name, arch), [kind, 0.0, 0, once])
+        entry[1] += rate
+        entry[2] += 1
+
     for arch in archs:
         torch.manual_seed(arch_seed(seed, arch))
         model = build_model(arch, **geometry.model_kwargs())
         inputs = (step_batches or {}).get(arch.steps(geometry.time_steps), batch)
-        for layer in estimate_energy(model, inputs).layers:
-            entry = sums.setdefault(position(layer.name, arch), [layer.kind, 0.0, 0, layer.once])
-            entry[1] += layer.firing_rate
-            entry[2] += 1
+        with output_rates(model) as fired:
+            layers = estimate_energy(model, inputs).layers
+        for layer in layers:
+            add(layer.name, arch, layer.kind, layer.firing_rate, layer.once)
+        for name, rate in fired.items():
+            add(name, arch, "neuron", rate, False)
     layers = {key: LayerRate(kind, total / count, once) for key, (kind, total, count, once) in sums.items()}
-    return RateTable(layers, tuple(arch.short() for arch in archs))
+    return RateTable(layers, tuple(arch.short() for arch in archs), len(batch))
+
+
+@contextlib.contextmanager
+def output_rates(model: torch.nn.Module) -> Iterator[dict[str, float]]:
+    """The output firing rate of every LIF of ``model`` during the passes inside the ``with``."""
+    from spikingjelly.activation_based import neuron
+
+    rates: dict[str, float] = {}
+    handles = [module.register_forward_hook(lambda m, args, out, name=name: rates.__setitem__(
+                   name, float(out.sum()) / out.numel()))
+               for name, module in model.named_modules() if isinstance(module, neuron.BaseNode)]
+    try:
+        yield rates
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def table_key(space: SearchSpace, geometry: Geometry, dataset: str, seed: int, batch_size: int,
@@ -316,27 +359,126 @@ def cached_table(key: dict, compute: Callable[[], RateTable]) -> tuple[RateTable
     return table, how
 
 
+CLOSED_FORM_COUNTERS = (RATE, LEMAIRE)
+
+
 def rate_model(name: str) -> EnergyModel:
-    """The energy model ``name``, which must be rate-based; else a one-line ``UsageError``."""
+    """The energy model ``name``, which must have a closed form (the rate-based models and
+    ``lemaire``); else a one-line ``UsageError``."""
     model = get_model(name)
-    if model.counter != RATE:
-        raise UsageError(f"--energy closed-form needs a rate-based energy model (spikformer-45nm and "
-                         f"its precision variants), not {name!r}; use --energy measure")
+    if model.counter not in CLOSED_FORM_COUNTERS:
+        raise UsageError(f"--energy closed-form needs an energy model with a closed form (spikformer-45nm, its "
+                         f"precision variants, lemaire), not {name!r}; use --energy measure")
     return model
 
 
 def closed_form_energy(arch: Arch, geometry: Geometry, table: RateTable, energy_model: str) -> float:
-    """Init-time energy in mJ per sample of ``arch`` under a rate-based ``energy_model``."""
+    """Init-time energy in mJ per sample of ``arch`` under ``energy_model`` (rate-based or lemaire)."""
+    return closed_form_parts(arch, geometry, table, energy_model).total_mj
+
+
+def closed_form_parts(arch: Arch, geometry: Geometry, table: RateTable, energy_model: str) -> "MemoryAwareEnergy":
+    """``closed_form_energy`` with its compute and memory parts apart (memory 0 under a compute-only model)."""
     model = rate_model(energy_model)
-    steps = arch.steps(geometry.time_steps)
+    if model.counter == LEMAIRE:
+        return lemaire_energy(arch, geometry, table)
+    steps, locate = arch.steps(geometry.time_steps), locator(arch)
     total_pj = 0.0
     for name, macs in layer_macs(arch, **geometry.model_kwargs()).items():
-        layer = table.lookup(name, arch)
+        layer = table.at(*locate(name))
         if layer.kind == "MAC":
             total_pj += (macs / steps if layer.once and model.static_input_once else macs) * model.e_mac_pj
         else:
             total_pj += macs * layer.rate * model.e_ac_pj
     for name, ops in layer_spike_ops(arch, **geometry.model_kwargs()).items():  # masks and sums: spikes only
-        total_pj += ops * table.lookup(name, arch).rate * model.e_ac_pj
-    return total_pj / PJ_PER_MJ
+        total_pj += ops * table.at(*locate(name)).rate * model.e_ac_pj
+    return MemoryAwareEnergy(total_pj / PJ_PER_MJ, 0.0)
 
+
+WORD_BYTES = 4  # Lemaire et al.'s 32-bit accesses, as SpikingJelly's profiler counts them
+
+
+@dataclass(frozen=True)
+class MemoryAwareEnergy:
+    """The memory-aware closed form's energy per sample, in mJ: operations (with addressing) and
+    memory accesses."""
+
+    compute_mj: float
+    memory_mj: float
+
+    @property
+    def total_mj(self) -> float:
+        return self.compute_mj + self.memory_mj
+
+
+@functools.lru_cache(maxsize=1)
+def _lemaire_costs():
+    from spikingjelly.activation_based.op_counter import LemaireEnergyCostConfig
+
+    return LemaireEnergyCostConfig()
+
+
+@functools.lru_cache(maxsize=None)
+def _pj_per_byte(capacity_bytes: int) -> float:
+    """Lemaire's SRAM cost per byte of a buffer of ``capacity_bytes`` (SpikingJelly's breakpoints)."""
+    return _lemaire_costs().memory_cost_pj(capacity_bytes)
+
+
+@functools.lru_cache(maxsize=1)
+def _fifo_bytes() -> int:
+    from spikingjelly.activation_based.op_counter import LemaireEnergyConfig
+
+    return LemaireEnergyConfig().snn_fifo_capacity_elements * WORD_BYTES
+
+
+def lemaire_energy(arch: Arch, geometry: Geometry, table: RateTable) -> MemoryAwareEnergy:
+    """Lemaire et al. 2022 ("An analytical estimation of spiking neural networks energy
+    efficiency", ICONIP, arXiv:2210.13107), counted as SpikingJelly 2.0's LemaireEnergyProfiler
+    counts a forward pass of a batch of ``table.batch`` samples, in closed form: per sample and
+    all T steps.
+
+    A conv or linear with spike input (``a`` active inputs, fan-out ``f`` = out channels x taps):
+    ``a f`` accumulates and accumulate-addressing, two multiply-adds per active input of a conv to
+    find its first output (Lemaire's addressing), reads of the ``a`` spikes (from a FIFO), of
+    ``a f`` weights (a buffer of the layer's parameters) and ``a f`` reads and writes of membrane
+    potentials (a buffer of the layer's output). With real-valued input: ``out x fan_in`` MACs,
+    the input, output (and for a conv the kernel) addressed once, the input read (for a conv once
+    per weight use) and every weight use read. A bias: one add and one read per output. A LIF:
+    one multiply-add per value (the leak), one add per spike, its potentials read and written
+    every step, its spikes written to the FIFO. Each access costs SpikingJelly's per-byte price of
+    its buffer's size, which for inputs and outputs holds the whole batch (as its profiler sees
+    it). Products, masks, sums, BatchNorm and pooling are not in the model (SpikingJelly omits them).
+    The rates (each layer's input spikes, each LIF's output spikes) come from ``table``."""
+    if table.batch < 1:
+        raise UsageError("the rate table records no batch size (an old cache?); calibrate again")
+    cost = _lemaire_costs()
+    add, mul_add = cost.e_add_pj, cost.e_mul_pj + cost.e_add_pj
+    steps, batch, fifo = arch.steps(geometry.time_steps), table.batch, _pj_per_byte(_fifo_bytes())
+    kwargs, locate = dict(vars(geometry)), locator(arch)  # vars: asdict's deep copy costs more than the rest
+    ops_pj = memory_pj = 0.0
+    for layer in weight_layers(arch, **kwargs):
+        x, out = steps * layer.in_elements, steps * layer.out_elements
+        params = _pj_per_byte(layer.params * WORD_BYTES) * WORD_BYTES
+        if layer.bias:
+            ops_pj += out * add
+            memory_pj += out * params
+        rate = table.at(*locate(layer.name))
+        if rate.kind == "AC":
+            active = rate.rate * x
+            fanout = active * layer.out_channels * layer.taps
+            ops_pj += 2 * fanout * add + (2 * active * mul_add if layer.conv else 0.0)
+            potentials = _pj_per_byte(batch * out * WORD_BYTES) * WORD_BYTES
+            memory_pj += active * WORD_BYTES * fifo + fanout * params + 2 * fanout * potentials
+        else:
+            dense = out * layer.fan_in
+            # the kernel is addressed once per call, which carries the whole batch
+            kernel = layer.out_channels * layer.taps / batch if layer.conv else 0.0
+            ops_pj += dense * mul_add + (x + out + kernel) * add
+            inputs = _pj_per_byte(batch * x * WORD_BYTES) * WORD_BYTES
+            memory_pj += (dense if layer.conv else x) * inputs + dense * params
+    for name, elements in lif_elements(arch, **kwargs).items():
+        values = steps * elements
+        spikes = table.at(*locate(name)).rate * values
+        ops_pj += values * mul_add + spikes * add
+        memory_pj += 2 * values * _pj_per_byte(batch * elements * WORD_BYTES) * WORD_BYTES + spikes * WORD_BYTES * fifo
+    return MemoryAwareEnergy(ops_pj / PJ_PER_MJ, memory_pj / PJ_PER_MJ)

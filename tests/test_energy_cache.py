@@ -59,7 +59,7 @@ def test_second_table_is_read_from_the_cache_and_a_changed_setting_misses(cache)
 
 def test_a_corrupt_cache_file_is_recomputed_with_a_one_line_warning(cache, capsys):
     key = {"any": "key"}
-    table = RateTable.from_dict({"calibrated_on": ["a"], "rates": {"head@-1": {"kind": "AC", "rate": 0.25,
+    table = RateTable.from_dict({"calibrated_on": ["a"], "batch": 4, "rates": {"head@-1": {"kind": "AC", "rate": 0.25,
                                                                                "once": False}}})
     calls = []
 

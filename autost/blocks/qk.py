@@ -53,6 +53,9 @@ QK = register(AttentionType(
     spike_ops=lambda dim, heads, tokens: {"q_sum": tokens * dim, "mask": tokens * dim},
     summary="QKFormer's token Q-K attention: k AND LIF(sum over channels of q); linear in the tokens, "
             "no product MACs",
+    linears=lambda dim, heads: {f"{name}.linear": (dim, dim, False) for name in ("q", "k", "proj")},
+    # the attention LIF fires on each head's channel sum: one value per head and token
+    lifs=lambda dim, heads, tokens: {"q_lif": tokens * dim, "k_lif": tokens * dim, "attn_lif": heads * tokens},
     source="Zhou et al., QKFormer, NeurIPS 2024; SpikingJelly 2.0 layer.attention.TokenQKAttention",
     token_matrix=False,  # its products are masks and sums over tokens, never L x L
 ))

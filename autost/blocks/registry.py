@@ -36,6 +36,11 @@ class AttentionType:
     # whether it keeps a heads x L x L token matrix for the backward pass (autost.memory); True,
     # the larger estimate, unless the type declares otherwise
     token_matrix: bool = True
+    # For the memory-aware closed form (energy.closed_form): ``linears(dim, heads)`` its Linear layers
+    # by name, ``(in_features, out_features, bias)``; ``lifs(dim, heads, tokens)`` its LIF neurons by
+    # name, with the elements each emits per step and sample. A type without them is refused there.
+    linears: Callable[[int, int], dict[str, tuple[int, int, bool]]] | None = None
+    lifs: Callable[[int, int, int], dict[str, int]] | None = None
 
 
 # Every module of autost.blocks registers its type when imported: the built-ins first, Spikformer's

@@ -52,6 +52,10 @@ SDSA = register(AttentionType(
     spike_ops=lambda dim, heads, tokens: {"kv": tokens * dim, "kv_sum": tokens * dim, "mask": tokens * dim},
     summary="Spike-driven Transformer's SDSA: q AND LIF(sum over tokens of k AND v); masks and additions, "
             "no product MACs",
+    linears=lambda dim, heads: {**{f"{name}.linear": (dim, dim, False) for name in ("q", "k", "v")},
+                                "proj.linear": (dim, dim, True)},
+    # the attention LIF fires on the token sum: one value per channel
+    lifs=lambda dim, heads, tokens: {**{name: tokens * dim for name in ("q_lif", "k_lif", "v_lif")}, "attn_lif": dim},
     source="Yao et al., Spike-driven Transformer, NeurIPS 2023; SpikingJelly 2.0 "
            "layer.attention.SpikeDrivenSelfAttention",
     token_matrix=False,  # its products are masks and sums over tokens, never L x L

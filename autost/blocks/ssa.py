@@ -47,5 +47,7 @@ SSA = register(AttentionType(
     macs=_macs,
     spike_ops=lambda dim, heads, tokens: {},
     summary="Spikformer's SSA: q k^T v of spikes per head, no softmax (2 L^2 D product MACs a step)",
+    linears=lambda dim, heads: {f"{name}.linear": (dim, dim, False) for name in ("q", "k", "v", "proj")},
+    lifs=lambda dim, heads, tokens: {name: tokens * dim for name in ("q_lif", "k_lif", "v_lif", "attn_lif")},
     source="Zhou et al., Spikformer, ICLR 2023; SpikingJelly 2.0 layer.attention.SpikingSelfAttention",
 ))

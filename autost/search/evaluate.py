@@ -19,7 +19,7 @@ from autost.memory import check_fits
 from autost.model import build_model
 from autost.scores import Score, activation_scores, get_score
 from autost.seeding import arch_seed
-from energy.closed_form import RateTable, closed_form_energy
+from energy.closed_form import RateTable, closed_form_parts
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL, get_model
 
@@ -87,7 +87,10 @@ class Evaluator:
         record = {"arch": arch.to_dict()["RETRAIN"], "params": params, "macs": macs, "energy_mj": None}
         needs_codes = self.scorer.needs_codes(self.lam)
         if self.rates is not None:
-            record["energy_mj"] = closed_form_energy(arch, self.geometry, self.rates, self.energy_model)
+            energy = closed_form_parts(arch, self.geometry, self.rates, self.energy_model)
+            record["energy_mj"] = energy.total_mj
+            if get_model(self.energy_model).has_memory:
+                record["energy_memory_mj"] = energy.memory_mj
         batch = self.batch_for(arch)
         if batch is not None and (self.rates is None or needs_codes):
             device = batch.device

@@ -35,11 +35,11 @@ from autost.search.pool import Scorer, scoring_pool
 from autost.space import SearchSpace
 from autost.threads import current_threads
 from autost.validate import at_least, finite, positive
-from energy.closed_form import (CALIBRATION_ARCHS, RateTable, cached_table, calibrate, calibration_archs,
-                                rate_model, table_key)
-from energy.models import DEFAULT_MODEL, RATE, get_model
+from energy.closed_form import (CALIBRATION_ARCHS, CLOSED_FORM_COUNTERS, RateTable, cached_table, calibrate,
+                                calibration_archs, rate_model, table_key)
+from energy.models import DEFAULT_MODEL, get_model
 
-# auto: the closed form under a rate-based energy model, else a forward pass (energy_method)
+# auto: the closed form under an energy model that has one (rate-based, lemaire), else a forward pass
 ENERGY_METHODS = ("auto", "closed-form", "measure")
 CHECKPOINT = "checkpoint.json"
 
@@ -83,7 +83,7 @@ def energy_method(config: SearchConfig) -> str | None:
         return None
     if config.energy != "auto":
         return config.energy
-    return "closed-form" if get_model(config.energy_model).counter == RATE else "measure"
+    return "closed-form" if get_model(config.energy_model).counter in CLOSED_FORM_COUNTERS else "measure"
 
 
 def validate(config: SearchConfig) -> SearchSpace:
