@@ -158,62 +158,75 @@ class WeightLayer(NamedTuple):  # a tuple: built some fifty times per candidate,
     bias: bool
 
 
-def weight_layers(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
-                  num_classes: int) -> list[WeightLayer]:
-    """Every conv and linear of ``arch``'s network in execution order, in closed form (mirrors
-    ``autost.model``; the attention's linears as each type declares them, ``AttentionType.linears``)."""
+class Part(NamedTuple):
+    """A stretch of the network (the stem, one block, the head): its conv and linear layers and its
+    LIF neurons by name with the values each emits per step and sample."""
+
+    layers: list[WeightLayer]
+    lifs: dict[str, int]
+
+
+def _linear(name: str, din: int, dout: int, bias: bool, rows: int) -> WeightLayer:
+    return WeightLayer(name, False, din, dout, 1, rows * din, rows * dout, din * dout + dout * bias, bias)
+
+
+def stem_part(arch: Arch, *, in_channels: int, img_size: int, patch_size: int) -> tuple[Part, int]:
+    """The stem's convs and LIFs (mirrors ``autost.model.PatchStem``), and the token count."""
     d = arch.embed_dim
     pools = stem_pools(img_size, patch_size)
-    layers, side, cin = [], img_size, in_channels
+    layers, lifs, side, cin = [], {}, img_size, in_channels
     for i, cout in enumerate([d // 8, d // 4, d // 2, d]):
         layers.append(WeightLayer(f"stem.stages.{i}.conv", True, 9 * cin, cout, 9, cin * side * side,
                                   cout * side * side, 9 * cin * cout, False))
         if i >= MAX_STEM_POOLS - pools:
-            side = (side + 1) // 2
+            side = (side + 1) // 2  # the LIF reads the pooled BatchNorm output
+        lifs[f"stem.lifs.{i}"] = cout * side * side
         cin = cout
     tokens = side * side
     layers.append(WeightLayer("stem.rpe.conv", True, 9 * d, d, 9, d * tokens, d * tokens, 9 * d * d, False))
-
-    def linear(name: str, din: int, dout: int, bias: bool, rows: int = tokens) -> WeightLayer:
-        return WeightLayer(name, False, din, dout, 1, rows * din, rows * dout, din * dout + dout * bias, bias)
-
-    for i in range(arch.depth):
-        kind = attention_type(arch.attention[i])
-        if kind.linears is None:
-            raise ValueError(f"attention type {kind.name!r} declares no linears; the memory-aware closed form "
-                             "needs them (AttentionType.linears)")
-        hidden, block = arch.hidden_dim(i), f"blocks.{i}"
-        layers += [linear(f"{block}.attn.{name}", din, dout, bias)
-                   for name, (din, dout, bias) in kind.linears(d, arch.num_heads[i]).items()]
-        layers += [linear(f"{block}.mlp.fc1.linear", d, hidden, False), linear(f"{block}.mlp.fc2.linear", hidden, d, False)]
-    layers.append(linear("head", d, num_classes, True, rows=1))  # on the mean over tokens
-    return layers
-
-
-def lif_elements(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
-                 num_classes: int) -> dict[str, int]:
-    """Every LIF neuron of ``arch``'s network by module name, with the values it emits per step and
-    sample, in closed form (mirrors ``autost.model``: the shortcut's LIFs, ``AttentionType.lifs``)."""
-    d = arch.embed_dim
-    pools = stem_pools(img_size, patch_size)
-    lifs, side = {}, img_size
-    for i, width in enumerate([d // 8, d // 4, d // 2, d]):
-        if i >= MAX_STEM_POOLS - pools:
-            side = (side + 1) // 2  # the LIF reads the pooled BatchNorm output
-        lifs[f"stem.lifs.{i}"] = width * side * side
-    tokens = side * side
-    spike = arch.shortcut == SPIKE
-    if spike:
+    if arch.shortcut == SPIKE:
         lifs["stem.rpe_lif"] = d * tokens
-    for i in range(arch.depth):
-        kind = attention_type(arch.attention[i])
-        if kind.lifs is None:
-            raise ValueError(f"attention type {kind.name!r} declares no LIFs; the memory-aware closed form "
-                             "needs them (AttentionType.lifs)")
-        block, hidden = f"blocks.{i}", arch.hidden_dim(i)
-        # each branch's LIF in front (membrane) or after it (spike): autost.layers.branch_lifs
-        edge = "out_lif" if spike else "in_lif"
-        lifs[f"{block}.{edge}"] = lifs[f"{block}.mlp.{edge}"] = tokens * d
-        lifs.update({f"{block}.attn.{name}": n for name, n in kind.lifs(d, arch.num_heads[i], tokens).items()})
-        lifs[f"{block}.mlp.hidden_lif"] = tokens * hidden
-    return lifs
+    return Part(layers, lifs), tokens
+
+
+def block_part(arch: Arch, i: int, tokens: int) -> Part:
+    """Block ``i``'s linears and LIFs (mirrors ``autost.model.Block``: the attention's as its type
+    declares them, ``AttentionType.linears`` and ``lifs``; each branch's LIF in front under the
+    membrane shortcut, after it under the spike shortcut, ``autost.layers.branch_lifs``)."""
+    d, hidden, heads, block = arch.embed_dim, arch.hidden_dim(i), arch.num_heads[i], f"blocks.{i}"
+    kind = attention_type(arch.attention[i])
+    if kind.linears is None or kind.lifs is None:
+        raise ValueError(f"attention type {kind.name!r} does not declare its linears and LIFs, which the memory-aware "
+                         "closed form needs (AttentionType.linears, AttentionType.lifs)")
+    layers = [_linear(f"{block}.attn.{name}", din, dout, bias, tokens)
+              for name, (din, dout, bias) in kind.linears(d, heads).items()]
+    layers += [_linear(f"{block}.mlp.fc1.linear", d, hidden, False, tokens),
+               _linear(f"{block}.mlp.fc2.linear", hidden, d, False, tokens)]
+    edge = "out_lif" if arch.shortcut == SPIKE else "in_lif"
+    lifs = {f"{block}.{edge}": tokens * d, f"{block}.mlp.{edge}": tokens * d,
+            f"{block}.mlp.hidden_lif": tokens * hidden}
+    lifs.update({f"{block}.attn.{name}": n for name, n in kind.lifs(d, heads, tokens).items()})
+    return Part(layers, lifs)
+
+
+def head_part(arch: Arch, num_classes: int) -> Part:
+    """The classifier, on the mean over tokens."""
+    return Part([_linear("head", arch.embed_dim, num_classes, True, 1)], {})
+
+
+def network_parts(arch: Arch, *, in_channels: int, img_size: int, patch_size: int, time_steps: int,
+                  num_classes: int) -> list[Part]:
+    """The stem, each block and the head of ``arch``'s network, in closed form."""
+    stem, tokens = stem_part(arch, in_channels=in_channels, img_size=img_size, patch_size=patch_size)
+    return [stem, *(block_part(arch, i, tokens) for i in range(arch.depth)), head_part(arch, num_classes)]
+
+
+def weight_layers(arch: Arch, **geometry: int) -> list[WeightLayer]:
+    """Every conv and linear of ``arch``'s network in execution order, in closed form."""
+    return [layer for part in network_parts(arch, **geometry) for layer in part.layers]
+
+
+def lif_elements(arch: Arch, **geometry: int) -> dict[str, int]:
+    """Every LIF neuron of ``arch``'s network by module name, with the values it emits per step and
+    sample, in closed form."""
+    return {name: n for part in network_parts(arch, **geometry) for name, n in part.lifs.items()}

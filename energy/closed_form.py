@@ -53,12 +53,12 @@ import torch
 
 from autost.arch import Arch
 from autost.blocks import DEFAULT_ATTENTION
-from autost.cost import layer_macs, layer_spike_ops, lif_elements, weight_layers
+from autost.cost import Part, block_part, head_part, layer_macs, layer_spike_ops, stem_part
 from autost.layers import DEFAULT_SHORTCUT, SHORTCUTS, SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
 from autost.errors import UsageError
 from autost.geometry import Geometry
 from autost.io import atomic_write_json
-from autost.model import build_model
+from autost.model import build_model, token_grid
 from autost.seeding import arch_seed
 from autost.space import SearchSpace
 from datasets.cache import cache_dir, digest
@@ -183,8 +183,21 @@ class RateTable:
             return self.layers[(part, -1)]
         key = (part, min(block, self._deepest[part]))
         if key not in self.layers:  # a block that no calibration architecture had at this position
-            key = min((k for k in self.layers if k[0] == part), key=lambda k: (abs(k[1] - block), k[1]))
+            key = (part, min(self._blocks[part], key=lambda b: (abs(b - block), b)))
         return self.layers[key]
+
+    @cached_property
+    def _parts(self) -> dict[tuple, object]:
+        """The memory-aware closed form's energies of network parts already worked out (``lemaire_energy``)."""
+        return {}
+
+    @cached_property
+    def _blocks(self) -> dict[str, list[int]]:
+        """The calibrated blocks of each in-block layer."""
+        blocks: dict[str, list[int]] = {}
+        for part, block in self.layers:
+            blocks.setdefault(part, []).append(block)
+        return blocks
 
     def _across_steps(self, part: str, block: int) -> LayerRate | None:
         """A (T, setting) the calibration did not measure: the setting's rate at a measured T'
@@ -431,6 +444,40 @@ def _fifo_bytes() -> int:
     return LemaireEnergyConfig().snn_fifo_capacity_elements * WORD_BYTES
 
 
+def _part_energy(part: Part, locate: Callable[[str], tuple[str, int]], table: RateTable,
+                 steps: int) -> tuple[float, float]:
+    """(operations, memory) in pJ per sample of one part of a network under Lemaire's model."""
+    cost, batch, fifo = _lemaire_costs(), table.batch, _pj_per_byte(_fifo_bytes())
+    add, mul_add = cost.e_add_pj, cost.e_mul_pj + cost.e_add_pj
+    ops_pj = memory_pj = 0.0
+    for layer in part.layers:
+        x, out = steps * layer.in_elements, steps * layer.out_elements
+        params = _pj_per_byte(layer.params * WORD_BYTES) * WORD_BYTES
+        if layer.bias:
+            ops_pj += out * add
+            memory_pj += out * params
+        rate = table.at(*locate(layer.name))
+        if rate.kind == "AC":
+            active = rate.rate * x
+            fanout = active * layer.out_channels * layer.taps
+            ops_pj += 2 * fanout * add + (2 * active * mul_add if layer.conv else 0.0)
+            potentials = _pj_per_byte(batch * out * WORD_BYTES) * WORD_BYTES
+            memory_pj += active * WORD_BYTES * fifo + fanout * params + 2 * fanout * potentials
+        else:
+            dense = out * layer.fan_in
+            # the kernel is addressed once per call, which carries the whole batch
+            kernel = layer.out_channels * layer.taps / batch if layer.conv else 0.0
+            ops_pj += dense * mul_add + (x + out + kernel) * add
+            inputs = _pj_per_byte(batch * x * WORD_BYTES) * WORD_BYTES
+            memory_pj += (dense if layer.conv else x) * inputs + dense * params
+    for name, elements in part.lifs.items():
+        values = steps * elements
+        spikes = table.at(*locate(name)).rate * values
+        ops_pj += values * mul_add + spikes * add
+        memory_pj += 2 * values * _pj_per_byte(batch * elements * WORD_BYTES) * WORD_BYTES + spikes * WORD_BYTES * fifo
+    return ops_pj, memory_pj
+
+
 def lemaire_energy(arch: Arch, geometry: Geometry, table: RateTable) -> MemoryAwareEnergy:
     """Lemaire et al. 2022 ("An analytical estimation of spiking neural networks energy
     efficiency", ICONIP, arXiv:2210.13107), counted as SpikingJelly 2.0's LemaireEnergyProfiler
@@ -451,34 +498,22 @@ def lemaire_energy(arch: Arch, geometry: Geometry, table: RateTable) -> MemoryAw
     The rates (each layer's input spikes, each LIF's output spikes) come from ``table``."""
     if table.batch < 1:
         raise UsageError("the rate table records no batch size (an old cache?); calibrate again")
-    cost = _lemaire_costs()
-    add, mul_add = cost.e_add_pj, cost.e_mul_pj + cost.e_add_pj
-    steps, batch, fifo = arch.steps(geometry.time_steps), table.batch, _pj_per_byte(_fifo_bytes())
-    kwargs, locate = dict(vars(geometry)), locator(arch)  # vars: asdict's deep copy costs more than the rest
+    # A search meets the same stem, blocks and head again and again in other candidates: each part's
+    # energy is kept on the table, keyed by everything it depends on.
+    steps, d, locate = arch.steps(geometry.time_steps), arch.embed_dim, locator(arch)
+    where = (network_setting(arch), arch.time_steps, geometry.in_channels, geometry.img_size, geometry.patch_size,
+             geometry.num_classes, steps)
+    tokens = token_grid(geometry.img_size, geometry.patch_size) ** 2
+    keyed = [(("stem", d, where), lambda: stem_part(arch, in_channels=geometry.in_channels, img_size=geometry.img_size,
+                                                    patch_size=geometry.patch_size)[0])]
+    keyed += [(("block", i, d, arch.hidden_dim(i), arch.num_heads[i], arch.attention[i], where),
+               lambda i=i: block_part(arch, i, tokens)) for i in range(arch.depth)]
+    keyed.append((("head", d, where), lambda: head_part(arch, geometry.num_classes)))
     ops_pj = memory_pj = 0.0
-    for layer in weight_layers(arch, **kwargs):
-        x, out = steps * layer.in_elements, steps * layer.out_elements
-        params = _pj_per_byte(layer.params * WORD_BYTES) * WORD_BYTES
-        if layer.bias:
-            ops_pj += out * add
-            memory_pj += out * params
-        rate = table.at(*locate(layer.name))
-        if rate.kind == "AC":
-            active = rate.rate * x
-            fanout = active * layer.out_channels * layer.taps
-            ops_pj += 2 * fanout * add + (2 * active * mul_add if layer.conv else 0.0)
-            potentials = _pj_per_byte(batch * out * WORD_BYTES) * WORD_BYTES
-            memory_pj += active * WORD_BYTES * fifo + fanout * params + 2 * fanout * potentials
-        else:
-            dense = out * layer.fan_in
-            # the kernel is addressed once per call, which carries the whole batch
-            kernel = layer.out_channels * layer.taps / batch if layer.conv else 0.0
-            ops_pj += dense * mul_add + (x + out + kernel) * add
-            inputs = _pj_per_byte(batch * x * WORD_BYTES) * WORD_BYTES
-            memory_pj += (dense if layer.conv else x) * inputs + dense * params
-    for name, elements in lif_elements(arch, **kwargs).items():
-        values = steps * elements
-        spikes = table.at(*locate(name)).rate * values
-        ops_pj += values * mul_add + spikes * add
-        memory_pj += 2 * values * _pj_per_byte(batch * elements * WORD_BYTES) * WORD_BYTES + spikes * WORD_BYTES * fifo
+    for part_key, build in keyed:
+        found = table._parts.get(part_key)
+        if found is None:
+            found = table._parts[part_key] = _part_energy(build(), locate, table, steps)
+        ops_pj += found[0]
+        memory_pj += found[1]
     return MemoryAwareEnergy(ops_pj / PJ_PER_MJ, memory_pj / PJ_PER_MJ)
