@@ -390,7 +390,7 @@ def _metrics(run: _Run, geometry: Geometry, device: torch.device, final: dict[st
         "lr_changes": run.history["lr_changes"],
         "threads": current_threads(),
         **{key: final.get(key) for key in ("test_acc", "energy_model", "energy_source", "energy_mj", "compute_mj",
-                                           "memory_mj", "mac_mj", "ac_mj", "ann_mj", "firing_rates",
+                                           "memory_mj", "mac_mj", "ac_mj", "ann_mj", "ann_int8_mj", "firing_rates",
                                            "energy_layers")},
     }
 
@@ -419,6 +419,7 @@ def _final(run: _Run, best_path: Path, test_loader: DataLoader, device: torch.de
         "mac_mj": summary["mac_mj"],
         "ac_mj": summary["ac_mj"],
         "ann_mj": summary["ann_mj"],
+        "ann_int8_mj": summary["ann_int8_mj"],
         "firing_rates": {layer.name: layer.firing_rate for layer in report.layers if layer.kind == "AC"},
         "energy_layers": summary["layers"],
     }

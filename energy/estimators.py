@@ -34,7 +34,8 @@ from autost.cost import module_macs
 from autost.layers import AttentionProduct
 from energy.estimate import (E_AC_PJ, E_MAC_PJ, PJ_PER_MJ, WEIGHT_LAYERS, _binary_operand, batchnorm_mode,
                              estimate_energy, is_binary, is_fresh)
-from energy.models import DEFAULT_MODEL, LEMAIRE, RATE, SYNAPTIC, EnergyModel, get_model
+from energy.models import (DEFAULT_MODEL, INT8_MAC_PJ, INT8_MULT_PJ, LEMAIRE, RATE, SYNAPTIC, EnergyModel,
+                           get_model)
 
 aten = torch.ops.aten
 # SpikingJelly's rules that count synaptic operations (the MAC and AC counters' matrix products
@@ -70,6 +71,8 @@ class ModelEnergy:
     model: EnergyModel
     layers: list[LayerCost]
     ann_mj: float  # the same network as a non-spiking ANN, under the same model
+    # the same ANN with 8-bit weights and activations and a 32-bit accumulator, counted the same way
+    ann_int8_mj: float = 0.0
     notes: list[str] = field(default_factory=list)  # what the model leaves out
 
     @property
@@ -101,6 +104,7 @@ class ModelEnergy:
             "energy_model": self.model.name, "energy_source": self.model.source,
             "energy_charges": self.model.charges, "energy_mj": self.total_mj, "compute_mj": self.compute_mj,
             "memory_mj": self.memory_mj, "mac_mj": self.mac_mj, "ac_mj": self.ac_mj, "ann_mj": self.ann_mj,
+            "ann_int8_mj": self.ann_int8_mj,
             "energy_notes": self.notes, "layers": [layer.to_dict() for layer in self.layers],
         }
 
@@ -143,7 +147,7 @@ def _rate(model: nn.Module, inputs: torch.Tensor, em: EnergyModel, use_batch_sta
 
     layers = [LayerCost(layer.name, layer.kind, layer.macs, ops(layer), layer.firing_rate,
                         layer.energy_mj * scale[layer.kind]) for layer in base.layers]
-    return ModelEnergy(em, layers, base.ann_mj * scale["MAC"])
+    return ModelEnergy(em, layers, base.ann_mj * scale["MAC"], base.ann_mj * INT8_MAC_PJ / E_MAC_PJ)
 
 
 def _synaptic(model: nn.Module, inputs: torch.Tensor, em: EnergyModel, use_batch_stats: bool) -> ModelEnergy:
@@ -164,19 +168,46 @@ def _synaptic(model: nn.Module, inputs: torch.Tensor, em: EnergyModel, use_batch
         compute = (macs * em.e_mac_pj + acs * em.e_ac_pj) / PJ_PER_MJ
         layers.append(LayerCost(probe.name, probe.kind, probe.macs, macs + acs, probe.firing_rate, compute))
     ann_macs = sum(p.macs for p in probes) / getattr(model, "time_steps", 1)  # the ANN runs once
-    return ModelEnergy(em, layers, ann_macs * em.e_mac_pj / PJ_PER_MJ)
+    return ModelEnergy(em, layers, ann_macs * em.e_mac_pj / PJ_PER_MJ, ann_macs * INT8_MAC_PJ / PJ_PER_MJ)
+
+
+@dataclass
+class _LemaireCounts:
+    """What SpikingJelly's Lemaire profiler counted for one module: operations, addressing, and its
+    memory accesses ``(kind, bytes, buffer bytes)``."""
+
+    name: str
+    kind: str
+    ac: int
+    mac: int
+    acc_addr: int
+    mac_addr: int
+    accesses: list[tuple[str, int, int]]
+
+    def priced(self, cost, *, int8: bool = False) -> tuple[float, float]:
+        """(compute, memory) in pJ under Lemaire's costs (32-bit integer operations and accesses);
+        ``int8``: 8-bit weights and activations with a 32-bit accumulator (an 8-bit multiply and a
+        32-bit add per MAC; a quarter of the bytes, in buffers a quarter the size, for inputs, weights
+        and outputs; accumulators and addresses stay 32-bit)."""
+        mul = INT8_MULT_PJ if int8 else cost.e_mul_pj
+        compute = (self.ac + self.acc_addr) * cost.e_add_pj + self.mac * (mul + cost.e_add_pj) \
+            + self.mac_addr * (cost.e_mul_pj + cost.e_add_pj)
+        scale = {kind: 4 if int8 and "potential" not in kind else 1 for kind, _, _ in self.accesses}
+        memory = sum(size / scale[kind] * cost.memory_cost_pj(capacity / scale[kind])
+                     for kind, size, capacity in self.accesses)
+        return compute, memory
 
 
 def _lemaire_pass(model: nn.Module, inputs: torch.Tensor, use_batch_stats: bool
-                  ) -> tuple[list[tuple[str, str, int, float, float]], list[_Probe], list[str]]:
-    """One pass of SpikingJelly's Lemaire profiler, its energy attributed to the module whose
-    rule produced it: ``[(name, kind, ops, compute_pj, memory_pj)]`` for the whole batch, the weight
-    layers' probes (and the neurons' output spike rates), and SpikingJelly's warnings (what it omits)."""
+                  ) -> tuple[list[_LemaireCounts], list[_Probe], list[str], object]:
+    """One pass of SpikingJelly's Lemaire profiler, its counts attributed to the module whose rule
+    produced them (for the whole batch), the weight layers' probes (and the neurons' output spike
+    rates), SpikingJelly's warnings (what it omits) and its cost configuration."""
     profiler = LemaireEnergyProfiler(config=LemaireEnergyConfig(strict=False))
     profiler.bind_model(model)
-    counter, cost = profiler.lemaire_counter, profiler.config.cost_config
+    counter = profiler.lemaire_counter
     names = {module: name for name, module in model.named_modules()}
-    spent: list[tuple[str, str, int, float, float]] = []
+    spent: list[_LemaireCounts] = []
     rates: dict[str, float] = {}
 
     def attributed(rule):
@@ -184,20 +215,18 @@ def _lemaire_pass(model: nn.Module, inputs: torch.Tensor, use_batch_stats: bool
             before = (counter.paper_ac, counter.paper_mac, counter.paper_acc_addr, counter.paper_mac_addr,
                       len(counter._accesses))
             value = rule(module, args, kwargs, out)
-            ac, mac, acc_addr, mac_addr = (counter.paper_ac - before[0], counter.paper_mac - before[1],
-                                           counter.paper_acc_addr - before[2], counter.paper_mac_addr - before[3])
-            # the cost formulas of LemaireEnergyProfiler.get_report, applied to this module's share
-            compute = (ac + acc_addr) * cost.e_add_pj + (mac + mac_addr) * (cost.e_mul_pj + cost.e_add_pj)
-            memory = sum(size * cost.memory_cost_pj(capacity) for _, size, capacity in counter._accesses[before[4]:])
             kind = "neuron" if isinstance(module, neuron.BaseNode) else ("AC" if is_binary(args[0]) else "MAC")
             if kind == "neuron":  # its output spike rate
                 rates[names[module]] = float(out.sum()) / out.numel()
-            spent.append((names[module], kind, ac + mac, compute, memory))
+            spent.append(_LemaireCounts(names[module], kind, counter.paper_ac - before[0], counter.paper_mac - before[1],
+                                        counter.paper_acc_addr - before[2], counter.paper_mac_addr - before[3],
+                                        list(counter._accesses[before[4]:])))
             return value
         return run
 
     def omitted(module, args, out):  # listed in execution order, at zero energy
-        spent.append((names[module], "AC" if _binary_operand(module, args) is not None else "MAC", 0, 0.0, 0.0))
+        kind = "AC" if _binary_operand(module, args) is not None else "MAC"
+        spent.append(_LemaireCounts(names[module], kind, 0, 0, 0, 0, []))
 
     counter.rules = {key: attributed(rule) for key, rule in counter.rules.items()}
     handles = [m.register_forward_hook(omitted) for m in model.modules() if isinstance(m, AttentionProduct)]
@@ -211,7 +240,7 @@ def _lemaire_pass(model: nn.Module, inputs: torch.Tensor, use_batch_stats: bool
         for handle in handles:
             handle.remove()
     probes += [_Probe(name, "neuron", 0, rate) for name, rate in rates.items()]
-    return spent, probes, list(profiler.get_report().warnings)
+    return spent, probes, list(profiler.get_report().warnings), profiler.config.cost_config
 
 
 @contextlib.contextmanager
@@ -231,18 +260,21 @@ def ann_twin(model: nn.Module) -> Iterator[nn.Module]:
 
 def _lemaire(model: nn.Module, inputs: torch.Tensor, em: EnergyModel, use_batch_stats: bool) -> ModelEnergy:
     batch = inputs.shape[0]
-    spent, probes, notes = _lemaire_pass(model, inputs, use_batch_stats)
+    spent, probes, notes, cost = _lemaire_pass(model, inputs, use_batch_stats)
     probe_of = {p.name: p for p in probes}
     layers = []
-    for name, kind, ops, compute, memory in spent:
-        p = probe_of.get(name)
-        layers.append(LayerCost(name, kind, p.macs if p else 0, ops / batch, p.firing_rate if p else 1.0,
-                                compute / batch / PJ_PER_MJ, memory / batch / PJ_PER_MJ))
+    for counts in spent:
+        p = probe_of.get(counts.name)
+        compute, memory = counts.priced(cost)
+        layers.append(LayerCost(counts.name, counts.kind, p.macs if p else 0, (counts.ac + counts.mac) / batch,
+                                p.firing_rate if p else 1.0, compute / batch / PJ_PER_MJ, memory / batch / PJ_PER_MJ))
     with ann_twin(model):
-        ann_spent, _, _ = _lemaire_pass(model, inputs, use_batch_stats)
+        twin, _, _, _ = _lemaire_pass(model, inputs, use_batch_stats)
     # the twin ran the T steps of the spiking network; an ANN runs once
-    ann_mj = sum(c + m for *_, c, m in ann_spent) / batch / PJ_PER_MJ / getattr(model, "time_steps", 1)
-    return ModelEnergy(em, layers, ann_mj, notes)
+    once = batch * PJ_PER_MJ * getattr(model, "time_steps", 1)
+    ann_mj = sum(sum(c.priced(cost)) for c in twin) / once
+    ann_int8_mj = sum(sum(c.priced(cost, int8=True)) for c in twin) / once
+    return ModelEnergy(em, layers, ann_mj, ann_int8_mj, notes)
 
 
 _COUNTERS = {RATE: _rate, SYNAPTIC: _synaptic, LEMAIRE: _lemaire}

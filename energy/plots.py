@@ -90,13 +90,18 @@ def energy_by_type(rows: Sequence[dict], path: Path, model: str = "spikformer-45
     return _save(fig, path)
 
 
-def snn_vs_ann(entries: Sequence[tuple[str, float, float]], path: Path, model: str = "spikformer-45nm") -> Path:
-    """Grouped bars: each network's spiking energy against the same network run as an ANN,
-    both under ``model``."""
-    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(entries)), 3.6))
+def snn_vs_ann(entries: Sequence[tuple], path: Path, model: str = "spikformer-45nm") -> Path:
+    """Grouped bars: each network's spiking energy ``(label, snn, ann[, ann_int8])`` against the same
+    network run as an ANN at the model's precision and, where given, as an INT8 ANN (8-bit weights
+    and activations, 32-bit accumulation), all counted under ``model``."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(entries)), 3.6))
     x = range(len(entries))
-    ax.bar([i - 0.2 for i in x], [e[1] for e in entries], width=0.4, color="#1f77b4", label="SNN (spikes)")
-    ax.bar([i + 0.2 for i in x], [e[2] for e in entries], width=0.4, color="#7f7f7f", label="same network as ANN")
+    int8 = [e[3] if len(e) > 3 else None for e in entries]
+    ax.bar([i - 0.27 for i in x], [e[1] for e in entries], width=0.27, color="#1f77b4", label="SNN (spikes)")
+    ax.bar(list(x), [e[2] for e in entries], width=0.27, color="#7f7f7f", label="same network as ANN")
+    if any(v is not None for v in int8):
+        ax.bar([i + 0.27 for i in x], [v or 0 for v in int8], width=0.27, color="#2ca02c",
+               label="as an INT8 ANN (32-bit accumulation)")
     ax.set_xticks(list(x), [e[0] for e in entries], rotation=20, fontsize=8)
     ax.set_ylabel("energy per sample (mJ)")
     ax.set_title(f"Total energy: spiking vs ANN ({_model_label(model)})", fontsize=9)

@@ -217,7 +217,8 @@ def make_plots(run: RunData, out: Path) -> list[tuple[str, str, Path]]:
                                                  model=model)))
     if run.trained:
         models = {_metrics_model(m) for _, m in run.trained}
-        entries = [(label, m["energy_mj"], m["ann_mj"]) for label, m in run.trained if m.get("ann_mj") is not None]
+        entries = [(label, m["energy_mj"], m["ann_mj"], m.get("ann_int8_mj")) for label, m in run.trained
+                   if m.get("ann_mj") is not None]
         if entries and len(models) == 1:
             figures.append(("Energy", f"Total energy per sample against the same networks as ANNs ({models.pop()})",
                             plots.snn_vs_ann(entries, out / "snn_vs_ann.png", model=_metrics_model(run.trained[0][1]))))

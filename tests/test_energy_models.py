@@ -162,3 +162,30 @@ def test_fast_binary_check_agrees_with_the_elementwise_definition():
     assert not is_binary(nearly)
     nearly[0, 0, 0] = 1 - 1e-7
     assert not is_binary(nearly)
+
+
+@pytest.mark.parametrize("name", ["spikformer-45nm", "synaptic-45nm", "lemaire"])
+def test_the_int8_ann_twin_under_each_model(name):
+    """The same network as an INT8 ANN (8-bit weights and activations, 32-bit accumulation), counted
+    as each model counts: compute-only models price its MACs of one step at 0.2 + 0.1 pJ; under
+    lemaire it is SpikingJelly's Lemaire profiler on the ANN (LIFs as ReLUs) with an 8-bit multiply
+    (0.2 pJ) and its memory in 1-byte words: a buffer of c bytes of 32-bit words holds c / 4 bytes of
+    8-bit ones, so its per-byte price is the curve's at c / 4 and each access a quarter of the bytes,
+    which is SpikingJelly's own curve with breakpoints (4x, y / 4)."""
+    from spikingjelly.activation_based.op_counter import LemaireEnergyCostConfig
+
+    from energy.estimators import ann_twin
+
+    model, x = _model(TINY[1], "digits"), real_batch("digits", batch_size=4, time_steps=T, seed=0)
+    result = estimate(model, x, name)
+    ann_macs_one_step = sum(layer.macs for layer in result.layers) / T
+    if name != "lemaire":
+        assert result.ann_int8_mj == pytest.approx(ann_macs_one_step * 0.3 / PJ_PER_MJ)
+        return
+    fp32 = LemaireEnergyCostConfig()
+    int8 = LemaireEnergyCostConfig(e_mul_pj=0.2, memory_breakpoints=tuple((4 * bx, by / 4)
+                                                                          for bx, by in fp32.memory_breakpoints))
+    with ann_twin(model), batchnorm_mode(model, use_batch_stats=True), pytest.warns(RuntimeWarning):
+        theirs = estimate_lemaire_energy(model, x, config=LemaireEnergyConfig(strict=False, cost_config=int8))
+    assert result.ann_int8_mj == pytest.approx(theirs.total_pj / 4 / T / PJ_PER_MJ, rel=1e-9)
+    assert result.ann_int8_mj < result.ann_mj

@@ -28,7 +28,8 @@ def energy_summary(result: dict) -> str:
     split = (f"compute {result['compute_mj']:.6g} + memory {result['memory_mj']:.6g}; " if result["memory_mj"]
              else "")
     return (f"{result['energy_mj']:.6g} mJ per sample under {result['energy_model']} ({split}MAC "
-            f"{result['mac_mj']:.6g}, AC {result['ac_mj']:.6g}; as an ANN {result['ann_mj']:.6g})")
+            f"{result['mac_mj']:.6g}, AC {result['ac_mj']:.6g}; as an ANN {result['ann_mj']:.6g}, as an INT8 ANN "
+            f"{result['ann_int8_mj']:.6g})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +56,7 @@ def _measure(args: argparse.Namespace, arch: Arch, geometry: Geometry, out: Path
     layers = result["layers"]
     plots.firing_rates(layers, out / "firing_rates.png", title=f"Input firing rate per layer ({stage})")
     plots.energy_breakdown(layers, out / "energy_layers.png", model=args.energy_model)
-    plots.snn_vs_ann([(arch.short(), report.total_mj, report.ann_mj)], out / "snn_vs_ann.png",
+    plots.snn_vs_ann([(arch.short(), report.total_mj, report.ann_mj, report.ann_int8_mj)], out / "snn_vs_ann.png",
                      model=args.energy_model)
     print(f"{arch.short()} ({stage}): {energy_summary(result)} -> {out / 'energy.json'}")
     return 0
