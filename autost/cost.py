@@ -1,6 +1,6 @@
 """MACs and parameters: counted with thop on a built model, and in closed form from an Arch.
 
-Convention (DESIGN.md): MACs of ONE sample over ALL time steps, counting convolutions,
+Convention (docs/conventions.md): MACs of ONE sample over ALL time steps, counting convolutions,
 linear layers and the attention matrix products (SSA's two). BatchNorm (foldable into the
 preceding layer at inference), LIF neurons, max-pooling, additions, means and spike masks
 (SDSA's and Q-K attention's) are not MACs. This is also what

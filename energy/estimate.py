@@ -1,4 +1,4 @@
-"""Spike-activity energy of a spiking transformer (Spikformer / AutoST model, DESIGN.md).
+"""Spike-activity energy of a spiking transformer (Spikformer / AutoST model, docs/conventions.md).
 
 One forward pass of a real batch records, for every weight layer (conv, linear, attention
 product), its MACs per sample and the firing rate of its input. A layer whose input is
