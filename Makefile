@@ -11,7 +11,7 @@ FASHION := /usr/share/datasets/fashion-mnist
 setup: $(STAMP) data
 
 # Fashion-MNIST from Debian's dataset-fashion-mnist (the four IDX files in $(FASHION)), where
-# apt-get is available and we are root; skipped quietly otherwise (README: how to get the files).
+# apt-get is available and we are root; skipped quietly otherwise (docs/data.md: how to get the files).
 data:
 	@if [ ! -d $(FASHION) ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \

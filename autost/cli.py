@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in sub.choices.values():
         p.add_argument("--threads", type=int, metavar="N",
                        help=f"torch intra-op threads (default: ${THREADS_ENV}, else $OMP_NUM_THREADS, else the "
-                            "cores free to this process; see README, Reliability)")
+                            "cores free to this process; see docs/reliability.md)")
     return parser
 
 

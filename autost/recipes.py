@@ -1,7 +1,7 @@
 """Augmentation recipes as data: one named recipe per dataset family, chosen from the dataset and
 overridable key by key.
 
-The values come from the papers' own training scripts (README, "Training recipes", cites each):
+The values come from the papers' own training scripts (docs/data.md, "Training recipes", cites each):
 ``cifar`` is Spikformer's ``cifar10/cifar10.yml`` (which AutoST's CIFAR runs follow) and ``dvs``
 is Spikformer's ``cifar10dvs/train.py``. ``embedded`` is ours: no augmentation, so the short CPU
 runs on digits and ndigits train exactly as before recipes existed. ``autost.augment`` applies a

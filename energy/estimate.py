@@ -9,7 +9,7 @@ The spike-only attention operations of SDSA and Q-K attention (``SpikeMask``, ``
 no MACs) are recorded too, each charged by the operand that really triggers it:
 ``E_AC x ops x rate``, a mask by its mask's spikes (one accumulate per element it lets through),
 a sum by the spikes it adds (one addition each). That charge is ours (no paper we know prices
-them on their own); see the README.
+them on their own); see docs/conventions.md.
 
 A real-valued layer whose input is the same at every time step (the first conv on a static
 image, which direct encoding repeats T times) is charged once, not T times: Spikformer

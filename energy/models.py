@@ -35,7 +35,7 @@ class EnergyModel:
     # the rate counter can do either; the SpikingJelly-based ones charge what they execute.
     static_input_once: bool
     source: str
-    summary: str  # one line for --help and the README
+    summary: str  # one line for --help and docs/energy.md
 
     @property
     def has_memory(self) -> bool:
@@ -96,4 +96,4 @@ def get_model(name: str | EnergyModel) -> EnergyModel:
 
 def help_text() -> str:
     """The --energy-model help: every model with what it charges."""
-    return "energy model (README 'Energy models'): " + MODELS.help(DEFAULT_MODEL)
+    return "energy model (docs/energy.md): " + MODELS.help(DEFAULT_MODEL)
