@@ -3,8 +3,9 @@ overridable key by key.
 
 The values come from the papers' own training scripts (docs/data.md, "Training recipes", cites each):
 ``cifar`` is Spikformer's ``cifar10/cifar10.yml`` (which AutoST's CIFAR runs follow) and ``dvs``
-is Spikformer's ``cifar10dvs/train.py``. ``embedded`` is ours: no augmentation, so the short CPU
-runs on digits and ndigits train exactly as before recipes existed. ``autost.augment`` applies a
+is Spikformer's ``cifar10dvs/train.py``. ``embedded`` is ours: no augmentation (the embedded sets'
+and the 28x28 sets' default). Which one a dataset gets is part of its registration
+(``datasets.training``). ``autost.augment`` applies a
 recipe to each training batch.
 """
 from __future__ import annotations
@@ -80,20 +81,6 @@ RECIPES: dict[str, AugRecipe] = {
     "embedded": AugRecipe(),
 }
 
-# Which recipe a dataset gets, and the keys it changes. DVS128 Gesture has left- and right-hand
-# classes (e.g. "right hand wave", "left hand wave"), which a horizontal flip would swap, and a
-# mirrored digit (N-MNIST) is no longer the same digit.
-DEFAULTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "digits": ("embedded", {}),
-    "ndigits": ("embedded", {}),
-    "cifar10": ("cifar", {}),
-    "cifar100": ("cifar", {}),
-    "cifar10dvs": ("dvs", {}),
-    "nmnist": ("dvs", {"hflip": 0.0}),
-    "dvsgesture": ("dvs", {"hflip": 0.0}),
-}
-
-
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """``["mixup=0", "reprob=0.1"]`` -> ``{"mixup": 0, "reprob": 0.1}`` (values read as YAML);
     an unknown key is a one-line ``UsageError``."""
@@ -123,8 +110,14 @@ def resolve(dataset: str, name: str = "auto", overrides: Mapping[str, Any] | Non
     """The recipe named ``name`` ("auto": the dataset's default, with its dataset-specific keys)
     with ``overrides`` applied; returns ``(name, recipe)``. Unknown names or keys, bad values, and
     keys that do nothing on the dataset's ``kind`` of data are ``UsageError``s."""
-    if name == "auto":
-        name, base = DEFAULTS.get(dataset, ("cifar", {}))
+    if name == "auto":  # the dataset's (its registration's ``training``), else CIFAR's for an unknown name
+        from datasets import dataset_info
+
+        try:
+            defaults = dataset_info(dataset).training
+            name, base = defaults.augmentation, dict(defaults.aug)
+        except ValueError:
+            name, base = "cifar", {}
     elif name in RECIPES:
         base = {}
     else:

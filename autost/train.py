@@ -43,6 +43,7 @@ from autost.rundir import claim
 from autost.schedule import warmup_cosine
 from autost.threads import current_threads
 from datasets import dataset_info, get_dataset
+from datasets import training as training_defaults
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL, get_model
 
@@ -54,36 +55,13 @@ class TrainingError(UsageError):
     """Training cannot go on (the loss diverged); the last good checkpoint is kept."""
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """The dataset-dependent training settings."""
+# A TrainConfig built without a dataset's defaults (``TrainConfig(dataset=...)``) has AutoST's CIFAR
+# recipe; ``TrainConfig.for_dataset`` starts from the dataset's own (``datasets.training``).
+AUTOST_RECIPE = training_defaults.CIFAR
+# The settings a dataset's defaults give a run (its augmentation is resolved by autost.recipes).
+SCHEDULE = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing", "time_steps",
+            "drop_path")
 
-    epochs: int
-    batch_size: int
-    lr: float
-    weight_decay: float
-    warmup_epochs: int
-    label_smoothing: float
-    time_steps: int
-    drop_path: float = 0.0  # stochastic depth of the last block (autost.model)
-
-
-# AutoST's (and Spikformer's) CIFAR recipe; the default for every dataset without its own.
-AUTOST_RECIPE = Recipe(epochs=300, batch_size=128, lr=5e-4, weight_decay=6e-2, warmup_epochs=20,
-                       label_smoothing=0.1, time_steps=4)
-# The embedded datasets hold ~1300 training images of 16x16 (digits) or 4 frames of 32x32
-# (ndigits): 20 epochs with a 4x larger rate and a 2-epoch warm-up reach their plateau
-# (~97-99% validation accuracy for d2-D64) in a few CPU minutes.
-_EMBEDDED = Recipe(epochs=20, batch_size=64, lr=2e-3, weight_decay=6e-2, warmup_epochs=2, label_smoothing=0.1,
-                   time_steps=4)
-# Spikformer's CIFAR10-DVS script (cifar10dvs/train.py defaults): 96 epochs (plus 10 of cool-down
-# at the minimum rate there, which our schedule does not have), batch 16, AdamW lr 1e-3, weight
-# decay 0.06, 10 warm-up epochs, label smoothing 0.1, T 16. Its script builds the model with
-# drop_path_rate 0.1, but its Block (cifar10dvs/model.py) never applies the DropPath it makes, so
-# its published result had no stochastic depth: drop_path stays 0 here (set it to try).
-_SPIKFORMER_DVS = Recipe(epochs=96, batch_size=16, lr=1e-3, weight_decay=6e-2, warmup_epochs=10, label_smoothing=0.1,
-                         time_steps=16)
-RECIPES = {"digits": _EMBEDDED, "ndigits": _EMBEDDED, "cifar10dvs": _SPIKFORMER_DVS}
 
 # Settings a resumed run must share with the checkpoint: they shape the result. Device,
 # backend, AMP, workers and the data root may change between sessions; so may the learning
@@ -122,9 +100,15 @@ class TrainConfig:
 
     @classmethod
     def for_dataset(cls, dataset: str, **overrides: Any) -> "TrainConfig":
-        """The dataset's recipe with ``overrides`` applied; a ``None`` override keeps the default.
-        A recipe's warm-up shrinks to at most half of fewer ``epochs`` unless it is given too."""
-        values = asdict(RECIPES.get(dataset, AUTOST_RECIPE))
+        """The dataset's training defaults (its registration's) with ``overrides`` applied; a ``None``
+        override keeps the default. A warm-up shrinks to at most half of fewer ``epochs`` unless it
+        is given too. An unknown dataset starts from AutoST's CIFAR recipe (and is refused later,
+        naming the datasets)."""
+        try:
+            defaults = dataset_info(dataset).training
+        except ValueError:
+            defaults = AUTOST_RECIPE
+        values = {name: getattr(defaults, name) for name in SCHEDULE}
         given = {k: v for k, v in overrides.items() if v is not None}
         values.update(given)
         if "warmup_epochs" not in given:

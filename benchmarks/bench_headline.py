@@ -36,7 +36,8 @@ from autost.search.evaluate import Constraints
 from autost.search.evolution import EvolutionSettings
 from autost.search.nsga2 import objective_functions
 from autost.search.runner import SearchConfig, run_search
-from autost.train import METRICS, RECIPES, TrainConfig, train
+from autost.train import METRICS, SCHEDULE, TrainConfig, train
+from datasets import dataset_info
 from benchmarks.common import RESULTS, write_result
 
 SEEDS = (0, 1, 2)
@@ -76,7 +77,8 @@ FULL = Profile(name="full", space="spaces/spikformer_tiny.yaml", baseline=Arch(4
 
 
 def train_config(profile: Profile, dataset: str, seed: int) -> TrainConfig:
-    overrides = asdict(RECIPES["digits"]) if profile.short_recipe else {}
+    overrides = {name: getattr(dataset_info("digits").training, name) for name in SCHEDULE} if profile.short_recipe \
+        else {}
     overrides.update(epochs=profile.epochs, limit=profile.limit, seed=seed, device=profile.device, resume=True)
     if profile.batch_size is not None:
         overrides["batch_size"] = profile.batch_size

@@ -9,8 +9,10 @@ from torch.utils.data import Dataset
 
 from autost.registry import Registry
 
+from datasets import training
 from datasets.files import check_files
 from datasets.splits import check_split
+from datasets.training import TrainingDefaults
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class DatasetInfo:
     patch_size: int
     load: "Loader | None" = field(default=None, compare=False, repr=False)
     embedded: bool = False
+    # its training and augmentation defaults, stated by every registration (none inherits another's)
+    training: TrainingDefaults = field(kw_only=True)
 
 
 class Loader(Protocol):
@@ -78,20 +82,20 @@ def _tonic(info, split, *, data_root, time_steps, img_size, seed):
 # when it reads any, described in ``datasets.files``).
 DATASETS: Registry[DatasetInfo] = Registry("dataset")
 for _info in (
-    DatasetInfo("digits", 1, 16, 10, "static", 4, _digits, embedded=True),
+    DatasetInfo("digits", 1, 16, 10, "static", 4, _digits, embedded=True, training=training.EMBEDDED),
     # 8x8 patches: 16 tokens, as many as digits, so the embedded event set trains in seconds per
     # epoch on a CPU (patch 4 would give 64 tokens and epochs about ten times slower).
-    DatasetInfo("ndigits", 2, 32, 10, "neuromorphic", 8, _ndigits, embedded=True),
-    DatasetInfo("cifar10", 3, 32, 10, "static", 4, _cifar),
-    DatasetInfo("cifar100", 3, 32, 100, "static", 4, _cifar),
-    DatasetInfo("dvsgesture", 2, 128, 11, "neuromorphic", 16, _tonic),
-    DatasetInfo("cifar10dvs", 2, 128, 10, "neuromorphic", 16, _tonic),
-    DatasetInfo("nmnist", 2, 32, 10, "neuromorphic", 4, _tonic),
+    DatasetInfo("ndigits", 2, 32, 10, "neuromorphic", 8, _ndigits, embedded=True, training=training.EMBEDDED),
+    DatasetInfo("cifar10", 3, 32, 10, "static", 4, _cifar, training=training.CIFAR),
+    DatasetInfo("cifar100", 3, 32, 100, "static", 4, _cifar, training=training.CIFAR),
+    DatasetInfo("dvsgesture", 2, 128, 11, "neuromorphic", 16, _tonic, training=training.EVENTS),
+    DatasetInfo("cifar10dvs", 2, 128, 10, "neuromorphic", 16, _tonic, training=training.SPIKFORMER_DVS),
+    DatasetInfo("nmnist", 2, 32, 10, "neuromorphic", 4, _tonic, training=training.EVENTS),
     # 28x28 grey images, patch 4: 7x7 tokens
-    DatasetInfo("mnist", 1, 28, 10, "static", 4, _idx),
-    DatasetInfo("fashion-mnist", 1, 28, 10, "static", 4, _idx),
+    DatasetInfo("mnist", 1, 28, 10, "static", 4, _idx, training=training.SMALL),
+    DatasetInfo("fashion-mnist", 1, 28, 10, "static", 4, _idx, training=training.SMALL),
     # the emulator's 34x34 sensor area-averaged to 32x32, as ndigits: 8x8 tokens
-    DatasetInfo("nfashion", 2, 32, 10, "neuromorphic", 4, _nfashion),
+    DatasetInfo("nfashion", 2, 32, 10, "neuromorphic", 4, _nfashion, training=training.SMALL),
 ):
     DATASETS.register(_info)
 KNOWN = DATASETS.names()  # the built-in datasets

@@ -19,6 +19,7 @@ from autost.search.runner import SearchConfig, run_search
 from autost.space import SearchSpace
 from conftest import ROOT
 from datasets import DATASETS, DatasetInfo, get_dataset
+from datasets.training import EMBEDDED
 from energy.estimators import estimate
 from energy.models import MODELS, RATE, EnergyModel
 
@@ -151,7 +152,7 @@ def _noise(info, split, *, data_root, time_steps, img_size, seed):
                          torch.randint(0, info.num_classes, (40,), generator=g))
 
 
-TOY_DATA = DatasetInfo("toy-noise", 1, 8, 2, "static", 4, _noise, embedded=True)
+TOY_DATA = DatasetInfo("toy-noise", 1, 8, 2, "static", 4, _noise, embedded=True, training=EMBEDDED)
 
 
 def test_a_toy_dataset_feeds_geometry_batches_and_a_search(tmp_path):

@@ -14,19 +14,20 @@ from autost.distributed import is_main_process
 from autost.errors import UsageError
 from autost.parallel import train_top
 from autost.space import SearchSpace
-from autost.train import AUTOST_RECIPE, RECIPES, Recipe, TrainConfig, train
+from autost.train import TrainConfig, train
 from datasets import DATASETS
+from datasets.training import TrainingDefaults
 
 
-def _recipe_line(name: str, r: Recipe) -> str:
-    return (f"  {name:10s} epochs {r.epochs}, batch {r.batch_size}, lr {r.lr:g}, weight decay {r.weight_decay:g}, "
-            f"warm-up {r.warmup_epochs}, label smoothing {r.label_smoothing:g}, T {r.time_steps}")
+def _recipe_line(name: str, r: TrainingDefaults) -> str:
+    aug = r.augmentation + "".join(f", {k} {v:g}" for k, v in r.aug.items())
+    return (f"  {name:13s} epochs {r.epochs}, batch {r.batch_size}, lr {r.lr:g}, weight decay {r.weight_decay:g}, "
+            f"warm-up {r.warmup_epochs}, label smoothing {r.label_smoothing:g}, T {r.time_steps}, augmentation {aug}")
 
 
 def _epilog() -> str:
     lines = ["Defaults per dataset (AdamW, linear warm-up then cosine decay, stepped per batch):"]
-    lines += [_recipe_line(name, recipe) for name, recipe in RECIPES.items()]
-    lines.append(_recipe_line("others", AUTOST_RECIPE) + "  (AutoST's CIFAR recipe)")
+    lines += [_recipe_line(name, info.training) for name, info in DATASETS.items()]
     lines.append("Augmentation recipes (--recipe; auto picks one from the dataset; --aug KEY=VALUE overrides a key):")
     for name, recipe in recipes.RECIPES.items():
         changed = [f"{k} {v}" if isinstance(v, bool) else f"{k} {v:g}" for k, v in vars(recipe).items()
