@@ -16,6 +16,7 @@ from autost.scores.ensemble import REFERENCE_ARCHS, midrank, rank_sum, reference
 from autost.search.evaluate import Evaluator
 from autost.seeding import arch_seed
 from autost.space import SearchSpace
+from autost.supernet import SupernetConfig, train_supernet
 from conftest import ROOT
 
 DIGITS_SPACE = str(ROOT / "spaces" / "digits.yaml")
@@ -111,14 +112,23 @@ ARCH = Arch(2, 32, (2, 2), (2, 2))
 
 
 @pytest.fixture(scope="module")
+def supernet(tmp_path_factory) -> str:
+    """A supernet of the digits space trained for two steps: enough for --score supernet to run."""
+    out = tmp_path_factory.mktemp("supernet")
+    train_supernet(SupernetConfig(space=DIGITS_SPACE, dataset="digits", steps=2, batch_size=8, time_steps=2, limit=32),
+                   out, progress=False)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
 def labeled():
     gen = torch.Generator().manual_seed(0)
     return torch.rand(8, 1, 16, 16, generator=gen), torch.randint(0, 10, (8,), generator=gen)
 
 
-def _context(labeled, arch: Arch = ARCH, **kw) -> Context:
+def _context(labeled, supernet: str, arch: Arch = ARCH) -> Context:
     x, y = labeled
-    return Context(arch, DIGITS, seed=3, lam=1.0, batch=x, targets=y, backward=True, **kw)
+    return Context(arch, DIGITS, seed=3, lam=1.0, batch=x, targets=y, backward=True, supernet=supernet)
 
 
 def _state(model):
@@ -127,38 +137,38 @@ def _state(model):
 
 
 @pytest.mark.parametrize("name", SCORES.names())
-def test_every_score_is_finite_seeded_and_leaves_the_network_alone(name, labeled):
+def test_every_score_is_finite_seeded_and_leaves_the_network_alone(name, labeled, supernet):
     """A score computed first, computed after every other score on the same network, and computed
     on a fresh context agree: it depends on the candidate alone, and no score leaves a trace."""
-    first = _context(labeled)
+    first = _context(labeled, supernet)
     value = first.score(name)
     assert math.isfinite(value)
-    crowded = _context(labeled)
+    crowded = _context(labeled, supernet)
     before = _state(crowded.network)
     for other in SCORES.names():
         crowded.score(other)
     after = _state(crowded.network)
     assert all(torch.equal(before[0][k], after[0][k]) for k in before[0]) and before[1] == after[1]
     assert all(g is None for g in after[2])
-    assert crowded.score(name) == value and _context(labeled).score(name) == value
+    assert crowded.score(name) == value and _context(labeled, supernet).score(name) == value
 
 
 @pytest.mark.parametrize("name", SCORES.names())
-def test_a_score_builds_the_network_only_when_it_needs_it(name, labeled):
-    ctx = _context(labeled)
+def test_a_score_builds_the_network_only_when_it_needs_it(name, labeled, supernet):
+    ctx = _context(labeled, supernet)
     ctx.score(name)
     assert (ctx._network is not None) == (SCORES[name].needs_data(ctx.lam) or SCORES[name].backward)
 
 
-def test_the_network_has_the_weights_a_search_gives_the_candidate(labeled):
+def test_the_network_has_the_weights_a_search_gives_the_candidate(labeled, supernet):
     torch.manual_seed(arch_seed(3, ARCH))
     expected = build_model(ARCH, **GEO).state_dict()
-    got = _context(labeled).network.state_dict()
+    got = _context(labeled, supernet).network.state_dict()
     assert all(torch.equal(expected[k], got[k]) for k in expected)
 
 
-def test_scores_that_need_data_refuse_a_context_without_it_in_one_line():
-    ctx = Context(ARCH, DIGITS)
+def test_scores_that_need_data_refuse_a_context_without_it_in_one_line(supernet):
+    ctx = Context(ARCH, DIGITS, supernet=supernet)
     for name, score in SCORES.items():
         if score.needs_data(1.0):
             with pytest.raises(BadInput, match=r"--score \S+ needs .*: give --dataset"):
@@ -168,11 +178,11 @@ def test_scores_that_need_data_refuse_a_context_without_it_in_one_line():
 
 
 @pytest.mark.parametrize("name", SCORES.names())
-def test_every_score_drives_a_search(name, tmp_path):
+def test_every_score_drives_a_search(name, tmp_path, supernet):
     out = tmp_path / "o"
     assert main(["search", "--space", DIGITS_SPACE, "--dataset", "digits", "--time-steps", "2", "--batch-size", "8",
                  "--score", name, "--population", "3", "--select", "2", "--mutation", "1", "--crossover", "1",
-                 "--generations", "1", "--out", str(out)]) == 0
+                 "--generations", "1", "--supernet", supernet, "--out", str(out)]) == 0
     candidates = json.loads((out / "search.json").read_text())["candidates"]
     assert all(c["score"] == c[name] for c in candidates)
     assert [c["score"] for c in candidates] == sorted((c["score"] for c in candidates), reverse=True)

@@ -35,7 +35,8 @@ class Context:
     """What a score may read about one candidate. ``batch`` and ``targets``: the scoring batch
     (``None`` without ``--dataset``); ``backward``: some score will run a backward pass through
     the network (its memory check counts the gradients); ``reference``: each ensemble member's
-    values over the reference set its ranks are taken against (``autost.scores.ensemble``)."""
+    values over the reference set its ranks are taken against (``autost.scores.ensemble``);
+    ``supernet``: the folder of a trained supernet (``autost.scores.supernet``)."""
 
     arch: Arch
     geometry: Geometry
@@ -45,6 +46,7 @@ class Context:
     targets: torch.Tensor | None = None
     backward: bool = False
     reference: Mapping[str, Sequence[float]] | None = None
+    supernet: str | None = None
     values: dict[str, float] = field(default_factory=dict, init=False)  # the scores computed so far, by name
     _network: nn.Module | None = field(default=None, init=False, repr=False)
     _shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
@@ -106,7 +108,7 @@ class Score:
     """A training-free score that the search maximizes. ``data``: it needs the scoring batch
     (a bool, or a function of lambda); ``backward``: it runs a backward pass through the network;
     ``study``: ``run.py correlate`` records it (False for one that ranks exactly as a column the
-    study has already)."""
+    study has already, or that needs what a study does not have)."""
 
     name: str
     help: str
@@ -122,7 +124,7 @@ class Score:
 # Every score, by name (``--score``): the built-ins in the order listed, then every other module of
 # this package (a new score is one file here that calls ``SCORES.register(Score(...))``).
 SCORES: Registry[Score] = Registry("score", modules=tuple(f"autost.scores.{m}" for m in (
-    "size", "combined", "codes", "synflow", "grad_norm", "zico")), package="autost.scores")
+    "size", "combined", "codes", "synflow", "grad_norm", "zico", "supernet")), package="autost.scores")
 # Scores that existed once, with what to use instead.
 REMOVED_SCORES = {
     "energy-aware": "--score energy-aware (GMACs per mJ) was removed: no paper defines it and it ranked by "

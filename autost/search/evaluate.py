@@ -61,6 +61,7 @@ class Evaluator:
     # architecture runs on the frames of its own T when they are here, else on ``batch``
     step_batches: dict[int, torch.Tensor] | None = None
     reference: dict[str, list[float]] | None = None  # an ensemble's member values over its reference set
+    supernet: str | None = None  # the folder of a trained supernet (--score supernet)
 
     def batch_for(self, arch: Arch) -> torch.Tensor | None:
         """The real batch ``arch`` runs on (``step_batches`` by its T, else ``batch``)."""
@@ -76,7 +77,8 @@ class Evaluator:
     def context(self, arch: Arch) -> Context:
         """What the scores read about ``arch`` (``autost.scores.Context``)."""
         return Context(arch, self.geometry, seed=self.seed, lam=self.lam, batch=self.batch_for(arch),
-                       targets=self.targets, backward=self.scorer.backward, reference=self.reference)
+                       targets=self.targets, backward=self.scorer.backward, reference=self.reference,
+                       supernet=self.supernet)
 
     def set_reference(self, archs: Sequence[Arch]) -> None:
         """Score the reference set ``archs`` of an ensemble score (``autost.scores.ensemble``)."""
