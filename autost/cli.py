@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autost.commands import correlate, energy, import_model, pipeline, profile, report, sample, search, train
+from autost.commands import (correlate, energy, import_model, pipeline, profile, report, sample, search, supernet,
+                             train)
 from autost.errors import UsageError
 from autost.threads import ENV as THREADS_ENV
 from autost.threads import apply_threads
 
-COMMANDS = (pipeline, search, train, energy, report, profile, sample, correlate, import_model)
+COMMANDS = (pipeline, search, train, energy, report, profile, sample, correlate, supernet, import_model)
 
 
 def build_parser() -> argparse.ArgumentParser:

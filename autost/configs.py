@@ -17,7 +17,7 @@ from autost.backend import BACKENDS
 from autost.errors import BadInput
 from autost.geometry import resolve_geometry
 from autost.options import Option, at_least, finite, fraction, non_negative, positive, read
-from autost.scores import SCORES
+from autost.scores import ENSEMBLE, SCORES, score_help
 from autost.search.algorithms import ALGORITHMS
 from autost.search.evaluate import Constraints
 from autost.search.evolution import EvolutionSettings
@@ -78,9 +78,10 @@ SEARCH = (
            help="NSGA-II objectives, comma-separated from score (maximized), energy and params (minimized); also "
                 "the objectives of the front reported in search.json (default score,energy)"),
     # no argparse choices: a removed score gets its own one-line message (autost.scores.get_score)
-    Option("score", str, "flops", metavar=lambda: "{" + ",".join(SCORES.names()) + "}",
-           help=lambda: "the training-free score the search maximizes: " + SCORES.help("flops")),
+    Option("score", str, "flops", metavar=lambda: "{" + ",".join(SCORES.names()) + f",{ENSEMBLE}A+B}}",
+           help=lambda: "the training-free score the search maximizes: " + score_help("flops")),
     Option("lambda", float, 0.0, "lambda of --score autost (default 0)", dest="lam", check=finite),
+    Option("supernet", Path, metavar="DIR", help="the supernet of --score supernet (run.py supernet train --out DIR)"),
     Option("population", int, 50, "population per generation (default 50)", check=at_least(1)),
     Option("generations", int, 20, "generations (default 20)", check=at_least(1)),
     Option("select", int, 10, "top-k parents kept each generation (default 10)", check=at_least(1)),
@@ -188,7 +189,7 @@ def search_config(mapping: Mapping[str, Any], where: str | None = None) -> Searc
                                    s_prob=v["s_prob"]),
         constraints=Constraints(limits[0], limits[1], v["energy_limit"]),
         top_k=v["top_k"], seed=v["seed"], batch_size=v["batch_size"], objectives=tuple(v["objectives"].split(",")),
-        energy_model=v["energy_model"], energy=v["energy"])
+        energy_model=v["energy_model"], energy=v["energy"], supernet=v["supernet"])
 
 
 def train_config(mapping: Mapping[str, Any], where: str | None = None) -> TrainConfig:

@@ -36,13 +36,11 @@ from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
-from autost.memory import check_fits
-from autost.model import NETWORK, build_model
-from autost.proxies import grad_norm, synflow
+from autost.model import NETWORK
 from autost.rundir import claim
-from autost.scores import activation_scores, autost_score
+from autost.scores import ENSEMBLE, SCORES, Context
+from autost.scores.ensemble import members, rank_sum
 from autost.search.evaluate import Constraints
-from autost.seeding import arch_seed
 from autost.space import SearchSpace
 from autost.train import METRICS, TrainConfig, train
 from autost.validate import load_json
@@ -57,11 +55,10 @@ TARGET = "test_acc"
 # The second target: the trained network's energy per sample (a test batch, running statistics,
 # the study's energy model), as train() records it in metrics.json.
 ENERGY_TARGET = "trained_energy_mj"
-# Every training-free score the project has, plus the two gradient proxies. "autost" is
-# AutoST's MACs + lambda / NASWOT with the study's lambda (at lambda = 0 it would be "macs").
-# closed_form_mj: the init-time energy without a forward pass (energy.closed_form), its rate
-# table calibrated once per study as a search calibrates it.
-PROXIES = ("macs", "params", "energy_mj", "closed_form_mj", "naswot", "sahd", "autost", "synflow", "grad_norm")
+# The columns a study records besides the registered scores: the MACs (which rank as the "flops"
+# score) and the init-time energy, measured and in closed form (energy.closed_form, its rate table
+# calibrated once per study as a search calibrates it).
+COST_COLUMNS = ("macs", "energy_mj", "closed_form_mj")
 MISSES_PER_CELL = 50  # consecutive duplicates / out-of-limit draws before a cell counts as exhausted
 
 
@@ -82,13 +79,23 @@ class StudyConfig:
     lam: float = 1.0  # lambda of the "autost" proxy
     resamples: int = 1000  # bootstrap resamples of the architectures
     energy_model: str = DEFAULT_MODEL  # the model of the energy_mj proxy (energy.models)
+    ensembles: tuple[str, ...] = ()  # rank ensembles recorded too ("ensemble:flops+zico")
     data_root: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """What identifies a study (a resumed one must match it); the data root may move."""
+        """What identifies a study (a resumed one must match it); the data root may move, and a
+        study without ensembles matches one written before they existed."""
         data = asdict(self)
         data.pop("data_root")
+        if not data["ensembles"]:
+            data.pop("ensembles")
         return json.loads(json.dumps(data))  # tuples as lists, as read back from the file
+
+
+def proxies(ensembles: Sequence[str] = ()) -> tuple[str, ...]:
+    """A study's proxy columns: the cost columns, every registered score a study records (in the
+    registry's order), then ``ensembles``."""
+    return (*COST_COLUMNS, *(name for name, score in SCORES.items() if score.study), *ensembles)
 
 
 def validate(config: StudyConfig) -> SearchSpace:
@@ -104,6 +111,10 @@ def validate(config: StudyConfig) -> SearchSpace:
     if config.param_limits and config.param_limits[0] > config.param_limits[1]:
         raise UsageError(f"--param-limits MIN {config.param_limits[0]} is larger than MAX {config.param_limits[1]}")
     get_model(config.energy_model)
+    for name in config.ensembles:
+        if not name.startswith(ENSEMBLE):
+            raise UsageError(f"--ensemble {name}: name it as {ENSEMBLE}A+B, e.g. {ENSEMBLE}flops+zico")
+        members(name)
     train_config(config, resume=False)  # TrainConfig checks the training settings
     from datasets import check_available
 
@@ -171,45 +182,49 @@ def study_rates(space: SearchSpace, geometry: Geometry, inputs: torch.Tensor, se
 
 def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, targets: torch.Tensor, *,
                        seed: int, lam: float, energy_model: str = DEFAULT_MODEL,
-                       rates: RateTable | None = None) -> dict[str, float | None]:
-    """Every proxy of ``arch`` at initialization. The weights are seeded from ``seed`` and the
-    architecture alone (as the search does), so a score does not depend on the order of scoring.
-    ``closed_form_mj`` needs ``rates`` and a rate-based ``energy_model``; else it is ``None``."""
-    check_fits(arch, geometry, len(inputs), training=True)  # grad-norm and synflow run a backward pass
-    torch.manual_seed(arch_seed(seed, arch))
-    model = build_model(arch, **geometry.model_kwargs())
-    cost = analytic_cost(arch, **geometry.model_kwargs())
-    codes = activation_scores(model, inputs)
-    return {
-        "macs": cost.macs,
-        "params": cost.params,
-        "energy_mj": estimate(model, inputs, energy_model).total_mj,
+                       rates: RateTable | None = None, extra: Sequence[str] = ()) -> dict[str, float | None]:
+    """The cost columns and every score a study records of ``arch`` at initialization, and the
+    scores named in ``extra`` (an ensemble's members). The weights are seeded from ``seed`` and
+    the architecture alone (as the search does), so a score does not depend on the order of
+    scoring. ``closed_form_mj`` needs ``rates`` and a rate-based ``energy_model``; else it is
+    ``None``."""
+    # backward: grad-norm, synflow and ZiCo run a backward pass (the memory check counts it)
+    ctx = Context(arch, geometry, seed=seed, lam=lam, batch=inputs, targets=targets, backward=True)
+    row: dict[str, float | None] = {
+        "macs": ctx.cost.macs,
+        "energy_mj": estimate(ctx.network, inputs, energy_model).total_mj,
         "closed_form_mj": (closed_form_energy(arch, geometry, rates, energy_model)
                            if rates is not None and get_model(energy_model).counter in CLOSED_FORM_COUNTERS else None),
-        "naswot": codes.naswot,
-        "sahd": codes.sahd,
-        "autost": autost_score(cost.macs, codes.naswot, lam),
-        "synflow": synflow(model, inputs),
-        "grad_norm": grad_norm(model, inputs, targets),
     }
+    for name in (*proxies()[len(COST_COLUMNS):], *extra):
+        row[name] = ctx.score(name)
+    return row
+
+
+def add_ensembles(table: list[dict[str, Any]], ensembles: Sequence[str]) -> None:
+    """Each ensemble's column: its rank sum within the study (the reference set is the table)."""
+    for name in ensembles:
+        reference = {m: sorted(row[m] for row in table) for m in members(name)}
+        for row in table:
+            row[name] = rank_sum({m: row[m] for m in reference}, reference)
 
 
 def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def correlation_stats(table: Sequence[Mapping[str, Any]], proxies: Sequence[str] = PROXIES, target: str = TARGET,
+def correlation_stats(table: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, target: str = TARGET,
                       *, resamples: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, dict[str, Any]]:
     """Kendall's tau-b and Spearman's rho of each proxy against ``target`` over the rows of
     ``table`` that have a target, with percentile bootstrap intervals at ``level``: the
     architectures are resampled with replacement ``resamples`` times (seeded). A statistic that
     is undefined (a constant column) is ``None``; so are resamples where it is undefined, which
-    are left out of the interval."""
+    are left out of the interval. ``columns``: the proxies (default: ``proxies()``)."""
     rows = [row for row in table if row.get(target) is not None]
     y = np.array([row[target] for row in rows], dtype=float)
     draws = np.random.default_rng(seed).integers(0, len(rows), size=(resamples, len(rows)))
     result = {}
-    for proxy in proxies:
+    for proxy in columns or proxies():
         x = np.array([row.get(proxy) for row in rows], dtype=float)  # None (or absent: an older study) is nan
         with warnings.catch_warnings():
             # A constant column, or a resample that drew one architecture only, is expected: it gives nan.
@@ -270,6 +285,10 @@ class _Study:
         """The study's fingerprint: its settings, with the space's content in place of its path."""
         return {**self.config.to_dict(), "space": self.space.to_dict()["SEARCH_SPACE"], "network": NETWORK}
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return proxies(self.config.ensembles)
+
     def run_dir(self, index: int) -> Path:
         return self.out / RUNS / f"{index:03d}"
 
@@ -278,7 +297,7 @@ class _Study:
         data = {
             "settings": self.settings(),
             "target": TARGET,
-            "proxies": list(PROXIES),
+            "proxies": list(self.columns),
             "notes": {
                 "autost": f"AutoST's score GMACs + lambda / NASWOT with lambda = {self.config.lam:g} "
                           "(lambda = 0 makes it MACs)",
@@ -286,6 +305,9 @@ class _Study:
                            "BatchNorm on running statistics, all-ones input, float64",
                 "grad_norm": "Abdelfattah et al. 2021: sum of per-layer L2 norms of the cross-entropy "
                              "gradient on the scoring batch, BatchNorm on batch statistics",
+                "zico": "Li et al. 2023: sum over layers of log(sum of mean/std of |gradient|) over the two "
+                        "halves of the scoring batch, BatchNorm on batch statistics",
+                "ensembles": "the sum of each member's midrank among the study's architectures",
                 "intervals": f"percentile bootstrap over architectures, {self.config.resamples} resamples",
             },
             "complete": trained == len(self.table) and proxy_stats is not None,
@@ -372,11 +394,11 @@ def _run_study(config: StudyConfig, space: SearchSpace, out: Path, resume: bool,
         bar.set_postfix(acc=f"{row[TARGET]:.3f}", refresh=False)
         if on_trained:
             on_trained(index, row)
-    proxy_stats = correlation_stats(study.table, resamples=config.resamples, seed=config.seed)
+    proxy_stats = correlation_stats(study.table, study.columns, resamples=config.resamples, seed=config.seed)
     energy_stats = None
     if any(row.get(ENERGY_TARGET) is not None for row in study.table):  # studies trained before it have none
-        energy_stats = correlation_stats(study.table, target=ENERGY_TARGET, resamples=config.resamples,
-                                         seed=config.seed)
+        energy_stats = correlation_stats(study.table, study.columns, target=ENERGY_TARGET,
+                                         resamples=config.resamples, seed=config.seed)
     study.write(proxy_stats, energy_stats)
     _plot(study, proxy_stats)
     return json.loads(study.path.read_text())
@@ -401,13 +423,16 @@ def _score_all(study: _Study, space: SearchSpace, progress: bool) -> None:
     study.table = []
     start = time.perf_counter()
     rates = study_rates(space, geometry, inputs, config.seed, per_step)
+    extra = sorted({m for name in config.ensembles for m in members(name)} - set(study.columns))
     for index, arch in enumerate(tqdm(archs, desc="scoring", unit="arch", disable=not progress, file=sys.stderr)):
         scores = score_architecture(arch, geometry, per_step.get(arch.steps(config.time_steps), inputs), targets,
-                                    seed=config.seed, lam=config.lam, energy_model=config.energy_model, rates=rates)
+                                    seed=config.seed, lam=config.lam, energy_model=config.energy_model, rates=rates,
+                                    extra=extra)
         kept = (TARGET, "best_val_acc", ENERGY_TARGET)
         trained = {k: old[index].get(k) for k in kept} if old else dict.fromkeys(kept)
         study.table.append({"index": index, "arch": arch.to_dict()["RETRAIN"], "label": arch.short(), **scores,
                             **trained})
+    add_ensembles(study.table, config.ensembles)
     study.timing["scoring_s"] = time.perf_counter() - start
 
 
@@ -416,5 +441,5 @@ def _plot(study: _Study, proxy_stats: dict[str, dict[str, Any]]) -> None:
 
     config = study.config
     title = f"{config.dataset}: {len(study.table)} architectures, trained {config.epochs} epoch(s)"
-    proxy_scatter(study.table, PROXIES, proxy_stats, study.out / "correlate_scatter.png", title=title)
+    proxy_scatter(study.table, study.columns, proxy_stats, study.out / "correlate_scatter.png", title=title)
     tau_bars(proxy_stats, study.out / "correlate_tau.png", title=title)

@@ -10,7 +10,7 @@ from scipy import stats
 from autost.arch import Arch
 from autost.cli import main
 from autost.cost import analytic_cost
-from autost.correlate import (PROXIES, RESULT, StudyConfig, correlation_stats, geometry_of, ranking, run_study,
+from autost.correlate import (RESULT, StudyConfig, correlation_stats, geometry_of, proxies, ranking, run_study,
                               sample_architectures, train_config)
 from autost.errors import UsageError
 from autost.search.evaluate import Constraints
@@ -19,6 +19,8 @@ from autost.train import train
 from conftest import ROOT
 
 N = 4
+ENSEMBLES = ("ensemble:flops+zico",)
+COLUMNS = proxies(ENSEMBLES)
 
 
 class Stop(Exception):
@@ -36,7 +38,7 @@ def tiny_space(tmp_path_factory):
 
 def _config(space: str, **kw) -> StudyConfig:
     settings = dict(space=space, dataset="digits", n=N, epochs=2, time_steps=2, batch_size=8, train_batch_size=32,
-                    limit=64, resamples=200)
+                    limit=64, resamples=200, ensembles=ENSEMBLES)
     return StudyConfig(**(settings | kw))
 
 
@@ -52,7 +54,7 @@ def _scipy_or_none(value: float) -> float | None:
 
 def _random_table(n: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
-    return [{**{p: float(rng.normal()) for p in PROXIES}, "test_acc": float(rng.uniform())} for _ in range(n)]
+    return [{**{p: float(rng.normal()) for p in COLUMNS}, "test_acc": float(rng.uniform())} for _ in range(n)]
 
 
 # --- statistics -----------------------------------------------------------------------------------
@@ -74,7 +76,7 @@ def test_planted_monotone_function_of_macs_gets_tau_one():
 def test_statistics_equal_scipys_and_intervals_hold_the_estimate():
     table = _random_table(30, seed=3)
     y = [row["test_acc"] for row in table]
-    result = correlation_stats(table, PROXIES, resamples=100, seed=5)
+    result = correlation_stats(table, COLUMNS, resamples=100, seed=5)
     for proxy, s in result.items():
         x = [row[proxy] for row in table]
         assert s["n"] == 30
@@ -82,7 +84,7 @@ def test_statistics_equal_scipys_and_intervals_hold_the_estimate():
         assert s["spearman_rho"] == stats.spearmanr(x, y).statistic
         assert s["kendall_ci"][0] <= s["kendall_tau"] <= s["kendall_ci"][1]
         assert s["spearman_ci"][0] <= s["spearman_rho"] <= s["spearman_ci"][1]
-    assert correlation_stats(table, PROXIES, resamples=100, seed=5) == result  # seeded bootstrap
+    assert correlation_stats(table, COLUMNS, resamples=100, seed=5) == result  # seeded bootstrap
 
 
 def test_rows_without_accuracy_are_left_out_and_constant_columns_are_undefined():
@@ -123,23 +125,37 @@ def test_study_writes_the_table_statistics_and_plots(straight):
     assert json.loads((out / RESULT).read_text()) == result
     assert len(result["table"]) == N and len({json.dumps(r["arch"]) for r in result["table"]}) == N
     for row in result["table"]:
-        assert all(math.isfinite(row[p]) for p in PROXIES)
+        assert all(math.isfinite(row[p]) for p in COLUMNS)
         assert 0 <= row["test_acc"] <= 1
         assert (out / "runs" / f"{row['index']:03d}" / "metrics.json").exists()
-    assert set(result["stats"]) == set(PROXIES) and sorted(result["ranking"]) == sorted(PROXIES)
+    assert set(result["stats"]) == set(COLUMNS) and sorted(result["ranking"]) == sorted(COLUMNS)
     assert (out / "correlate_scatter.png").stat().st_size > 0 and (out / "correlate_tau.png").stat().st_size > 0
 
 
 def test_saved_statistics_equal_scipys_on_the_saved_table(straight):
     result, _ = straight
     y = [row["test_acc"] for row in result["table"]]
-    for proxy in PROXIES:
+    for proxy in COLUMNS:
         x = [row[proxy] for row in result["table"]]
         s = result["stats"][proxy]
         assert s["kendall_tau"] == _scipy_or_none(stats.kendalltau(x, y).statistic)
         assert s["spearman_rho"] == _scipy_or_none(stats.spearmanr(x, y).statistic)
         if s["kendall_tau"] is not None:
             assert s["kendall_ci"][0] <= s["kendall_tau"] <= s["kendall_ci"][1]
+
+
+def test_ensemble_is_the_rank_sum_within_the_study(straight):
+    """The study's architectures are the ensemble's reference set: its column is the sum of each
+    member's rank among them (scipy's average ranks, each lowered by 1/2)."""
+    result, _ = straight
+    table = result["table"]
+    ranks = [stats.rankdata([row[m] for row in table]) for m in ("flops", "zico")]
+    assert [row["ensemble:flops+zico"] for row in table] == pytest.approx(list(ranks[0] + ranks[1] - 1.0))
+    assert result["settings"]["ensembles"] == list(ENSEMBLES)
+
+
+def test_a_study_without_ensembles_keeps_the_fingerprint_of_older_studies():
+    assert "ensembles" not in StudyConfig(space="s", dataset="digits").to_dict()
 
 
 def test_autost_proxy_is_macs_plus_lambda_over_naswot(straight):
@@ -195,10 +211,10 @@ def test_cli_reports_the_ranking(tiny_space, straight, capsys):
     _, out = straight
     args = ["correlate", "--space", tiny_space, "--dataset", "digits", "--n", str(N), "--epochs", "2",
             "--time-steps", "2", "--batch-size", "8", "--train-batch-size", "32", "--limit", "64",
-            "--resamples", "200", "--out", str(out), "--resume"]
+            "--resamples", "200", "--ensemble", ENSEMBLES[0], "--out", str(out), "--resume"]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert all(proxy in printed for proxy in PROXIES) and "Kendall tau" in printed
+    assert all(proxy in printed for proxy in COLUMNS) and "Kendall tau" in printed
     assert main(args[:-1]) == 2  # without --resume: refused, one line on stderr
     assert "--resume" in capsys.readouterr().err
 
@@ -236,7 +252,7 @@ def test_trained_energy_is_a_second_target(straight):
         metrics = json.loads((out / "runs" / f"{row['index']:03d}" / "metrics.json").read_text())
         assert row["trained_energy_mj"] == metrics["energy_mj"] > 0
     energy = result["energy_stats"]
-    assert set(energy) == set(PROXIES) and result["energy_ranking"][0] in PROXIES
+    assert set(energy) == set(COLUMNS) and result["energy_ranking"][0] in COLUMNS
     y = [row["trained_energy_mj"] for row in result["table"]]
     x = [row["energy_mj"] for row in result["table"]]
     assert energy["energy_mj"]["kendall_tau"] == pytest.approx(stats.kendalltau(x, y).statistic)

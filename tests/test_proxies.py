@@ -4,8 +4,11 @@ import pytest
 import torch
 
 from autost.arch import Arch
+from autost.errors import BadInput
 from autost.model import build_model
-from autost.proxies import grad_norm, layer_grad_norms, synflow
+from autost.scores.grad_norm import grad_norm, layer_grad_norms
+from autost.scores.synflow import synflow
+from autost.scores.zico import layer_gradients, zico, zico_of_gradients
 
 GEOMETRY = dict(in_channels=1, img_size=16, num_classes=10, time_steps=2, patch_size=4)
 
@@ -38,10 +41,11 @@ def _assert_unchanged(model, snapshot):
     assert all(p.grad is None for p in model.parameters())
 
 
-@pytest.mark.parametrize("score", ["synflow", "grad_norm"])
+@pytest.mark.parametrize("score", ["synflow", "grad_norm", "zico"])
 def test_finite_deterministic_and_model_untouched(score, batch):
     x, y = batch
-    compute = (lambda m: synflow(m, x)) if score == "synflow" else (lambda m: grad_norm(m, x, y))
+    compute = {"synflow": lambda m: synflow(m, x), "grad_norm": lambda m: grad_norm(m, x, y),
+               "zico": lambda m: zico(m, x, y)}[score]
     model = _model(_arch(2))
     model.train()
     snapshot = _snapshot(model)
@@ -115,3 +119,33 @@ def test_grad_norm_depends_on_the_labels(batch):
     x, y = batch
     model = _model(_arch(1))
     assert grad_norm(model, x, y) != grad_norm(model, x, (y + 1) % 10)
+
+
+# --- ZiCo -----------------------------------------------------------------------------------------
+
+def test_zico_of_constructed_gradients():
+    """Layer a: |g| on the two batches (1, 2) and (3, 2): means (2, 2), stds (1, 0); the second
+    weight has no finite ratio and is left out, so log(2 / 1). Layer b: (1, -4) and (3, 2) give
+    |g| means (2, 3) and stds (1, 1): log(2 + 3). Layer c has no gradient and adds nothing.
+    ZiCo = log 2 + log 5 = log 10."""
+    gradients = {"a": torch.tensor([[1.0, 2.0], [3.0, 2.0]]), "b": torch.tensor([[1.0, -4.0], [3.0, 2.0]]),
+                 "c": torch.zeros(2, 3)}
+    assert zico_of_gradients(gradients) == pytest.approx(math.log(10))
+
+
+def test_zico_splits_the_batch_into_halves(batch):
+    """On a batch whose two halves are the same samples every weight's gradient is the same on
+    both, so no weight has a finite ratio and ZiCo is 0; on distinct halves it is not."""
+    x, y = batch
+    model = _model(_arch(2))
+    twice = torch.cat([x[:4], x[:4]]), torch.cat([y[:4], y[:4]])
+    assert zico(model, *twice) == 0.0
+    grads = layer_gradients(model, x, y)
+    assert all(g.shape[0] == 2 for g in grads.values())
+    assert grads["head"].abs().sum() > 0 and not torch.equal(grads["head"][0], grads["head"][1])
+    assert zico(model, x, y) == zico_of_gradients(grads) > 0
+
+
+def test_zico_refuses_a_batch_of_one(batch):
+    with pytest.raises(BadInput, match="--batch-size must be at least 2"):
+        zico(_model(_arch(1)), batch[0][:1], batch[1][:1])

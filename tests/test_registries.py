@@ -38,17 +38,20 @@ def _help(command: str) -> str:
 
 def test_unknown_names_are_one_line_and_names_are_unique():
     registry = Registry("widget")
-    registry.register(Score("a", "first", lambda r, lam: 0.0))
+    registry.register(Score("a", "first", lambda ctx: 0.0))
     with pytest.raises(UsageError) as err:
         registry.get("b")
     assert str(err.value) == "unknown widget 'b'; choose one of a"
     with pytest.raises(ValueError, match="registered already"):
-        registry.register(Score("a", "again", lambda r, lam: 1.0))
+        registry.register(Score("a", "again", lambda ctx: 1.0))
 
 
 def test_built_ins_come_in_their_modules_order_whatever_was_imported_first():
     assert ALGORITHMS.names() == ("evolution", "random", "exact", "nsga2")
-    assert SCORES.names() == ("flops", "autost", "naswot", "sahd")
+    rank = {module: i for i, module in enumerate(SCORES.modules)}
+    order = [rank[SCORES._origin[name]] for name in SCORES.names() if SCORES._origin[name] in rank]
+    assert order == sorted(order) and set(order) == set(rank.values())
+    assert SCORES.names()[0] == "flops"  # the default
 
 
 def test_a_new_file_in_a_registry_package_registers_itself(tmp_path, monkeypatch):
@@ -61,7 +64,7 @@ def test_a_new_file_in_a_registry_package_registers_itself(tmp_path, monkeypatch
     for name in ("builtin", "zeta", "alpha"):
         (package / f"{name}.py").write_text(
             "from autost.scores import Score\nfrom toypkg import WIDGETS\n"
-            f"WIDGETS.register(Score({name!r}, 'a toy', lambda r, lam: 0.0))\n")
+            f"WIDGETS.register(Score({name!r}, 'a toy', lambda ctx: 0.0))\n")
     (package / "_private.py").write_text("raise AssertionError('modules named _x are not members')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import toypkg
@@ -75,7 +78,7 @@ def test_a_new_file_in_a_registry_package_registers_itself(tmp_path, monkeypatch
 
 # --- a toy score: minus the parameter count, so the search prefers small networks ---------------
 
-SMALLEST = Score("toy-small", "minus the parameters in M (a test's toy)", lambda record, lam: -record["params"] / 1e6)
+SMALLEST = Score("toy-small", "minus the parameters in M (a test's toy)", lambda ctx: -ctx.cost.params / 1e6)
 
 
 def test_a_toy_score_drives_the_search_and_the_cli(tmp_path):
@@ -93,10 +96,11 @@ def test_a_toy_score_drives_the_search_and_the_cli(tmp_path):
 
 
 def test_a_toy_score_that_needs_data_refuses_a_search_without_it(tmp_path):
-    toy = Score("toy-energy", "minus the init-time energy", lambda record, lam: -record["energy_mj"], data=True)
+    toy = Score("toy-mean", "the scoring batch's mean (a test's toy)", lambda ctx: float(ctx.inputs("toy-mean").mean()),
+                data=True)
     with SCORES.registered(toy):
-        config = SearchConfig(space=DIGITS_SPACE, geometry=DIGITS, score="toy-energy", settings=SMALL)
-        with pytest.raises(ValueError, match="--score toy-energy needs real data"):
+        config = SearchConfig(space=DIGITS_SPACE, geometry=DIGITS, score="toy-mean", settings=SMALL)
+        with pytest.raises(ValueError, match="--score toy-mean needs real data"):
             run_search(config, tmp_path / "o", progress=False)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from autost.arch import Arch
 from autost.cli import main
+from autost.scores import SCORES
 from autost.geometry import Geometry
 from autost.search.evaluate import Constraints, Evaluator
 from autost.search.runner import SearchConfig, run_search
@@ -114,7 +115,7 @@ def test_naswot_score_needs_and_uses_data(tmp_path, capsys):
     (["--space", TINY, "--param-limits", "500", "600"], "widen --param-limits"),
     (["--space", TINY, "--algorithm", "exact", "--score", "sahd"], "exact"),
     (["--space", TINY, "--score", "energy-aware"], "was removed: no paper defines it"),
-    (["--space", TINY, "--score", "bogus"], "choose one of flops, autost, naswot, sahd"),
+    (["--space", TINY, "--score", "bogus"], "unknown score 'bogus'; choose one of " + ", ".join(SCORES.names())),
 ])
 def test_bad_input_fails_before_work_with_one_line(tmp_path, capsys, extra, message):
     out = tmp_path / "o"

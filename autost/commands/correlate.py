@@ -14,7 +14,7 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         space=str(args.space), dataset=args.dataset, n=args.n, epochs=args.epochs, seed=args.seed,
         param_limits=tuple(args.param_limits) if args.param_limits else None, time_steps=args.time_steps,
         batch_size=args.batch_size, train_batch_size=args.train_batch_size, limit=args.limit, lam=args.lam,
-        resamples=args.resamples, energy_model=args.energy_model,
+        resamples=args.resamples, energy_model=args.energy_model, ensembles=tuple(args.ensemble or ()),
         data_root=str(args.data_root) if args.data_root else None)
 
 
@@ -47,9 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "correlate", help="rank-correlate every training-free proxy with trained accuracy",
         description="Sample N architectures of a space (stratified over depth and width), score each at "
-                    "initialization with every proxy (MACs, params, init-time energy, NASWOT, SAHD, AutoST's "
-                    "MACs + lambda/NASWOT, synflow, grad-norm), train each for --epochs, and write Kendall's tau "
-                    "and Spearman's rho of each proxy against test accuracy and against the trained network's "
+                    "initialization with every proxy (MACs, init-time energy and every registered score: params, "
+                    "AutoST's MACs + lambda/NASWOT, NASWOT, SAHD, synflow, grad-norm, ZiCo), train each for "
+                    "--epochs, and write Kendall's tau and Spearman's rho of each proxy against test accuracy and against the trained network's "
                     "energy, with bootstrap intervals, to "
                     f"OUT/{RESULT}, with plots. Training runs go to OUT/runs/NNN; a killed study continues "
                     "with --resume.")
@@ -75,6 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="one architecture per Ray task on the cluster at ADDR ('local' starts one)")
     p.add_argument("--lambda", dest="lam", type=float, default=1.0,
                    help="lambda of the AutoST proxy MACs + lambda/NASWOT (default 1; 0 would make it MACs)")
+    p.add_argument("--ensemble", action="append", metavar="ensemble:A+B",
+                   help="also record this rank ensemble of registered scores (repeatable)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--resume", action="store_true", help="continue the study in OUT")
     p.add_argument("--rescore", action="store_true",

@@ -13,7 +13,7 @@ from autost.cost import analytic_cost, count_macs, count_params
 from autost.geometry import resolve_geometry
 from autost.memory import check_fits
 from autost.model import build_model
-from autost.scores import activation_scores
+from autost.scores.codes import activation_scores
 from autost.commands.energy import add_energy_model_argument, energy_summary
 from autost.validate import at_least
 from datasets import DATASETS

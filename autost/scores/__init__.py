@@ -1,137 +1,130 @@
-"""Activation-code scores of an untrained spiking network, and AutoST's combined score.
+"""Training-free scores: each one a measure of a candidate, registered by name.
 
-NASWOT (Mellor et al., ICML 2021): the binary codes of a mini-batch define a kernel
-``K[i, j] = N - hamming(c_i, c_j)`` (agreements on ones plus agreements on zeros); the
-score is ``log|det K|``. In a spiking network the codes are the spikes of every LIF layer
-at every time step.
+A score is one module of this package that registers a ``Score`` with ``SCORES`` (the form of
+NASLib's ``@measure``). Its ``compute(ctx)`` reads a ``Context`` (the architecture, its
+closed-form cost, the scoring batch and its targets, and the network) and returns a number the
+search maximizes. The network is built only when a score asks for it, once per context, with the
+weights the search gives the candidate (seeded from the run seed and the architecture alone,
+``autost.seeding.arch_seed``), so a score does not depend on the order of scoring; every score
+that uses it leaves it as it found it. ``ctx.score(name)`` is another score's value, computed
+once per context (AutoST's score reads NASWOT's; an ensemble its members').
 
-SAHD (Kim et al., "Neural Architecture Search for Spiking Neural Networks", ECCV 2022,
-SNASNet, Sec. 3.2): spike codes are sparse, so a plain Hamming distance mostly measures how
-many spikes two codes have. SNASNet builds the kernel per LIF layer AND per time step, and
-divides each pair's Hamming distance ``H`` by the distance expected between two random codes
-of the same sparsities, ``N e`` with ``e = r_i (1 - r_j) + (1 - r_i) r_j`` (``r_i``: the
-fraction of the layer's ``N`` neurons that sample ``i`` fires at that step):
-
-    K[i, j] = sum over layers l and steps t of  N_l - 0.5 * H / (N_l e + 1e-3)
-
-and scores ``log|det K|``. The factor 0.5 and the 1e-3 guard (it keeps two silent codes
-finite) are the values of SNASNet's public implementation.
+``ensemble:A+B[+C...]`` names the rank ensemble of registered scores (``autost.scores.ensemble``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import torch
-from spikingjelly.activation_based import neuron
 from torch import nn
 
+from autost.arch import Arch
+from autost.cost import Cost, analytic_cost
 from autost.errors import BadInput
+from autost.geometry import Geometry
 from autost.registry import Registry
-from energy.estimate import batchnorm_mode
+
+V = TypeVar("V")
+ENSEMBLE = "ensemble:"
 
 
-@dataclass(frozen=True)
-class CodeScores:
-    naswot: float
-    sahd: float
+@dataclass
+class Context:
+    """What a score may read about one candidate. ``batch`` and ``targets``: the scoring batch
+    (``None`` without ``--dataset``); ``backward``: some score will run a backward pass through
+    the network (its memory check counts the gradients); ``reference``: each ensemble member's
+    values over the reference set its ranks are taken against (``autost.scores.ensemble``);
+    ``supernet``: the folder of a trained supernet (``autost.scores.supernet``)."""
 
+    arch: Arch
+    geometry: Geometry
+    seed: int = 0
+    lam: float = 0.0
+    batch: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
+    backward: bool = False
+    reference: Mapping[str, Sequence[float]] | None = None
+    supernet: str | None = None
+    values: dict[str, float] = field(default_factory=dict, init=False)  # the scores computed so far, by name
+    _network: nn.Module | None = field(default=None, init=False, repr=False)
+    _shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
-SAHD_EPS = 1e-3
+    @cached_property
+    def cost(self) -> Cost:
+        return analytic_cost(self.arch, **self.geometry.model_kwargs())
 
+    @property
+    def network(self) -> nn.Module:
+        """The candidate's untrained network, built on first use (on the CPU from its seed, then
+        moved to the batch's device: the same weights on any device)."""
+        if self._network is None:
+            from autost.memory import check_fits
+            from autost.model import build_model
+            from autost.seeding import arch_seed
 
-def _pair_terms(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For binary ``codes [..., B, N]``: agreements on ones, Hamming distances and each row's
-    count of ones, for every pair of rows."""
-    c = codes.double()
-    ones = c @ c.transpose(-2, -1)
-    counts = c.sum(dim=-1)
-    hamming = counts[..., :, None] + counts[..., None, :] - 2 * ones
-    return ones, hamming, counts
+            device = self.batch.device if self.batch is not None else torch.device("cpu")
+            if self.batch is not None:
+                check_fits(self.arch, self.geometry, len(self.batch), training=self.backward, device=device)
+            torch.manual_seed(arch_seed(self.seed, self.arch))
+            self._network = build_model(self.arch, **self.geometry.model_kwargs()).to(device)
+        return self._network
 
+    def example(self) -> torch.Tensor:
+        """One input sample: the batch's first, or zeros of the geometry's image shape without data."""
+        if self.batch is not None:
+            return self.batch[:1]
+        g = self.geometry
+        return torch.zeros(1, g.in_channels, g.img_size, g.img_size)
 
-def naswot_kernel(layer_codes: list[torch.Tensor]) -> torch.Tensor:
-    """NASWOT's ``K[i, j] = sum of (N - hamming)`` over every layer's codes ``[T, B, N]``
-    (the same as one code of all layers and steps concatenated)."""
-    kernel = 0
-    for codes in layer_codes:
-        _, hamming, _ = _pair_terms(codes)
-        kernel = kernel + (codes.shape[-1] - hamming).sum(dim=0)
-    return kernel
+    def inputs(self, score: str) -> torch.Tensor:
+        """The scoring batch; a one-line error naming ``score`` without it."""
+        if self.batch is None:
+            raise BadInput(f"--score {score} needs real data: give --dataset")
+        return self.batch
 
+    def labeled(self, score: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The scoring batch and its targets; a one-line error naming ``score`` without them."""
+        if self.batch is None or self.targets is None:
+            raise BadInput(f"--score {score} needs a labeled batch: give --dataset")
+        return self.batch, self.targets
 
-def sahd_kernel(layer_codes: list[torch.Tensor]) -> torch.Tensor:
-    """SNASNet's sparsity-aware Hamming kernel (module docstring) over ``[T, B, N]`` codes."""
-    kernel = 0
-    for codes in layer_codes:
-        n = codes.shape[-1]
-        _, hamming, counts = _pair_terms(codes)
-        r = counts / n
-        expected = r[..., :, None] * (1 - r[..., None, :]) + (1 - r[..., :, None]) * r[..., None, :]
-        kernel = kernel + (n - 0.5 * hamming / (n * expected + SAHD_EPS)).sum(dim=0)
-    return kernel
+    def shared(self, key: str, compute: Callable[[], V]) -> V:
+        """``compute()``, run once per context: work two scores share (NASWOT's and SAHD's codes)."""
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]
 
-
-def logdet(kernel: torch.Tensor) -> float:
-    return float(torch.linalg.slogdet(kernel).logabsdet)
-
-
-def code_scores(layer_codes: list[torch.Tensor]) -> CodeScores:
-    """NASWOT and SAHD from per-layer binary codes, each ``[T, B, N_layer]``."""
-    return CodeScores(naswot=logdet(naswot_kernel(layer_codes)), sahd=logdet(sahd_kernel(layer_codes)))
-
-
-@torch.no_grad()
-def activation_scores(model: nn.Module, inputs: torch.Tensor) -> CodeScores:
-    """NASWOT and SAHD of ``model`` on the batch ``inputs``; BatchNorm uses batch statistics
-    (the network is untrained) and nothing in the model changes."""
-    codes: list[torch.Tensor] = []
-
-    def record(module, args, out):
-        codes.append(out.reshape(out.shape[0], out.shape[1], -1))  # [T, B, ...] -> [T, B, N]
-
-    handles = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, neuron.LIFNode)]
-    try:
-        with batchnorm_mode(model, use_batch_stats=True):
-            model(inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return code_scores(codes)
-
-
-def autost_score(macs: int, naswot: float | None, lam: float = 0.0) -> float:
-    """AutoST's combined score ``MACs in G + lambda / NASWOT``; ``lambda = 0`` is plain FLOPs."""
-    if lam == 0.0:
-        return macs / 1e9
-    if not naswot:
-        raise ValueError("the AutoST score with lambda != 0 needs a non-zero NASWOT score (give a dataset)")
-    return macs / 1e9 + lam / naswot
+    def score(self, name: str) -> float:
+        """The score ``name`` of this candidate, computed once."""
+        if name not in self.values:
+            self.values[name] = get_score(name).compute(self)
+        return self.values[name]
 
 
 @dataclass(frozen=True)
 class Score:
-    """A training-free score that the search maximizes. ``value(record, lam)`` reads a candidate
-    record (``autost.search.evaluate``: params, macs, energy_mj and, when ``codes`` says so for this
-    lambda, naswot and sahd). ``data``: the score needs a real batch (energy_mj is measured);
-    ``codes(lam)``: it needs the NASWOT/SAHD activation codes (also a real batch)."""
+    """A training-free score that the search maximizes. ``data``: it needs the scoring batch
+    (a bool, or a function of lambda); ``backward``: it runs a backward pass through the network;
+    ``study``: ``run.py correlate`` records it (False for one that ranks exactly as a column the
+    study has already, or that needs what a study does not have)."""
 
     name: str
     help: str
-    value: Callable[[dict, float], float]
-    data: bool = False
-    codes: Callable[[float], bool] = lambda lam: False
-
-    def needs_codes(self, lam: float) -> bool:
-        return self.codes(lam)
+    compute: Callable[[Context], float]
+    data: bool | Callable[[float], bool] = False
+    backward: bool = False
+    study: bool = True
 
     def needs_data(self, lam: float) -> bool:
-        return self.data or self.codes(lam)
+        return self.data(lam) if callable(self.data) else self.data
 
 
-# Every score, by name (``--score``): the built-ins below, then every module of this package (a new
-# score is one file here that calls ``SCORES.register(Score(...))``).
-SCORES: Registry[Score] = Registry("score", modules=("autost.scores",), package="autost.scores")
+# Every score, by name (``--score``): the built-ins in the order listed, then every other module of
+# this package (a new score is one file here that calls ``SCORES.register(Score(...))``).
+SCORES: Registry[Score] = Registry("score", modules=tuple(f"autost.scores.{m}" for m in (
+    "size", "combined", "codes", "synflow", "grad_norm", "zico", "supernet")), package="autost.scores")
 # Scores that existed once, with what to use instead.
 REMOVED_SCORES = {
     "energy-aware": "--score energy-aware (GMACs per mJ) was removed: no paper defines it and it ranked by "
@@ -140,17 +133,24 @@ REMOVED_SCORES = {
 }
 
 
+# Scores named by a prefix and parameters (``ensemble:A+B``): prefix -> the function that makes the
+# score of a full name; filled by the modules of this package (``autost.scores.ensemble``).
+FAMILIES: dict[str, Callable[[str], Score]] = {}
+
+
 def get_score(name: str) -> Score:
-    """The registered score ``name``; a removed or unknown one is a one-line ``BadInput``."""
+    """The registered score ``name``, or the score of a family (``ensemble:A+B``); a removed or
+    unknown one is a one-line ``BadInput``."""
     if name in REMOVED_SCORES:
         raise BadInput(REMOVED_SCORES[name])
+    SCORES.names()  # imports every module of the package, which fills FAMILIES
+    for prefix, make in FAMILIES.items():
+        if name.startswith(prefix):
+            return make(name)
     return SCORES.get(name)
 
 
-SCORES.register(Score("flops", "MACs in G (AutoST's default)", lambda r, lam: r["macs"] / 1e9))
-SCORES.register(Score("autost", "MACs in G + lambda / NASWOT (AutoST; --lambda)",
-                      lambda r, lam: autost_score(r["macs"], r.get("naswot"), lam), codes=lambda lam: lam != 0))
-SCORES.register(Score("naswot", "log|det K| of the spikes' Hamming kernel (Mellor et al. 2021)",
-                      lambda r, lam: r["naswot"], codes=lambda lam: True))
-SCORES.register(Score("sahd", "SNASNet's sparsity-aware Hamming distance kernel (Kim et al. 2022)",
-                      lambda r, lam: r["sahd"], codes=lambda lam: True))
+def score_help(default: str) -> str:
+    """The ``--score`` help: every registered score, and the ensemble form."""
+    return (SCORES.help(default) + f"; {ENSEMBLE}A+B[+C...]: the sum of each named score's rank "
+            "(among a seeded reference sample of the space in a search; ours)")

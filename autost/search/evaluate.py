@@ -1,24 +1,23 @@
 """Scoring one candidate architecture without training.
 
 Params and MACs come from the closed form (tens of thousands per second). With a real
-batch, every candidate's init-time energy is measured too (one forward pass), and NASWOT
-and SAHD when the score needs them. The weights of each candidate are seeded from the run
-seed and the architecture alone, so a candidate's numbers do not depend on the order in
-which a search meets it (which makes resumed runs identical to uninterrupted ones).
+batch, every candidate's init-time energy is obtained too (the closed form, or one forward
+pass), and the score's own measurements (``autost.scores``) when it needs the network. The
+weights of each candidate are seeded from the run seed and the architecture alone, so a
+candidate's numbers do not depend on the order in which a search meets it (which makes resumed
+runs identical to uninterrupted ones).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 
 from autost.arch import Arch
 from autost.cost import analytic_cost
 from autost.geometry import Geometry
-from autost.memory import check_fits
-from autost.model import build_model
-from autost.scores import Score, activation_scores, get_score
-from autost.seeding import arch_seed
+from autost.scores import Context, Score, get_score
 from energy.closed_form import RateTable, closed_form_parts
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL, get_model
@@ -46,12 +45,14 @@ class Constraints:
 
 @dataclass
 class Evaluator:
-    """Scores candidates under ``score``; ``batch`` (a real data batch) enables energy and codes,
-    measured on the batch's device (a CUDA batch runs each candidate on that GPU)."""
+    """Scores candidates under ``score``; ``batch`` (a real data batch, with its ``targets``)
+    enables energy and the scores that need data, measured on the batch's device (a CUDA batch
+    runs each candidate on that GPU). An ensemble score needs ``reference`` (``set_reference``)."""
 
     score: str
     geometry: Geometry
     batch: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
     lam: float = 0.0
     seed: int = 0
     energy_model: str = DEFAULT_MODEL  # a name in energy.models
@@ -59,6 +60,8 @@ class Evaluator:
     # event frames binned at each T of a TIME_STEPS gene (an event batch holds one T): an
     # architecture runs on the frames of its own T when they are here, else on ``batch``
     step_batches: dict[int, torch.Tensor] | None = None
+    reference: dict[str, list[float]] | None = None  # an ensemble's member values over its reference set
+    supernet: str | None = None  # the folder of a trained supernet (--score supernet)
 
     def batch_for(self, arch: Arch) -> torch.Tensor | None:
         """The real batch ``arch`` runs on (``step_batches`` by its T, else ``batch``)."""
@@ -71,6 +74,18 @@ class Evaluator:
         if self.scorer.needs_data(self.lam) and self.batch is None:
             raise ValueError(f"--score {self.score} needs real data: give --dataset")
 
+    def context(self, arch: Arch) -> Context:
+        """What the scores read about ``arch`` (``autost.scores.Context``)."""
+        return Context(arch, self.geometry, seed=self.seed, lam=self.lam, batch=self.batch_for(arch),
+                       targets=self.targets, backward=self.scorer.backward, reference=self.reference,
+                       supernet=self.supernet)
+
+    def set_reference(self, archs: Sequence[Arch]) -> None:
+        """Score the reference set ``archs`` of an ensemble score (``autost.scores.ensemble``)."""
+        from autost.scores.ensemble import reference_values
+
+        self.reference = reference_values(self.score, (self.context(a) for a in archs))
+
     @property
     def scorer(self) -> Score:
         return get_score(self.score)
@@ -82,29 +97,22 @@ class Evaluator:
     def evaluate(self, arch: Arch) -> dict:
         """A candidate record: arch, params, macs, energy_mj (None without data; under
         ``energy_model``, with its memory part as energy_memory_mj when the model charges memory),
-        score, and naswot/sahd when computed."""
-        params, macs = self.cost(arch)
-        record = {"arch": arch.to_dict()["RETRAIN"], "params": params, "macs": macs, "energy_mj": None}
-        needs_codes = self.scorer.needs_codes(self.lam)
+        the value of every score computed on the way under its name (NASWOT for ``autost``, the
+        members of an ensemble), and score."""
+        ctx = self.context(arch)
+        record = {"arch": arch.to_dict()["RETRAIN"], "params": ctx.cost.params, "macs": ctx.cost.macs,
+                  "energy_mj": None}
         if self.rates is not None:
             energy = closed_form_parts(arch, self.geometry, self.rates, self.energy_model)
             record["energy_mj"] = energy.total_mj
             if get_model(self.energy_model).has_memory:
                 record["energy_memory_mj"] = energy.memory_mj
-        batch = self.batch_for(arch)
-        if batch is not None and (self.rates is None or needs_codes):
-            device = batch.device
-            check_fits(arch, self.geometry, len(batch), training=False, device=device)
-            torch.manual_seed(arch_seed(self.seed, arch))
-            # built on the CPU from the seed, then moved: the same weights on any device
-            model = build_model(arch, **self.geometry.model_kwargs()).to(device)
-            if self.rates is None:
-                energy = estimate(model, batch, self.energy_model)
-                record["energy_mj"] = energy.total_mj
-                if energy.model.has_memory:
-                    record["energy_memory_mj"] = energy.memory_mj
-            if needs_codes:
-                codes = activation_scores(model, batch)
-                record.update(naswot=codes.naswot, sahd=codes.sahd)
-        record["score"] = self.scorer.value(record, self.lam)
+        elif ctx.batch is not None:
+            energy = estimate(ctx.network, ctx.batch, self.energy_model)
+            record["energy_mj"] = energy.total_mj
+            if energy.model.has_memory:
+                record["energy_memory_mj"] = energy.memory_mj
+        score = ctx.score(self.score)
+        record.update(ctx.values)
+        record["score"] = score
         return record

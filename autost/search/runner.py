@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from autost.arch import Arch
-from autost.batches import real_batch, step_batches
+from autost.batches import labeled_batch, step_batches
 from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry
@@ -26,6 +26,9 @@ from autost.io import atomic_write_json, atomic_write_text
 from autost.model import NETWORK
 from autost.pareto import non_dominated
 from autost.rundir import claim
+from autost.scores import ENSEMBLE
+from autost.scores.ensemble import members as ensemble_members
+from autost.scores.ensemble import reference_archs
 from autost.search.algorithms import ALGORITHMS
 from autost.search.evaluate import Constraints, Evaluator, check_score
 from autost.search.evolution import Evolution, EvolutionSettings, SearchState, ranked
@@ -62,6 +65,7 @@ class SearchConfig:
     energy_model: str = DEFAULT_MODEL  # the model of every candidate's energy (limit and objective)
     # how a candidate's energy is obtained (ENERGY_METHODS; energy_method resolves "auto")
     energy: str = "auto"
+    supernet: str | None = None  # the folder of a trained supernet (--score supernet)
 
     def to_dict(self) -> dict:
         """What identifies a run (a resumed run must match it); the data root may move."""
@@ -119,6 +123,12 @@ def validate(config: SearchConfig) -> SearchSpace:
         raise UsageError(f"no architecture in {config.space} has {c.param_min}-{c.param_max} M params "
                          f"(the space spans {low / 1e6:.3f}-{high / 1e6:.3f} M); widen --param-limits")
     algorithm.check(config)
+    if "supernet" in (ensemble_members(config.score) if config.score.startswith(ENSEMBLE) else (config.score,)):
+        from autost.supernet import load
+
+        if not config.supernet:
+            raise UsageError(f"--score {config.score} rates candidates with a trained supernet: give --supernet DIR")
+        load(config.supernet)
     if c.energy_max_mj is not None and not config.dataset:
         raise UsageError("--energy-limit needs --dataset: energy is measured on real data")
     if len(set(config.objectives)) < 2 or any(o not in OBJECTIVES for o in config.objectives):
@@ -140,20 +150,26 @@ def rate_table(config: SearchConfig, space: SearchSpace, batch: torch.Tensor,
 
 
 def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dict]:
-    """The evaluator, and what search.json records about its energy (method, rate-table cache)."""
-    batch = rates = None
+    """The evaluator, and what search.json records about its energy (method, rate-table cache);
+    an ensemble score's reference set scored."""
+    batch = targets = rates = None
     method = energy_method(config)
     about: dict = {"method": method}
     if config.dataset:
-        batch = real_batch(config.dataset, batch_size=config.batch_size, time_steps=config.geometry.time_steps,
-                           seed=config.seed, data_root=config.data_root, img_size=config.geometry.img_size)
+        batch, targets = labeled_batch(config.dataset, batch_size=config.batch_size,
+                                       time_steps=config.geometry.time_steps, seed=config.seed,
+                                       data_root=config.data_root, img_size=config.geometry.img_size)
     per_step = step_batches(config.dataset, space.time_steps, time_steps=config.geometry.time_steps,
                             batch_size=config.batch_size, seed=config.seed, data_root=config.data_root,
                             img_size=config.geometry.img_size)
     if method == "closed-form":
         rates, about["rate_table_cache"] = rate_table(config, space, batch, per_step)
-    evaluator = Evaluator(config.score, config.geometry, batch=batch, lam=config.lam, seed=config.seed,
-                          energy_model=config.energy_model, rates=rates, step_batches=per_step)
+    evaluator = Evaluator(config.score, config.geometry, batch=batch, targets=targets, lam=config.lam,
+                          seed=config.seed, energy_model=config.energy_model, rates=rates, step_batches=per_step,
+                          supernet=config.supernet)
+    if config.score.startswith(ENSEMBLE):
+        evaluator.set_reference(reference_archs(space, config.seed,
+                                                lambda arch: config.constraints.params_ok(evaluator.cost(arch)[0])))
     return evaluator, about
 
 

@@ -1,0 +1,108 @@
+import json
+
+import pytest
+import torch
+
+from autost.arch import Arch
+from autost.cli import main
+from autost.errors import BadInput, UsageError
+from autost.geometry import resolve_geometry
+from autost.model import build_model
+from autost.space import SearchSpace
+from autost.supernet import (SupernetConfig, check_space, inherited, largest, load, rate, sandwich, smallest,
+                             train_supernet)
+from conftest import ROOT
+
+DIGITS_SPACE = str(ROOT / "spaces" / "digits.yaml")
+GEOMETRY = resolve_geometry(dataset="digits", input_shape=None, num_classes=None, patch_size=None, time_steps=2)
+SETTINGS = dict(space=DIGITS_SPACE, dataset="digits", steps=4, batch_size=8, time_steps=2, limit=64, save_every=2,
+                calibration_batches=2)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("supernet")
+    train_supernet(SupernetConfig(**SETTINGS), out, progress=False)
+    return out
+
+
+def test_spaces_whose_genes_cannot_share_weights_are_refused_in_one_line(tmp_path, capsys):
+    with pytest.raises(BadInput, match="TIME_STEPS, ATTENTION, SHORTCUT; give the space one choice of each"):
+        check_space(SearchSpace.from_yaml(ROOT / "spaces" / "hybrid_tiny.yaml"))
+    assert main(["supernet", "train", "--space", str(ROOT / "spaces" / "hybrid_tiny.yaml"), "--dataset", "digits",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "o").exists()
+
+
+def test_a_candidate_takes_the_leading_slices_of_the_shared_weights():
+    space = SearchSpace.from_yaml(DIGITS_SPACE)
+    torch.manual_seed(0)
+    supernet = build_model(largest(space), **GEOMETRY.model_kwargs())
+    small = build_model(Arch(2, 48, (3, 2), (2, 4)), **GEOMETRY.model_kwargs())
+    state = inherited(supernet, small)
+    assert all(state[k].shape == v.shape for k, v in small.state_dict().items())
+    # block 1 of d2-D48 with MLP ratio 2: 96 hidden units over 48 channels
+    assert torch.equal(state["blocks.1.mlp.fc1.linear.weight"],
+                       supernet.get_parameter("blocks.1.mlp.fc1.linear.weight")[:96, :48])
+    # views: a step on the supernet moves the candidate's weights with it
+    with torch.no_grad():
+        supernet.head.weight.add_(1.0)
+    assert torch.equal(state["head.weight"], supernet.head.weight[:, :48])
+    # the largest candidate inherits everything: the same network
+    x = torch.rand(2, 1, 16, 16)
+    top = build_model(largest(space), **GEOMETRY.model_kwargs())
+    top.load_state_dict({k: v.clone() for k, v in inherited(supernet, top).items()})
+    supernet.eval(), top.eval()
+    assert torch.equal(top(x), supernet(x))
+
+
+def test_the_sandwich_is_seeded_by_step():
+    space = SearchSpace.from_yaml(DIGITS_SPACE)
+    first = sandwich(space, 0, 3)
+    assert first[:2] == [largest(space), smallest(space)] and len(first) == 4
+    assert sandwich(space, 0, 3) == first and sandwich(space, 0, 4) != first
+
+
+def test_training_moves_the_weights_and_a_killed_run_resumes_to_the_same_ones(trained, tmp_path):
+    summary = json.loads((trained / "supernet.json").read_text())
+    assert summary["steps_done"] == 4 and summary["passes_per_step"] == 4
+    torch.manual_seed(0)
+    fresh = build_model(largest(SearchSpace.from_yaml(DIGITS_SPACE)), **GEOMETRY.model_kwargs()).state_dict()
+    done = torch.load(trained / "supernet.pt", weights_only=True)["model"]
+    assert not torch.equal(fresh["head.weight"], done["head.weight"])
+    assert not torch.equal(fresh["stem.stages.0.conv.weight"], done["stem.stages.0.conv.weight"])
+    out = tmp_path / "resumed"
+    train_supernet(SupernetConfig(**{**SETTINGS, "steps": 2}), out, progress=False)  # as if killed after step 2
+    with pytest.raises(BadInput, match="--resume"):
+        train_supernet(SupernetConfig(**SETTINGS), out, progress=False)
+    with pytest.raises(UsageError, match="lr changed from 0.001 to 0.01"):
+        train_supernet(SupernetConfig(**{**SETTINGS, "lr": 0.01}), out, resume=True, progress=False)
+    assert train_supernet(SupernetConfig(**SETTINGS), out, resume=True, progress=False)["steps_done"] == 4
+    resumed = torch.load(out / "supernet.pt", weights_only=True)
+    assert all(torch.equal(v, resumed["model"][k]) for k, v in done.items())
+
+
+def test_rating_is_an_accuracy_recalibrated_per_candidate_and_leaves_the_supernet_alone(trained):
+    loaded = load(str(trained))
+    before = {k: v.clone() for k, v in loaded.supernet.state_dict().items()}
+    scores = [rate(loaded, arch, GEOMETRY) for arch in (Arch(1, 32, (2,), (2,)), Arch(2, 48, (3, 2), (2, 4)))]
+    assert all(0 <= s <= 1 and (s * len(loaded.validation[1])).is_integer() for s in scores)
+    assert rate(loaded, Arch(1, 32, (2,), (2,)), GEOMETRY) == scores[0]
+    assert all(torch.equal(before[k], v) for k, v in loaded.supernet.state_dict().items())
+    with pytest.raises(BadInput, match="not a candidate of the supernet"):
+        rate(loaded, Arch(5, 32, (2,) * 5, (2,) * 5), GEOMETRY)
+    other = resolve_geometry(dataset="digits", input_shape=None, num_classes=None, patch_size=None, time_steps=4)
+    with pytest.raises(BadInput, match="same --dataset and --time-steps"):
+        rate(loaded, Arch(1, 32, (2,), (2,)), other)
+
+
+def test_search_under_the_supernet_score(trained, tmp_path, capsys):
+    args = ["search", "--space", DIGITS_SPACE, "--dataset", "digits", "--time-steps", "2", "--batch-size", "8",
+            "--score", "supernet", "--population", "3", "--select", "2", "--mutation", "1", "--crossover", "1",
+            "--generations", "1"]
+    assert main([*args, "--supernet", str(trained), "--out", str(tmp_path / "o")]) == 0
+    candidates = json.loads((tmp_path / "o" / "search.json").read_text())["candidates"]
+    assert all(c["score"] == c["supernet"] and 0 <= c["score"] <= 1 for c in candidates)
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "x")]) == 2
+    assert "give --supernet DIR" in capsys.readouterr().err
