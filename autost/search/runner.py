@@ -39,7 +39,7 @@ from autost.space import SearchSpace
 from autost.threads import current_threads
 from autost.validate import at_least, finite, positive
 from energy.closed_form import (CALIBRATION_ARCHS, CLOSED_FORM_COUNTERS, RateTable, cached_table, calibrate,
-                                calibration_archs, rate_model, table_key)
+                                calibration_archs, expected_positions, rate_model, table_key)
 from energy.models import DEFAULT_MODEL, get_model
 
 # auto: the closed form under an energy model that has one (rate-based, lemaire), else a forward pass
@@ -145,8 +145,10 @@ def rate_table(config: SearchConfig, space: SearchSpace, batch: torch.Tensor,
     """The closed form's rate table of this search, from the on-disk cache when an earlier search
     calibrated the same one; with "hit", "miss" or "recomputed" (``energy.closed_form.cached_table``)."""
     key = table_key(space, config.geometry, config.dataset, config.seed, config.batch_size)
-    return cached_table(key, lambda: calibrate(calibration_archs(space, CALIBRATION_ARCHS, config.seed),
-                                               config.geometry, batch, seed=config.seed, step_batches=step_batches))
+    archs = calibration_archs(space, CALIBRATION_ARCHS, config.seed)
+    return cached_table(key, lambda: calibrate(archs, config.geometry, batch, seed=config.seed,
+                                               step_batches=step_batches),
+                        expected_positions(archs, config.geometry))
 
 
 def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dict]:
