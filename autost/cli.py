@@ -10,7 +10,11 @@ import sys
 
 from autost.commands import (correlate, energy, import_model, pipeline, profile, report, sample, search, supernet,
                              train)
+from autost.commands.arguments import add_options
+from autost.configs import EVERY_COMMAND, MAX_MEMORY
 from autost.errors import UsageError
+from autost.memory import memory_limit
+from autost.options import convert
 from autost.threads import ENV as THREADS_ENV
 from autost.threads import apply_threads
 
@@ -32,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--threads", type=int, metavar="N",
                        help=f"torch intra-op threads (default: ${THREADS_ENV}, else $OMP_NUM_THREADS, else the "
                             "cores free to this process; see docs/reliability.md)")
+        add_options(p, EVERY_COMMAND)
     return parser
 
 
@@ -39,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         apply_threads(args.threads)
-        return args.func(args)
+        with memory_limit(convert(MAX_MEMORY, args.max_memory, None)):
+            return args.func(args)
     except KeyboardInterrupt:
         # Results are written atomically and checkpoints after each epoch or generation, so
         # nothing is half-written: say how to go on instead of printing a traceback.

@@ -448,7 +448,7 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
     device = distributed.device_for(group, pick_device(config))
     geometry = resolve_geometry(dataset=config.dataset, input_shape=None, num_classes=None, patch_size=None,
                                 time_steps=config.time_steps)
-    check_fits(arch, geometry, config.batch_size, training=True, device=device)
+    check_fits(arch, geometry, config.batch_size, use="train", device=device)
     splits = load_splits(config, geometry)
     steps_per_epoch = math.ceil(len(splits["train"]) / (config.batch_size * group.world_size))
     augment = make_augment(config.augmentation()[1], dataset_info(config.dataset).kind, geometry.num_classes,

@@ -58,6 +58,7 @@ from autost.layers import DEFAULT_SHORTCUT, SHORTCUTS, SPIKFORMER_TAU, SPIKFORME
 from autost.errors import UsageError
 from autost.geometry import Geometry
 from autost.io import atomic_write_json
+from autost.memory import check_fits
 from autost.model import build_model, token_grid
 from autost.seeding import arch_seed
 from autost.space import SearchSpace
@@ -332,9 +333,10 @@ def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, see
         entry[2] += 1
 
     for arch in archs:
+        inputs = (step_batches or {}).get(arch.steps(geometry.time_steps), batch)
+        check_fits(arch, geometry, len(inputs), use="forward")
         torch.manual_seed(arch_seed(seed, arch))
         model = build_model(arch, **geometry.model_kwargs())
-        inputs = (step_batches or {}).get(arch.steps(geometry.time_steps), batch)
         with output_rates(model) as fired:
             layers = estimate_energy(model, inputs).layers
         for layer in layers:

@@ -463,7 +463,7 @@ def saved_tensor_bytes(arch: Arch, geometry: Geometry, batch: int) -> int:
 def test_activation_estimate_is_close_to_what_autograd_keeps(arch, geometry, attention):
     arch = dataclasses.replace(arch, attention=(attention,) * arch.depth)
     measured = saved_tensor_bytes(arch, geometry, batch=4)
-    estimated = memory.estimate(arch, geometry, 4, training=True).activation_bytes
+    estimated = memory.saved_bytes(arch, geometry, 4)
     assert 0.9 * measured <= estimated <= 1.3 * measured
 
 
@@ -471,9 +471,9 @@ def test_memory_guard_refuses_a_huge_model_at_once_and_passes_a_tiny_one():
     geometry = Geometry(1, 16, 4, 10, 4)
     start = time.perf_counter()
     with pytest.raises(UsageError, match=r"needs about .* GB .* but .* of memory is available"):
-        memory.check_fits(Arch(10000, 32, (4,) * 10000, (2,) * 10000), geometry, 64, training=True)
+        memory.check_fits(Arch(10000, 32, (4,) * 10000, (2,) * 10000), geometry, 64, use="train")
     assert time.perf_counter() - start < 1
-    assert memory.check_fits(TINY, geometry, 64, training=True).total_bytes < memory.available_bytes()
+    assert memory.check_fits(TINY, geometry, 64, use="train").total_bytes < memory.available_bytes()
 
 
 # --- threads ------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     arch = Arch.from_yaml(args.arch)
     geometry = resolve_geometry(dataset=args.dataset, input_shape=None, num_classes=None, patch_size=None,
                                 time_steps=args.time_steps).for_arch(arch)
-    check_fits(arch, geometry, args.batch_size, training=False)
+    check_fits(arch, geometry, args.batch_size, use="forward")
     with claim(args.out) as out:
         return _measure(args, arch, geometry, out)
 

@@ -23,10 +23,11 @@ from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry
 from autost.io import atomic_write_json, atomic_write_text
+from autost.memory import check_space, scoring_use
 from autost.model import NETWORK
 from autost.pareto import non_dominated
 from autost.rundir import claim
-from autost.scores import ENSEMBLE
+from autost.scores import ENSEMBLE, get_score
 from autost.scores.ensemble import members as ensemble_members
 from autost.scores.ensemble import reference_archs
 from autost.search.algorithms import ALGORITHMS
@@ -90,6 +91,15 @@ def energy_method(config: SearchConfig) -> str | None:
     return "closed-form" if get_model(config.energy_model).counter in CLOSED_FORM_COUNTERS else "measure"
 
 
+def model_use(config: SearchConfig) -> str | None:
+    """What the search's networks are checked for (``autost.memory.USES``): ``None`` without data,
+    where it only counts; with data what a scored candidate's network is checked for
+    (``autost.memory.scoring_use``), which covers the closed form's calibration too."""
+    if not config.dataset:
+        return None
+    return scoring_use(get_score(config.score).backward)
+
+
 def validate(config: SearchConfig) -> SearchSpace:
     """Every check that needs no search, so bad input fails before any work."""
     algorithm = ALGORITHMS.get(config.algorithm)
@@ -112,6 +122,7 @@ def validate(config: SearchConfig) -> SearchSpace:
     for flag, value in (("--param-limits MIN", c.param_min), ("--param-limits MAX", c.param_max)):
         finite(flag, value)
     space = SearchSpace.from_yaml(config.space)
+    check_space(space, config.geometry, config.batch_size, use=model_use(config))
     try:
         feasible = exact_flops_optimum(space, config.geometry, Constraints(c.param_min, c.param_max), keep=1)
     except NotAdditive:
