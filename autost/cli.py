@@ -1,12 +1,15 @@
 """Command-line interface: parses arguments and calls library functions.
 
-Every subcommand turns bad input into one line on stderr and exit status 2, and Ctrl-C into
-one line and exit status 130 (128 + SIGINT, the shell's convention).
+Every subcommand turns bad input into one line on stderr and exit status 2 (argparse's own
+usage errors included), an operating-system error (a full disk, a path too long) into one line
+and exit status 1, and Ctrl-C into one line and exit status 130 (128 + SIGINT, the shell's
+convention).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from autost.commands import (correlate, energy, import_model, pipeline, profile, report, sample, search, supernet,
                              train)
@@ -21,8 +24,15 @@ from autost.threads import apply_threads
 COMMANDS = (pipeline, search, train, energy, report, profile, sample, correlate, supernet, import_model)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line (the usage itself is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="run.py",
         description="AutoST: training-free search for energy-efficient spiking transformers.",
         epilog="Typical use: run.py pipeline --config configs/demo.yaml (search, train, energy, report on the "
@@ -38,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "cores free to this process; see docs/reliability.md)")
         add_options(p, EVERY_COMMAND)
     return parser
+
+
+def os_error(err: OSError) -> str:
+    """An operating-system error as one line: what failed, on which file."""
+    reason = err.strerror or type(err).__name__
+    return f"{err.filename}: {reason}" if err.filename else reason
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,3 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"error: {os_error(err)}", file=sys.stderr)
+        return 1

@@ -35,7 +35,7 @@ from autost.fingerprint import refuse_changes
 from autost.geometry import resolve_geometry
 from autost.io import atomic_write_json
 from autost.options import Option, at_least, read
-from autost.rundir import claim
+from autost.rundir import claim, out_exists
 from autost.search.runner import SearchConfig
 from autost.space import SearchSpace
 from autost.train import TrainConfig
@@ -163,7 +163,7 @@ def run_pipeline(config: dict, out: Path, *, resume: bool = False, data_root: st
     check_data(config, data_root)
     plan = stages(config, data_root)  # bad options fail here, before the output folder is touched
     out = Path(out)
-    if out.exists() and out.is_dir() and any(out.iterdir()) and not resume:
+    if out_exists(out) and out.is_dir() and any(out.iterdir()) and not resume:
         raise UsageError(f"{out} already holds a pipeline run; pass --resume to continue it or choose another --out")
     with claim(out) as out:
         return _run(config, plan, out, resume, log)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from autost.arch import Arch
 from autost.batches import real_batch
+from autost.commands.arguments import out_folder
 from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
 from autost.memory import check_fits
@@ -72,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, help="dataset for the real batch")
     p.add_argument("--data-root", type=Path, help="folder holding real datasets (not needed for digits/ndigits; fashion-mnist/nfashion default to /usr/share/datasets where Debian's dataset-fashion-mnist is installed)")
     p.add_argument("--checkpoint", type=Path, help="best.pt or last.pt of `run.py train` (default: at init)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=out_folder, required=True, help="output folder")
     p.add_argument("--time-steps", type=int, default=4, help="time steps T (default 4; match the training run)")
     p.add_argument("--batch-size", type=int, default=64, help="test samples in the batch (default 64)")
     p.add_argument("--seed", type=int, default=0, help="seed of the batch and of the init weights (default 0)")

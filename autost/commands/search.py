@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from autost.arch import Arch
-from autost.commands.arguments import add_options, mapping
+from autost.commands.arguments import add_options, mapping, out_folder
 from autost.commands.energy import add_energy_model_argument
 from autost.commands.profile import add_geometry_arguments
 from autost.configs import SEARCH, SEARCH_RUN, read_search, search_config
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "OUT/history.csv and OUT/top/NN.yaml; a killed run continues with --resume.")
     p.add_argument("--space", type=Path, required=True, help="search space YAML (AutoST SEARCH_SPACE format)")
     add_geometry_arguments(p)
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=out_folder, required=True, help="output folder")
     add_search_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue the search checkpointed in OUT")
     p.set_defaults(func=run)
