@@ -310,13 +310,28 @@ class _Run:
                             f"after epoch {epoch}")
 
     def save(self, last_path: Path, best_path: Path) -> None:
-        """Checkpoint the finished epoch into ``last_path``, and into ``best_path`` if it is the best."""
+        """Checkpoint the finished epoch into ``last_path``, then into ``best_path`` if it is the best.
+        last.pt first, so the most recent state survives a full disk or a kill between the two
+        writes; best.pt may then lag behind the best epoch that last.pt records, which is last.pt's
+        own, and a resume rewrites it from there (``restore_best``). A failed write (a full disk,
+        any OSError) is one line saying what each file still holds and how to go on."""
         payload = self.payload()
-        if self.history["best_epoch"] == self.epoch:
-            # best.pt first: a kill between the two writes leaves last.pt one epoch behind, and
-            # resuming redoes that epoch, so best.pt never lags behind what last.pt claims.
+        try:
+            save_checkpoint(last_path, payload)
+        except OSError as err:
+            kept = (f"{last_path.name} still holds epoch {self.epoch - 1}" if self.epoch > 1 and last_path.exists()
+                    else "no checkpoint was written before it")
+            raise TrainingError(f"cannot write {last_path} ({err.strerror}): epoch {self.epoch} was not saved and "
+                                f"{kept}; make room and rerun the same command plus --resume") from None
+        if self.history["best_epoch"] != self.epoch:
+            return
+        try:
             save_checkpoint(best_path, payload)
-        save_checkpoint(last_path, payload)
+        except OSError as err:
+            raise TrainingError(f"cannot write {best_path} ({err.strerror}): {last_path.name} holds epoch "
+                                f"{self.epoch}, the best so far, and {best_path.name} an earlier one; make room and "
+                                f"rerun the same command plus --resume, which rewrites {best_path.name} from "
+                                f"{last_path.name}") from None
 
     def restore(self, data: dict[str, Any], path: Path) -> None:
         try:
@@ -343,6 +358,21 @@ class _Run:
         for group in self.optimizer.param_groups:
             group["initial_lr"], group["lr"] = lr, lr * factor
         self.history["lr_changes"].append({"after_epoch": self.epoch, "from": old, "to": lr})
+
+
+def restore_best(data: dict[str, Any], best_path: Path, log: Callable[[str], None]) -> None:
+    """Rewrite ``best_path`` from a resumed ``last.pt`` (``data``) whose own epoch is the best one
+    but which ``best_path`` does not hold: a session stopped between an epoch's two writes."""
+    if data["history"]["best_epoch"] != data["epoch"]:
+        return
+    try:
+        if best_path.exists() and load_checkpoint(best_path)["epoch"] == data["epoch"]:
+            return
+    except CheckpointError:
+        pass  # a damaged best.pt is rewritten too
+    save_checkpoint(best_path, {key: value for key, value in data.items() if key != "format"})
+    log(f"{best_path}: rewritten from {LAST} (epoch {data['epoch']}, the best; the last session stopped before "
+        "writing it)")
 
 
 def lif_implementation(device: torch.device) -> str:
@@ -470,6 +500,8 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
                          must_match=must_match)
         require_finite(data, last_path)
         run.restore(data, last_path)
+        if group.is_main:
+            restore_best(data, best_path, say)
         say(f"{out_dir}: resuming after epoch {run.epoch} of {config.epochs}")
         if config.change_lr and data["settings"]["lr"] != config.lr:
             run.change_lr(config.lr)
@@ -504,5 +536,10 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
     test_loader = make_loader(splits["test"], config, device, shuffle_seed=None)
     metrics = _metrics(run, geometry, device, _final(run, best_path, test_loader, device))
     if group.is_main:
-        atomic_write_json(out_dir / METRICS, metrics)
+        try:
+            atomic_write_json(out_dir / METRICS, metrics)
+        except OSError as err:
+            raise TrainingError(f"cannot write {out_dir / METRICS} ({err.strerror}): the training is complete in "
+                                f"{LAST} and {BEST}; make room and rerun the same command plus --resume, which only "
+                                "evaluates it again") from None
     return metrics

@@ -167,6 +167,53 @@ def test_resume_refuses_a_non_finite_last_checkpoint(diverged, tmp_path, capsys)
     assert "NaN or infinite" in error_line(capsys)
 
 
+# --- a full disk while saving -------------------------------------------------------------------
+
+def disk_full_on(monkeypatch, failing_call: int):
+    """torch.save into a full disk from its ``failing_call``-th call on (1-based), as a full disk
+    fails a Python file write; every epoch is the best so far, so each writes last.pt then best.pt."""
+    real_save, calls = torch.save, {"n": 0}
+
+    def save(obj, f, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] >= failing_call:
+            raise OSError(28, "No space left on device")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr("autost.io.torch.save", save)
+    accuracy = iter(range(1, 100))
+    monkeypatch.setattr("autost.train.evaluate", lambda *args, **kwargs: next(accuracy) / 100)
+
+
+def test_a_full_disk_while_saving_last_pt_names_what_was_kept_and_resumes(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        disk_full_on(patch, failing_call=3)  # epoch 2's last.pt
+        assert cli.main(train_args(tmp_path, run, "--epochs", "2")) == 2
+    err = error_line(capsys)
+    assert f"cannot write {run / 'last.pt'} (No space left on device): epoch 2 was not saved" in err
+    assert "last.pt still holds epoch 1; make room and rerun the same command plus --resume" in err
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt"]  # no temporary file left
+    assert load_checkpoint(run / "last.pt")["epoch"] == 1
+    assert cli.main(train_args(tmp_path, run, "--epochs", "2", "--resume")) == 0
+    assert json.loads((run / "metrics.json").read_text())["epochs"][-1]["epoch"] == 2
+
+
+def test_last_pt_is_written_before_best_pt_and_a_resume_rewrites_a_lagging_best(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        disk_full_on(patch, failing_call=4)  # epoch 2's best.pt, after its last.pt
+        assert cli.main(train_args(tmp_path, run, "--epochs", "2")) == 2
+    err = error_line(capsys)
+    assert f"cannot write {run / 'best.pt'}" in err and "last.pt holds epoch 2, the best so far" in err
+    assert load_checkpoint(run / "last.pt")["epoch"] == 2 and load_checkpoint(run / "best.pt")["epoch"] == 1
+    assert cli.main(train_args(tmp_path, run, "--epochs", "2", "--resume")) == 0
+    assert "best.pt: rewritten from last.pt (epoch 2" in capsys.readouterr().err
+    best = load_checkpoint(run / "best.pt")
+    assert best["epoch"] == 2 and best["history"]["best_epoch"] == 2
+    assert json.loads((run / "metrics.json").read_text())["best_epoch"] == 2
+
+
 # --- one run per output folder ------------------------------------------------------------------
 
 def test_an_out_in_use_is_refused_by_every_writing_command(tmp_path, capsys):
