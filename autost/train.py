@@ -157,7 +157,12 @@ class TrainConfig:
 
 
 class _Diverged(Exception):
-    """Raised inside an epoch; ``train`` turns it into a ``TrainingError`` that names the checkpoint kept."""
+    """Raised inside an epoch; ``train`` turns it into a ``TrainingError`` that names the checkpoint kept.
+    ``before_step``: the loss was non-finite before the epoch's first optimizer step."""
+
+    def __init__(self, message: str, *, before_step: bool = False):
+        super().__init__(message)
+        self.before_step = before_step
 
 
 def pick_device(config: TrainConfig) -> torch.device:
@@ -240,7 +245,8 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
             loss = F.cross_entropy(logits.float(), target, label_smoothing=config.label_smoothing)
             value = loss.item()
             if not math.isfinite(value):
-                raise _Diverged(f"loss is {value} at epoch {epoch}, step {step} of {len(loader)}")
+                raise _Diverged(f"loss is {value} at epoch {epoch}, step {step} of {len(loader)}",
+                                before_step=step == 1)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             lr = optimizer.param_groups[0]["lr"]
@@ -457,9 +463,13 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
         return _train(arch, config, out, group, stop_after_epoch, log)
 
 
-def _diverged(err: _Diverged, run: _Run, last_path: Path, best_path: Path) -> TrainingError:
-    """The one-line stop after a divergence: what diverged, what the checkpoints hold, how to go on."""
+def _diverged(err: _Diverged, run: _Run, last_path: Path, best_path: Path, first_of_session: bool) -> TrainingError:
+    """The one-line stop after a divergence: what diverged, what the checkpoints hold, how to go on.
+    A loss that is non-finite before the session's first step comes from the weights it started
+    with, whatever the learning rate: resuming them at a lower --lr cannot help."""
     lr = run.config.lr
+    if err.before_step and first_of_session:
+        return _diverged_from_the_start(err, run, last_path, best_path)
     if not run.epoch:
         return TrainingError(f"training diverged: {err}; stopped before any checkpoint was written; "
                              f"rerun with a lower --lr (below {lr:g})")
@@ -467,6 +477,19 @@ def _diverged(err: _Diverged, run: _Run, last_path: Path, best_path: Path) -> Tr
         f"training diverged: {err}; stopped: {last_path} holds the finite weights of epoch {run.epoch} and "
         f"{best_path.name} those of epoch {run.history['best_epoch']}; to go on from there with a lower rate, "
         f"rerun the same command plus --resume --lr X (X below {lr:g}; metrics.json records the change)")
+
+
+def _diverged_from_the_start(err: _Diverged, run: _Run, last_path: Path, best_path: Path) -> TrainingError:
+    if not run.epoch:
+        return TrainingError(f"training diverged: {err}, before any optimizer step: the freshly initialized network "
+                             "already gives a non-finite loss, so no --lr can help; check the data and the "
+                             "architecture (its TAU and THRESHOLD)")
+    best = run.history["best_epoch"]
+    earlier = (f", or copy {best_path.name} (epoch {best}) over {last_path.name} and rerun with --resume --lr X"
+               if best is not None and best < run.epoch else "")
+    return TrainingError(f"training diverged: {err}, before any optimizer step: the finite weights in {last_path} "
+                         f"(epoch {run.epoch}) already give a non-finite loss, so resuming them at a lower --lr "
+                         f"cannot help; start again into another --out with a lower --lr{earlier}")
 
 
 def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Group, stop_after_epoch: int | None,
@@ -509,7 +532,8 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
     elif config.resume:
         say(f"{out_dir}: no {LAST} to resume from; starting from scratch")
     val_loader = make_loader(splits["val"], config, device, shuffle_seed=None)
-    for epoch in range(run.epoch + 1, config.epochs + 1):
+    first_epoch = run.epoch + 1
+    for epoch in range(first_epoch, config.epochs + 1):
         start = time.perf_counter()
         if group.active:
             train_loader = distributed.shard_loader(splits["train"], config.batch_size, epoch_seed(config.seed, epoch),
@@ -522,7 +546,7 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
                                         device, epoch, group, augment)
             run.check_finite(epoch)
         except _Diverged as err:
-            raise _diverged(err, run, last_path, best_path) from None
+            raise _diverged(err, run, last_path, best_path, epoch == first_epoch) from None
         val_acc = evaluate(run.model, val_loader, device, config.amp)
         run.end_epoch({"epoch": epoch, "train_loss": loss, "train_acc": acc, "val_acc": val_acc, "lr": lr,
                        "threads": current_threads(), "time_s": time.perf_counter() - start})

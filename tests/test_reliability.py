@@ -142,6 +142,25 @@ def test_resume_without_lr_keeps_refusing_a_changed_rate(diverged, tmp_path, cap
     assert "lr changed from 0.05 to 0.002" in error_line(capsys)
 
 
+def nan_loss(monkeypatch):
+    """Every loss NaN from now on, whatever the weights and the learning rate."""
+    real = torch.nn.functional.cross_entropy
+    monkeypatch.setattr("autost.train.F.cross_entropy", lambda *a, **k: real(*a, **k) * float("nan"))
+
+
+def test_weights_that_give_nan_before_any_step_are_not_sent_back_with_a_lower_lr(diverged, tmp_path, capsys,
+                                                                                   monkeypatch):
+    """A loss that is NaN on the session's first batch comes from the weights it starts from: no --lr helps."""
+    run = shutil.copytree(diverged[0] / "run", tmp_path / "run")
+    nan_loss(monkeypatch)
+    assert cli.main(train_args(tmp_path, run, "--epochs", "3", "--resume", "--lr", "0.0001")) == 2
+    err = error_line(capsys)
+    assert "before any optimizer step" in err and f"{run / 'last.pt'} (epoch 1) already give a non-finite loss" in err
+    assert "start again into another --out with a lower --lr" in err and "--resume --lr" not in err
+    assert cli.main(train_args(tmp_path, tmp_path / "fresh", "--epochs", "1")) == 2
+    assert "the freshly initialized network already gives a non-finite loss, so no --lr can help" in error_line(capsys)
+
+
 def poisoned_checkpoint(diverged, tmp_path):
     data = load_checkpoint(diverged[0] / "run" / "best.pt")
     next(v for v in data["model"].values() if v.is_floating_point()).view(-1)[0] = float("nan")
