@@ -24,6 +24,8 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_json(out / "energy_models.json", data.comparison)
     page = write_report(data, out)
     print(f"report: {page} (and report.md beside it)")
+    for line in data.missing:
+        print(f"  not in the report: {line}")
     return 0
 
 
