@@ -7,6 +7,7 @@ so loading one never runs pickled code.
 from __future__ import annotations
 
 import random
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -81,7 +82,11 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     """Read a checkpoint written by ``save_checkpoint``; anything else is a ``CheckpointError``."""
     path = Path(path)
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            # a raw pickle (not torch.save's) makes torch warn about its protocol before refusing
+            # it: the refusal below says all there is to say, on one line
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            data = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as err:  # torch raises many types for a damaged file; all mean "unreadable"
