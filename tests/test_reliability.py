@@ -6,6 +6,7 @@ bad numbers and files, the memory guard and the thread choice.
 import dataclasses
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -231,6 +232,24 @@ def test_last_pt_is_written_before_best_pt_and_a_resume_rewrites_a_lagging_best(
     best = load_checkpoint(run / "best.pt")
     assert best["epoch"] == 2 and best["history"]["best_epoch"] == 2
     assert json.loads((run / "metrics.json").read_text())["best_epoch"] == 2
+
+
+def test_a_real_full_disk_during_train_is_one_line_and_leaves_no_temporary_file(tmp_path):
+    """torch.save's own failure on a full disk, through the real path: a file-size limit makes every
+    write beyond 100 kB fail as a full disk does (the tiny model's checkpoint is about 250 kB)."""
+    def full_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, str(ROOT / "run.py"), *train_args(tmp_path, out, "--epochs", "1")],
+                          env=ENV, capture_output=True, text=True, timeout=120, preexec_fn=full_disk)
+    err = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert err[-1] == (f"error: cannot write {out / 'last.pt'} (File too large): epoch 1 was not saved and no "
+                       "checkpoint was written before it; make room and rerun the same command plus --resume")
+    assert all(line.startswith(f"{out}: ") for line in err[:-1]), err  # the run's own progress line
+    assert not out.exists()  # no temporary file left, so the folder this run created went too
 
 
 # --- one run per output folder ------------------------------------------------------------------

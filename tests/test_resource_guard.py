@@ -11,7 +11,7 @@ import pytest
 import torch
 from spikingjelly.activation_based import neuron
 
-from autost import memory
+from autost import cli, memory
 from autost.arch import Arch
 from autost.blocks import attention_names
 from autost.errors import BadInput, UsageError
@@ -120,6 +120,16 @@ def test_a_depth_too_deep_to_count_is_refused_before_any_sampling():
     space = SearchSpace((2,), (1,), (10 ** 9,), (32,), name="deep.yaml")
     with pytest.raises(UsageError, match=r"deep.yaml: DEPTH 1,000,000,000 is beyond what can be counted"):
         memory.check_space(space, DIGITS, 1, use=None)
+
+
+def test_sample_prints_a_space_beyond_python_s_4300_digits(tmp_path, capsys):
+    """A 10000-block space has 6^20000 architectures: Python refuses to write such an int."""
+    space = tmp_path / "deep.yaml"
+    space.write_text("SEARCH_SPACE: {MLP_RATIO: [2, 3, 4], NUM_HEADS: [1, 2], DEPTH: [10000], EMBED_DIM: [32]}\n")
+    assert cli.main(["sample", "--space", str(space), "--n", "1"]) == 0
+    head, arch = capsys.readouterr().out.splitlines()
+    assert head == f"{space}: about 10^7781 architectures (sizes for 1x16x16 input, T 4, 10 classes)"
+    assert arch.split()[0] == "d10000-D32" and "M params" in arch
 
 
 def test_counts_of_any_size_print():
