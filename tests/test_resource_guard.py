@@ -116,6 +116,32 @@ def test_a_space_is_checked_through_its_largest_architecture():
         memory.check_space(space, DIGITS, 32, use=None)  # counting needs no model
 
 
+def _search_json(arch: Arch) -> dict:
+    candidate = {"arch": arch.to_dict()["RETRAIN"], "params": 1, "macs": 1, "energy_mj": None, "score": 1.0}
+    return {"dataset": "digits", "algorithm": "random", "candidates": [candidate], "pareto": None,
+            "settings": {"geometry": vars(DIGITS), "batch_size": 4, "seed": 0, "top_k": 1, "constraints": {}}}
+
+
+@pytest.mark.parametrize("path", ["calibration", "measure", "compare"])
+def test_the_library_paths_that_build_models_go_through_the_guard(path, monkeypatch):
+    """The closed form's calibration, the pipeline's energy step and report --compare, below the CLI."""
+    from energy.closed_form import calibrate
+    from energy.compare import compare_searches
+    from energy.measure import measure_energy
+
+    built = []
+    monkeypatch.setattr("energy.closed_form.build_model", lambda *a, **k: built.append(1))
+    monkeypatch.setattr("energy.measure.build_model", lambda *a, **k: built.append(1))
+    monkeypatch.setattr("energy.compare.build_model", lambda *a, **k: built.append(1))
+    arch, batch = Arch(2, 32, (2, 2), (2, 2)), torch.rand(4, 1, 16, 16)
+    run = {"calibration": lambda: calibrate([arch], DIGITS, batch, seed=0),
+           "measure": lambda: measure_energy(arch, DIGITS, batch),
+           "compare": lambda: compare_searches(_search_json(arch), _search_json(arch))}[path]
+    with memory.memory_limit(10 ** 6), pytest.raises(UsageError, match="but --max-memory allows 1 MB"):
+        run()
+    assert not built
+
+
 def test_a_depth_too_deep_to_count_is_refused_before_any_sampling():
     space = SearchSpace((2,), (1,), (10 ** 9,), (32,), name="deep.yaml")
     with pytest.raises(UsageError, match=r"deep.yaml: DEPTH 1,000,000,000 is beyond what can be counted"):
