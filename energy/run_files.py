@@ -6,7 +6,8 @@ one is checked before the report touches it: a field that is missing or of the w
 file and the field, not a traceback halfway through the plots.
 
 A spec is a leaf (a function returning what the value should have been, or ``None`` when it is
-fine), a ``Record`` (a mapping with required and optional keys), a ``ListOf`` or a ``MapOf``.
+fine), a ``Record`` (a mapping with required and optional keys), a ``ListOf``, a ``MapOf`` or an
+``OrNone`` (the spec, or null).
 """
 from __future__ import annotations
 
@@ -40,7 +41,12 @@ class MapOf:
     item: "Spec"
 
 
-Spec = Union[Leaf, Record, ListOf, MapOf]
+@dataclass(frozen=True)
+class OrNone:
+    spec: "Spec"
+
+
+Spec = Union[Leaf, Record, ListOf, MapOf, OrNone]
 
 
 class _Wrong(Exception):
@@ -91,12 +97,11 @@ def model(value: Any) -> str | None:
     return None if isinstance(value, str) and value in MODELS else f"an energy model ({', '.join(MODELS)})"
 
 
-def nullable(leaf: Leaf) -> Leaf:
-    return lambda value: None if value is None else leaf(value)
-
-
 def _check(value: Any, spec: Spec, where: str) -> None:
-    if isinstance(spec, Record):
+    if isinstance(spec, OrNone):
+        if value is not None:
+            _check(value, spec.spec, where)
+    elif isinstance(spec, Record):
         if not isinstance(value, dict):
             raise _Wrong(where, "a mapping", value)
         for key, item in {**spec.required, **spec.optional}.items():
@@ -143,12 +148,12 @@ LAYER = Record({"name": text, "kind": text, "firing_rate": fraction, "energy_mj"
                {"compute_mj": energy, "memory_mj": energy})
 METRICS = Record({"arch": arch, "dataset": text, "params": count, "macs": count, "epochs": ListOf(EPOCH),
                   "test_acc": fraction, "energy_mj": energy},
-                 {"memory_mj": nullable(energy), "ann_mj": nullable(energy), "firing_rates": MapOf(fraction),
+                 {"memory_mj": OrNone(energy), "ann_mj": OrNone(energy), "firing_rates": MapOf(fraction),
                   "energy_layers": ListOf(LAYER), "energy_model": model})
-CANDIDATE = Record({"arch": arch, "params": count, "macs": count, "energy_mj": nullable(energy), "score": number})
+CANDIDATE = Record({"arch": arch, "params": count, "macs": count, "energy_mj": OrNone(energy), "score": number})
 SEARCH = Record({"space": text, "algorithm": text, "score": text, "seed": number,
                  "settings": Record({}, {"top_k": count}), "candidates": ListOf(CANDIDATE), "elapsed_s": seconds},
-                {"energy_model": Record({}, {"name": model}), "pareto": ListOf(CANDIDATE)})
+                {"energy_model": Record({}, {"name": model}), "pareto": OrNone(ListOf(CANDIDATE))})
 INIT_ENERGY = Record({"init": Record({"energy_mj": energy})})
 
 
