@@ -4,7 +4,8 @@ run folder either: every one of these is refused before any work).
 
 Cases that need a process of their own run ``run.py`` in a subprocess with one thread: the deep
 and wide architectures (their peak RSS is measured: the resource guard must refuse them before
-anything is allocated) and a raw pickle as a checkpoint (torch warned at the C++ boundary). The
+anything is allocated) and a raw pickle as a checkpoint or a state dict (torch warned about its
+protocol on two lines before the refusal, and a warning shows as a real process prints it). The
 others call the CLI's ``main`` in this process, which is faster; a Python warning there, which a
 real run would print, counts as a line.
 """
@@ -113,6 +114,8 @@ CASES = {
                             "--max-memory", "2G"), f"its largest architecture d{DEEP}-D32: training needs", True),
     "energy-raw-pickle": Case(("energy", "--arch", "{tiny}", "--dataset", "digits", "--checkpoint", "{raw_pickle}",
                                "--out", "out"), "not a readable checkpoint (UnpicklingError)", True),
+    "import-raw-pickle": Case(("import", "--spikingjelly", "spikformer_cifar10", "--dataset", "cifar10",
+                               "--checkpoint", "{raw_pickle}", "--out", "out"), "not a readable state dict", True),
     # TAU 1: SpikingJelly's LIF asserts tau > 1
     "train-tau1": Case(("train", "--arch", "{tau1}", "--dataset", "digits", "--out", "out"),
                        "TAU must be greater than 1 (SpikingJelly's LIF requires tau > 1), got 1"),
@@ -133,6 +136,8 @@ CASES = {
     # odd paths
     "train-out-empty": Case(("train", "--arch", "{tiny}", "--dataset", "digits", "--out", ""),
                             "argument --out: must be a non-empty path"),
+    "import-out-empty": Case(("import", "--spikingjelly", "spikformer_cifar10", "--dataset", "cifar10", "--out", ""),
+                             "argument --out: must be a non-empty path"),
     "energy-out-empty": Case(("energy", "--arch", "{tiny}", "--dataset", "digits", "--out", ""),
                              "argument --out: must be a non-empty path"),
     "train-out-long": Case(("train", "--arch", "{tiny}", "--dataset", "digits", "--out", LONG),
