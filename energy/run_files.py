@@ -148,8 +148,8 @@ LAYER = Record({"name": text, "kind": text, "firing_rate": fraction, "energy_mj"
                {"compute_mj": energy, "memory_mj": energy})
 METRICS = Record({"arch": arch, "dataset": text, "params": count, "macs": count, "epochs": ListOf(EPOCH),
                   "test_acc": fraction, "energy_mj": energy},
-                 {"memory_mj": OrNone(energy), "ann_mj": OrNone(energy), "firing_rates": MapOf(fraction),
-                  "energy_layers": ListOf(LAYER), "energy_model": model})
+                 {"memory_mj": OrNone(energy), "ann_mj": OrNone(energy), "ann_int8_mj": OrNone(energy),
+                  "firing_rates": MapOf(fraction), "energy_layers": ListOf(LAYER), "energy_model": model})
 CANDIDATE = Record({"arch": arch, "params": count, "macs": count, "energy_mj": OrNone(energy), "score": number})
 SEARCH = Record({"space": text, "algorithm": text, "score": text, "seed": number,
                  "settings": Record({}, {"top_k": count}), "candidates": ListOf(CANDIDATE), "elapsed_s": seconds},
