@@ -43,18 +43,18 @@ def test_the_neuron_count_is_every_lif_of_every_block_type(attention, geometry):
 
 
 PEAK = """
-import json, resource, sys
+import json, sys
 import torch
 from autost.arch import Arch
 from autost.model import build_model
 from autost.scores.codes import activation_scores
 from energy.estimate import estimate_energy
-def rss():
-    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmRSS"))
+def status(key):  # VmRSS now, VmHWM the peak (ru_maxrss would start at the parent's peak)
+    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key))
 use, depth = sys.argv[1], int(sys.argv[2])
 arch = Arch(depth, 32, (2,) * depth, (2,) * depth)
 x = torch.rand(16, 1, 16, 16)
-base = rss()
+base = status("VmRSS:")
 model = build_model(arch, in_channels=1, img_size=16, patch_size=4, num_classes=10, time_steps=4)
 if use == "forward":
     estimate_energy(model, x)
@@ -66,7 +66,7 @@ else:
         model(x).sum().backward()
         optimizer.step()
         optimizer.zero_grad()
-print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base))
+print(json.dumps(status("VmHWM:") - base))
 """
 
 
