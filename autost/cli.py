@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import Iterator, NoReturn
 
 from autost.commands import (correlate, energy, import_model, pipeline, profile, report, sample, search, supernet,
                              train)
@@ -42,12 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
-    for p in sub.choices.values():
+    for p in _leaves(parser):
         p.add_argument("--threads", type=int, metavar="N",
                        help=f"torch intra-op threads (default: ${THREADS_ENV}, else $OMP_NUM_THREADS, else the "
                             "cores free to this process; see docs/reliability.md)")
         add_options(p, EVERY_COMMAND)
     return parser
+
+
+def _leaves(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """The parsers that take a command's own options: each subcommand's, or for a command with
+    actions of its own (``supernet train``) each action's, where its options are written."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                nested = any(isinstance(a, argparse._SubParsersAction) for a in child._actions)
+                yield from _leaves(child) if nested else (child,)
 
 
 def os_error(err: OSError) -> str:

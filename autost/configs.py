@@ -166,7 +166,7 @@ MAX_MEMORY = Option(
     "max_memory", parse_size, metavar="SIZE",
     help="memory a run may take, e.g. 8G, 512M or 2GiB (default: what the machine has available now, free GPU "
          "memory on CUDA); an architecture whose closed-form estimate exceeds it is refused before anything is "
-         "allocated (README, Reliability: resource guard)")
+         "allocated (docs/reliability.md: resource guard)")
 # Options of every subcommand, added to each parser by the CLI; a pipeline config section has none of them.
 EVERY_COMMAND = (MAX_MEMORY,)
 
