@@ -142,6 +142,21 @@ def test_the_library_paths_that_build_models_go_through_the_guard(path, monkeypa
     assert not built
 
 
+@pytest.mark.parametrize("dataset, score, energy, use", [
+    (None, "flops", "auto", None),  # counting only
+    ("digits", "flops", "auto", "forward"),  # the closed form's calibration
+    ("digits", "flops", "measure", "codes"),  # each candidate's network, for its energy
+    ("digits", "naswot", "auto", "codes"),  # NASWOT keeps every spike
+    ("digits", "synflow", "auto", "train"),  # a backward pass
+])
+def test_a_search_checks_its_space_for_what_it_will_run(dataset, score, energy, use):
+    from autost.search.runner import SearchConfig, model_use
+
+    config = SearchConfig(space=str(ROOT / "spaces" / "digits.yaml"), geometry=DIGITS, dataset=dataset, score=score,
+                          energy=energy)
+    assert model_use(config) == use
+
+
 def test_a_depth_too_deep_to_count_is_refused_before_any_sampling():
     space = SearchSpace((2,), (1,), (10 ** 9,), (32,), name="deep.yaml")
     with pytest.raises(UsageError, match=r"deep.yaml: DEPTH 1,000,000,000 is beyond what can be counted"):

@@ -93,11 +93,15 @@ def energy_method(config: SearchConfig) -> str | None:
 
 def model_use(config: SearchConfig) -> str | None:
     """What the search's networks are checked for (``autost.memory.USES``): ``None`` without data,
-    where it only counts; with data what a scored candidate's network is checked for
-    (``autost.memory.scoring_use``), which covers the closed form's calibration too."""
+    where it only counts; what each candidate's network is checked for where one is built (a score
+    that reads it, or energy measured by a forward pass: ``autost.memory.scoring_use``); else a
+    forward pass, the closed form's calibration."""
     if not config.dataset:
         return None
-    return scoring_use(get_score(config.score).backward)
+    score = get_score(config.score)
+    if score.backward or score.needs_data(config.lam) or energy_method(config) == "measure":
+        return scoring_use(score.backward)
+    return "forward"
 
 
 def validate(config: SearchConfig) -> SearchSpace:
