@@ -89,8 +89,8 @@ class Arch:
         if self.time_steps is not None and (isinstance(self.time_steps, bool) or not isinstance(self.time_steps, int)
                                             or self.time_steps < 1):
             raise ValueError(f"TIME_STEPS must be a positive integer, got {self.time_steps!r}")
-        if not math.isfinite(self.tau) or self.tau < 1:
-            raise ValueError(f"TAU must be a number of at least 1 (the LIF leaks 1/TAU a step), got {self.tau!r}")
+        if not math.isfinite(self.tau) or self.tau <= 1:
+            raise ValueError(f"TAU must be greater than 1 (SpikingJelly's LIF requires tau > 1), got {self.tau!r}")
         if not math.isfinite(self.threshold) or self.threshold <= 0:
             raise ValueError(f"THRESHOLD must be a positive number, got {self.threshold!r}")
         if self.shortcut not in SHORTCUTS:

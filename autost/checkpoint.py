@@ -7,6 +7,7 @@ so loading one never runs pickled code.
 from __future__ import annotations
 
 import random
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -77,11 +78,19 @@ def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> None:
     atomic_torch_save(path, {"format": FORMAT, **payload})
 
 
+def load_weights_only(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``, without the warning torch prints about a raw pickle's
+    protocol before it refuses the file: the caller's one-line refusal says all there is to say."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by ``save_checkpoint``; anything else is a ``CheckpointError``."""
     path = Path(path)
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        data = load_weights_only(path, map_location)
     except FileNotFoundError:
         raise
     except Exception as err:  # torch raises many types for a damaged file; all mean "unreadable"

@@ -1,24 +1,38 @@
 """Command-line interface: parses arguments and calls library functions.
 
-Every subcommand turns bad input into one line on stderr and exit status 2, and Ctrl-C into
-one line and exit status 130 (128 + SIGINT, the shell's convention).
+Every subcommand turns bad input into one line on stderr and exit status 2 (argparse's own
+usage errors included), an operating-system error (a full disk, a path too long) into one line
+and exit status 1, and Ctrl-C into one line and exit status 130 (128 + SIGINT, the shell's
+convention).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Iterator, NoReturn
 
 from autost.commands import (correlate, energy, import_model, pipeline, profile, report, sample, search, supernet,
                              train)
+from autost.commands.arguments import add_options
+from autost.configs import EVERY_COMMAND, MAX_MEMORY
 from autost.errors import UsageError
+from autost.memory import memory_limit
+from autost.options import convert
 from autost.threads import ENV as THREADS_ENV
 from autost.threads import apply_threads
 
 COMMANDS = (pipeline, search, train, energy, report, profile, sample, correlate, supernet, import_model)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line (the usage itself is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="run.py",
         description="AutoST: training-free search for energy-efficient spiking transformers.",
         epilog="Typical use: run.py pipeline --config configs/demo.yaml (search, train, energy, report on the "
@@ -28,18 +42,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
-    for p in sub.choices.values():
+    for p in _leaves(parser):
         p.add_argument("--threads", type=int, metavar="N",
                        help=f"torch intra-op threads (default: ${THREADS_ENV}, else $OMP_NUM_THREADS, else the "
                             "cores free to this process; see docs/reliability.md)")
+        add_options(p, EVERY_COMMAND)
     return parser
+
+
+def _leaves(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """The parsers that take a command's own options: each subcommand's, or for a command with
+    actions of its own (``supernet train``) each action's, where its options are written."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                nested = any(isinstance(a, argparse._SubParsersAction) for a in child._actions)
+                yield from _leaves(child) if nested else (child,)
+
+
+def os_error(err: OSError) -> str:
+    """An operating-system error as one line: what failed, on which file."""
+    reason = err.strerror or type(err).__name__
+    return f"{err.filename}: {reason}" if err.filename else reason
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         apply_threads(args.threads)
-        return args.func(args)
+        with memory_limit(convert(MAX_MEMORY, args.max_memory, None)):
+            return args.func(args)
     except KeyboardInterrupt:
         # Results are written atomically and checkpoints after each epoch or generation, so
         # nothing is half-written: say how to go on instead of printing a traceback.
@@ -53,3 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"error: {os_error(err)}", file=sys.stderr)
+        return 1

@@ -16,6 +16,7 @@ from autost import recipes
 from autost.backend import BACKENDS
 from autost.errors import BadInput
 from autost.geometry import resolve_geometry
+from autost.memory import parse_size
 from autost.options import Option, at_least, finite, fraction, non_negative, positive, read
 from autost.scores import ENSEMBLE, SCORES, score_help
 from autost.search.algorithms import ALGORITHMS
@@ -159,6 +160,15 @@ TRAIN_RUN = (
            help="with --from-search: one candidate per Ray task on the cluster at ADDR ('local' starts one; one GPU "
                 "per task when GPUs exist; --out must be on a shared file system)"),
 )
+
+
+MAX_MEMORY = Option(
+    "max_memory", parse_size, metavar="SIZE",
+    help="memory a run may take, e.g. 8G, 512M or 2GiB (default: what the machine has available now, free GPU "
+         "memory on CUDA); an architecture whose closed-form estimate exceeds it is refused before anything is "
+         "allocated (docs/reliability.md: resource guard)")
+# Options of every subcommand, added to each parser by the CLI; a pipeline config section has none of them.
+EVERY_COMMAND = (MAX_MEMORY,)
 
 
 def read_search(mapping: Mapping[str, Any], where: str | None = None) -> dict[str, Any]:

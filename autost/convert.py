@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from autost.arch import Arch
+from autost.checkpoint import load_weights_only
 from autost.errors import UsageError
 from autost.geometry import Geometry
 from autost.layers import ATTENTION_THRESHOLD_RATIO, SPIKE
@@ -183,7 +184,7 @@ def load_spikingjelly_weights(model: nn.Module, path: str) -> None:
     """A state dict saved from a SpikingJelly Spikformer (bare, or under ``model`` / ``state_dict``),
     read with ``weights_only=True``, into ``model``; a file that does not fit is one line."""
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = load_weights_only(path)
     except FileNotFoundError:
         raise
     except Exception as err:  # torch raises many types for a damaged or foreign file

@@ -36,6 +36,7 @@ from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
+from autost.memory import check_space
 from autost.model import NETWORK
 from autost.rundir import claim
 from autost.scores import ENSEMBLE, SCORES, Context
@@ -115,11 +116,14 @@ def validate(config: StudyConfig) -> SearchSpace:
         if not name.startswith(ENSEMBLE):
             raise UsageError(f"--ensemble {name}: name it as {ENSEMBLE}A+B, e.g. {ENSEMBLE}flops+zico")
         members(name)
-    train_config(config, resume=False)  # TrainConfig checks the training settings
+    training = train_config(config, resume=False)  # TrainConfig checks the training settings
     from datasets import check_available
 
     check_available(config.dataset, config.data_root)
-    return SearchSpace.from_yaml(config.space)
+    space = SearchSpace.from_yaml(config.space)
+    # every architecture runs a backward pass twice: grad-norm and synflow, then its training
+    check_space(space, geometry_of(config), max(config.batch_size, training.batch_size), use="train")
+    return space
 
 
 def geometry_of(config: StudyConfig) -> Geometry:

@@ -28,6 +28,11 @@ def _atomic(path: str | Path, write: Callable[[Path], None]) -> None:
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        # name the result it was for, not the temporary file (a failed write() names none); the
+        # same errno gives the same OSError subclass
+        raise OSError(err.errno, err.strerror, str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -42,4 +47,10 @@ def atomic_write_json(path: str | Path, data: Any) -> None:
 
 
 def atomic_torch_save(path: str | Path, obj: Any) -> None:
-    _atomic(path, lambda tmp: torch.save(obj, tmp))
+    def write(tmp: Path) -> None:
+        # through a Python file: a full disk is an OSError (ENOSPC) that says so, where torch's
+        # own file writer raises RuntimeError("[enforce fail at inline_container.cc] unexpected pos")
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+
+    _atomic(path, write)

@@ -35,7 +35,7 @@ from autost.fingerprint import refuse_changes
 from autost.geometry import resolve_geometry
 from autost.io import atomic_write_json
 from autost.options import Option, at_least, read
-from autost.rundir import claim
+from autost.rundir import claim, out_exists
 from autost.search.runner import SearchConfig
 from autost.space import SearchSpace
 from autost.train import TrainConfig
@@ -87,14 +87,23 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, dict]:
     """Read the pipeline YAML and apply ``section.key=value`` overrides (values parsed as YAML)."""
     path = Path(path)
     config = load_yaml(path, "pipeline config") or {}
-    if not isinstance(config, dict) or any(k not in SECTIONS for k in config):
+    if not isinstance(config, dict):
         raise UsageError(f"{path}: expected a mapping with the sections {', '.join(SECTIONS)}")
+    unknown = [str(k) for k in config if k not in SECTIONS]
+    if unknown:
+        raise UsageError(f"{path}: unknown section {unknown[0]!r}; the sections are {', '.join(SECTIONS)}")
+    for name in SECTIONS:
+        if not isinstance(config.get(name) or {}, dict):
+            raise UsageError(f"{path}: section {name} must be a mapping of its options, got {config[name]!r}")
     config = {name: dict(config.get(name) or {}) for name in SECTIONS}
     for item in overrides:
         key, sep, value = item.partition("=")
         section, dot, option = key.partition(".")
         if not sep or not dot or section not in SECTIONS:
             raise UsageError(f"--set takes SECTION.KEY=VALUE with SECTION one of {', '.join(SECTIONS)}, got {item!r}")
+        if "." in option:
+            raise UsageError(f"--set {key}: nested keys cannot be set, only a section's own keys; edit "
+                             f"{section}.{option.split('.')[0]} in {path}")
         config[section][option.replace("-", "_")] = parse_yaml(value, f"--set {item}")
     if not config["search"].get("space"):
         raise UsageError(f"{path}: search.space is required")
@@ -106,8 +115,10 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, dict]:
 def _own_keys(section: str, mapping: Mapping[str, Any]) -> None:
     """Keys of a subcommand that a pipeline section may not set."""
     keys = {str(k).replace("-", "_") for k in mapping}
-    if "threads" in keys:
-        raise UsageError(f"{section}.threads is not a config key; pass --threads to run.py pipeline")
+    for key in ("threads", "max_memory"):  # options of the process, not of a stage
+        if key in keys:
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(f"{section}.{key} is not a config key; pass {flag} to run.py pipeline")
     clash = sorted(keys & set(SET_BY_PIPELINE))
     if clash:
         raise UsageError(f"{section}.{clash[0]} is set by the pipeline; remove it from the config")
@@ -163,7 +174,7 @@ def run_pipeline(config: dict, out: Path, *, resume: bool = False, data_root: st
     check_data(config, data_root)
     plan = stages(config, data_root)  # bad options fail here, before the output folder is touched
     out = Path(out)
-    if out.exists() and out.is_dir() and any(out.iterdir()) and not resume:
+    if out_exists(out) and out.is_dir() and any(out.iterdir()) and not resume:
         raise UsageError(f"{out} already holds a pipeline run; pass --resume to continue it or choose another --out")
     with claim(out) as out:
         return _run(config, plan, out, resume, log)

@@ -20,10 +20,27 @@ from typing import Iterator
 from autost.errors import UsageError
 
 
+def _unusable(out: Path, err: OSError) -> UsageError:
+    reason = os.strerror(err.errno) if err.errno else type(err).__name__
+    fix = "a shorter path" if err.errno == errno.ENAMETOOLONG else "a writable folder"
+    return UsageError(f"--out {out} cannot hold results ({reason}); choose {fix}")
+
+
+def out_exists(out: Path) -> bool:
+    """``out.exists()``, with a path the system cannot even look up (a name too long) a ``UsageError``."""
+    try:
+        return out.exists()
+    except OSError as err:
+        raise _unusable(out, err) from None
+
+
 def check_writable(out: str | Path) -> Path:
-    """Create ``out`` if needed and prove it takes files; anything else is a one-line ``UsageError``."""
+    """Create ``out`` if needed and prove it takes files; anything else is a one-line ``UsageError``.
+    An empty path is refused too: it would be the current folder."""
+    if not str(out).strip():
+        raise UsageError("--out must be a non-empty path (a folder for the results)")
     out = Path(out)
-    if out.exists() and not out.is_dir():
+    if out_exists(out) and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder; choose a folder for the results")
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -31,8 +48,7 @@ def check_writable(out: str | Path) -> Path:
         with tempfile.TemporaryFile(dir=out):
             pass
     except OSError as err:
-        reason = os.strerror(err.errno) if err.errno else type(err).__name__
-        raise UsageError(f"--out {out} cannot hold results ({reason}); choose a writable folder") from None
+        raise _unusable(out, err) from None
     return out
 
 
@@ -41,7 +57,7 @@ def claim(out: str | Path) -> Iterator[Path]:
     """Hold ``out`` for the duration of the ``with`` block (see the module docstring). A folder
     this call created is removed again if the run fails while it is still empty (bad input
     found after the claim leaves nothing behind)."""
-    created = not Path(out).exists()
+    created = not out_exists(Path(out))
     out = check_writable(out)
     fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
     try:

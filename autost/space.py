@@ -244,7 +244,8 @@ class SearchSpace:
 
 def _optional_genes(space: Mapping[str, Any], name: str) -> dict[str, tuple]:
     """The optional genes of a SEARCH_SPACE mapping, checked: registered attention types (in the
-    file's order), positive integer time steps, taus of at least 1, positive thresholds and shortcuts."""
+    file's order), positive integer time steps, taus above 1 (SpikingJelly's LIF asserts tau > 1),
+    positive thresholds and shortcuts."""
     genes: dict[str, tuple] = {}
     if "ATTENTION" in space:
         choices = space["ATTENTION"]
@@ -262,15 +263,16 @@ def _optional_genes(space: Mapping[str, Any], name: str) -> dict[str, tuple]:
             raise ValueError(f"{name}: SEARCH_SPACE.SHORTCUT must be a non-empty list of {', '.join(SHORTCUTS)}, "
                              f"got {choices}")
         genes["shortcut"] = tuple(dict.fromkeys(choices))
-    rules = (("TIME_STEPS", "time_steps", (int,), 1, "positive integers"),
-             ("TAU", "tau", (int, float), 1, "numbers of at least 1"),
-             ("THRESHOLD", "threshold", (int, float), 0, "positive numbers"))
-    for key, field, kinds, low, kind in rules:
+    rules = (("TIME_STEPS", "time_steps", (int,), lambda c: c >= 1, "positive integers"),
+             ("TAU", "tau", (int, float), lambda c: c > 1,
+              "numbers greater than 1 (SpikingJelly's LIF requires tau > 1)"),
+             ("THRESHOLD", "threshold", (int, float), lambda c: c > 0, "positive numbers"))
+    for key, field, kinds, allowed, kind in rules:
         if key not in space:
             continue
         choices = space[key]
         if not isinstance(choices, list) or not choices or any(
-                isinstance(c, bool) or not isinstance(c, kinds) or not math.isfinite(c) or c < low or c == 0
+                isinstance(c, bool) or not isinstance(c, kinds) or not math.isfinite(c) or not allowed(c)
                 for c in choices):
             raise ValueError(f"{name}: SEARCH_SPACE.{key} must be a non-empty list of {kind}, got {choices}")
         genes[field] = tuple(sorted(set(choices)))

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from autost import memory
 from autost.arch import Arch
 from autost.errors import BadInput
 from autost.fingerprint import refuse_changes
@@ -161,6 +162,8 @@ def train_supernet(config: SupernetConfig, out: str | Path, *, resume: bool = Fa
     from datasets import check_available
 
     check_available(config.dataset, config.data_root)
+    # every step trains the space's largest network (and the supernet holds its weights)
+    memory.check_space(space, config.geometry(), config.batch_size, use="train")
     with claim(out) as out:
         return _train(config, space, out, resume, progress)
 

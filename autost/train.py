@@ -157,7 +157,12 @@ class TrainConfig:
 
 
 class _Diverged(Exception):
-    """Raised inside an epoch; ``train`` turns it into a ``TrainingError`` that names the checkpoint kept."""
+    """Raised inside an epoch; ``train`` turns it into a ``TrainingError`` that names the checkpoint kept.
+    ``before_step``: the loss was non-finite before the epoch's first optimizer step."""
+
+    def __init__(self, message: str, *, before_step: bool = False):
+        super().__init__(message)
+        self.before_step = before_step
 
 
 def pick_device(config: TrainConfig) -> torch.device:
@@ -240,7 +245,8 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
             loss = F.cross_entropy(logits.float(), target, label_smoothing=config.label_smoothing)
             value = loss.item()
             if not math.isfinite(value):
-                raise _Diverged(f"loss is {value} at epoch {epoch}, step {step} of {len(loader)}")
+                raise _Diverged(f"loss is {value} at epoch {epoch}, step {step} of {len(loader)}",
+                                before_step=step == 1)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             lr = optimizer.param_groups[0]["lr"]
@@ -310,13 +316,28 @@ class _Run:
                             f"after epoch {epoch}")
 
     def save(self, last_path: Path, best_path: Path) -> None:
-        """Checkpoint the finished epoch into ``last_path``, and into ``best_path`` if it is the best."""
+        """Checkpoint the finished epoch into ``last_path``, then into ``best_path`` if it is the best.
+        last.pt first, so the most recent state survives a full disk or a kill between the two
+        writes; best.pt may then lag behind the best epoch that last.pt records, which is last.pt's
+        own, and a resume rewrites it from there (``restore_best``). A failed write (a full disk,
+        any OSError) is one line saying what each file still holds and how to go on."""
         payload = self.payload()
-        if self.history["best_epoch"] == self.epoch:
-            # best.pt first: a kill between the two writes leaves last.pt one epoch behind, and
-            # resuming redoes that epoch, so best.pt never lags behind what last.pt claims.
+        try:
+            save_checkpoint(last_path, payload)
+        except OSError as err:
+            kept = (f"{last_path.name} still holds epoch {self.epoch - 1}" if self.epoch > 1 and last_path.exists()
+                    else "no checkpoint was written before it")
+            raise TrainingError(f"cannot write {last_path} ({err.strerror}): epoch {self.epoch} was not saved and "
+                                f"{kept}; make room and rerun the same command plus --resume") from None
+        if self.history["best_epoch"] != self.epoch:
+            return
+        try:
             save_checkpoint(best_path, payload)
-        save_checkpoint(last_path, payload)
+        except OSError as err:
+            raise TrainingError(f"cannot write {best_path} ({err.strerror}): {last_path.name} holds epoch "
+                                f"{self.epoch}, the best so far, and {best_path.name} an earlier one; make room and "
+                                f"rerun the same command plus --resume, which rewrites {best_path.name} from "
+                                f"{last_path.name}") from None
 
     def restore(self, data: dict[str, Any], path: Path) -> None:
         try:
@@ -343,6 +364,21 @@ class _Run:
         for group in self.optimizer.param_groups:
             group["initial_lr"], group["lr"] = lr, lr * factor
         self.history["lr_changes"].append({"after_epoch": self.epoch, "from": old, "to": lr})
+
+
+def restore_best(data: dict[str, Any], best_path: Path, log: Callable[[str], None]) -> None:
+    """Rewrite ``best_path`` from a resumed ``last.pt`` (``data``) whose own epoch is the best one
+    but which ``best_path`` does not hold: a session stopped between an epoch's two writes."""
+    if data["history"]["best_epoch"] != data["epoch"]:
+        return
+    try:
+        if best_path.exists() and load_checkpoint(best_path)["epoch"] == data["epoch"]:
+            return
+    except CheckpointError:
+        pass  # a damaged best.pt is rewritten too
+    save_checkpoint(best_path, {key: value for key, value in data.items() if key != "format"})
+    log(f"{best_path}: rewritten from {LAST} (epoch {data['epoch']}, the best; the last session stopped before "
+        "writing it)")
 
 
 def lif_implementation(device: torch.device) -> str:
@@ -427,9 +463,13 @@ def train(arch: Arch, config: TrainConfig, out_dir: str | Path, *, stop_after_ep
         return _train(arch, config, out, group, stop_after_epoch, log)
 
 
-def _diverged(err: _Diverged, run: _Run, last_path: Path, best_path: Path) -> TrainingError:
-    """The one-line stop after a divergence: what diverged, what the checkpoints hold, how to go on."""
+def _diverged(err: _Diverged, run: _Run, last_path: Path, best_path: Path, first_of_session: bool) -> TrainingError:
+    """The one-line stop after a divergence: what diverged, what the checkpoints hold, how to go on.
+    A loss that is non-finite before the session's first step comes from the weights it started
+    with, whatever the learning rate: resuming them at a lower --lr cannot help."""
     lr = run.config.lr
+    if err.before_step and first_of_session:
+        return _diverged_from_the_start(err, run, last_path, best_path)
     if not run.epoch:
         return TrainingError(f"training diverged: {err}; stopped before any checkpoint was written; "
                              f"rerun with a lower --lr (below {lr:g})")
@@ -437,6 +477,19 @@ def _diverged(err: _Diverged, run: _Run, last_path: Path, best_path: Path) -> Tr
         f"training diverged: {err}; stopped: {last_path} holds the finite weights of epoch {run.epoch} and "
         f"{best_path.name} those of epoch {run.history['best_epoch']}; to go on from there with a lower rate, "
         f"rerun the same command plus --resume --lr X (X below {lr:g}; metrics.json records the change)")
+
+
+def _diverged_from_the_start(err: _Diverged, run: _Run, last_path: Path, best_path: Path) -> TrainingError:
+    if not run.epoch:
+        return TrainingError(f"training diverged: {err}, before any optimizer step: the freshly initialized network "
+                             "already gives a non-finite loss, so no --lr can help; check the data and the "
+                             "architecture (its TAU and THRESHOLD)")
+    best = run.history["best_epoch"]
+    earlier = (f", or copy {best_path.name} (epoch {best}) over {last_path.name} and rerun with --resume --lr X"
+               if best is not None and best < run.epoch else "")
+    return TrainingError(f"training diverged: {err}, before any optimizer step: the finite weights in {last_path} "
+                         f"(epoch {run.epoch}) already give a non-finite loss, so resuming them at a lower --lr "
+                         f"cannot help; start again into another --out with a lower --lr{earlier}")
 
 
 def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Group, stop_after_epoch: int | None,
@@ -448,7 +501,7 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
     device = distributed.device_for(group, pick_device(config))
     geometry = resolve_geometry(dataset=config.dataset, input_shape=None, num_classes=None, patch_size=None,
                                 time_steps=config.time_steps)
-    check_fits(arch, geometry, config.batch_size, training=True, device=device)
+    check_fits(arch, geometry, config.batch_size, use="train", device=device)
     splits = load_splits(config, geometry)
     steps_per_epoch = math.ceil(len(splits["train"]) / (config.batch_size * group.world_size))
     augment = make_augment(config.augmentation()[1], dataset_info(config.dataset).kind, geometry.num_classes,
@@ -470,6 +523,8 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
                          must_match=must_match)
         require_finite(data, last_path)
         run.restore(data, last_path)
+        if group.is_main:
+            restore_best(data, best_path, say)
         say(f"{out_dir}: resuming after epoch {run.epoch} of {config.epochs}")
         if config.change_lr and data["settings"]["lr"] != config.lr:
             run.change_lr(config.lr)
@@ -477,7 +532,8 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
     elif config.resume:
         say(f"{out_dir}: no {LAST} to resume from; starting from scratch")
     val_loader = make_loader(splits["val"], config, device, shuffle_seed=None)
-    for epoch in range(run.epoch + 1, config.epochs + 1):
+    first_epoch = run.epoch + 1
+    for epoch in range(first_epoch, config.epochs + 1):
         start = time.perf_counter()
         if group.active:
             train_loader = distributed.shard_loader(splits["train"], config.batch_size, epoch_seed(config.seed, epoch),
@@ -490,7 +546,7 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
                                         device, epoch, group, augment)
             run.check_finite(epoch)
         except _Diverged as err:
-            raise _diverged(err, run, last_path, best_path) from None
+            raise _diverged(err, run, last_path, best_path, epoch == first_epoch) from None
         val_acc = evaluate(run.model, val_loader, device, config.amp)
         run.end_epoch({"epoch": epoch, "train_loss": loss, "train_acc": acc, "val_acc": val_acc, "lr": lr,
                        "threads": current_threads(), "time_s": time.perf_counter() - start})
@@ -504,5 +560,10 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
     test_loader = make_loader(splits["test"], config, device, shuffle_seed=None)
     metrics = _metrics(run, geometry, device, _final(run, best_path, test_loader, device))
     if group.is_main:
-        atomic_write_json(out_dir / METRICS, metrics)
+        try:
+            atomic_write_json(out_dir / METRICS, metrics)
+        except OSError as err:
+            raise TrainingError(f"cannot write {out_dir / METRICS} ({err.strerror}): the training is complete in "
+                                f"{LAST} and {BEST}; make room and rerun the same command plus --resume, which only "
+                                "evaluates it again") from None
     return metrics

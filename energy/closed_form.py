@@ -47,17 +47,18 @@ import re
 import sys
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Iterator
+from typing import Callable, Collection, Iterator
 
 import torch
 
 from autost.arch import Arch
 from autost.blocks import DEFAULT_ATTENTION
-from autost.cost import Part, block_part, head_part, layer_macs, layer_spike_ops, stem_part
+from autost.cost import Part, block_part, head_part, layer_macs, layer_spike_ops, lif_elements, stem_part
 from autost.layers import DEFAULT_SHORTCUT, SHORTCUTS, SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
 from autost.errors import UsageError
 from autost.geometry import Geometry
 from autost.io import atomic_write_json
+from autost.memory import check_fits
 from autost.model import build_model, token_grid
 from autost.seeding import arch_seed
 from autost.space import SearchSpace
@@ -239,6 +240,20 @@ class RateTable:
             self._found[(part, block)] = found
         return found
 
+    def check(self, positions: Collection[tuple[str, int]] = ()) -> None:
+        """Raise ``ValueError`` naming the first thing wrong with a table read from a file: a kind
+        other than MAC, AC or neuron, a rate that is not a fraction in [0, 1] (NaN included), or a
+        position of ``positions`` (what its calibration measures, ``expected_positions``) that it lacks."""
+        for (part, block), rate in sorted(self.layers.items()):
+            if rate.kind not in ("MAC", "AC", "neuron"):
+                raise ValueError(f"{part}@{block} has kind {rate.kind!r}, not MAC, AC or neuron")
+            if not 0 <= rate.rate <= 1:  # False for NaN too
+                raise ValueError(f"{part}@{block} has rate {rate.rate!r}, not a fraction in [0, 1]")
+        missing = sorted(set(positions) - set(self.layers))
+        if missing:
+            part, block = missing[0]
+            raise ValueError(f"it lacks {len(missing)} layer position(s) of its calibration ({part}@{block} first)")
+
     def to_dict(self) -> dict:
         return {"calibrated_on": list(self.calibrated_on), "batch": self.batch,
                 "rates": {f"{part}@{block}": vars(rate) for (part, block), rate in sorted(self.layers.items())}}
@@ -297,6 +312,14 @@ def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
     return archs
 
 
+def expected_positions(archs: list[Arch], geometry: Geometry) -> set[tuple[str, int]]:
+    """The positions that a calibration on ``archs`` measures, from the closed form's layer names
+    (no model built): every MAC layer, spike operation and LIF of every architecture."""
+    kwargs = geometry.model_kwargs()
+    return {position(name, arch) for arch in archs
+            for name in (*layer_macs(arch, **kwargs), *layer_spike_ops(arch, **kwargs), *lif_elements(arch, **kwargs))}
+
+
 def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, seed: int,
               step_batches: dict[int, torch.Tensor] | None = None) -> RateTable:
     """Measure every layer's input firing rate on ``batch`` for each of ``archs`` (weights seeded
@@ -310,9 +333,10 @@ def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, see
         entry[2] += 1
 
     for arch in archs:
+        inputs = (step_batches or {}).get(arch.steps(geometry.time_steps), batch)
+        check_fits(arch, geometry, len(inputs), use="forward")
         torch.manual_seed(arch_seed(seed, arch))
         model = build_model(arch, **geometry.model_kwargs())
-        inputs = (step_batches or {}).get(arch.steps(geometry.time_steps), batch)
         with output_rates(model) as fired:
             layers = estimate_energy(model, inputs).layers
         for layer in layers:
@@ -348,10 +372,12 @@ def table_key(space: SearchSpace, geometry: Geometry, dataset: str, seed: int, b
             "torch": torch.__version__.split("+")[0]}
 
 
-def cached_table(key: dict, compute: Callable[[], RateTable]) -> tuple[RateTable, str]:
+def cached_table(key: dict, compute: Callable[[], RateTable],
+                 positions: Collection[tuple[str, int]] = ()) -> tuple[RateTable, str]:
     """The table stored under ``key`` in the cache, else ``compute()`` stored there (atomically);
     with how it was obtained: ``"hit"``, ``"miss"`` or ``"recomputed"`` (a corrupt or mismatched
-    file, replaced after a one-line warning on stderr)."""
+    file, or one that fails ``RateTable.check`` for ``positions``, replaced after a one-line
+    warning on stderr)."""
     path = cache_dir(CACHE_SUB) / f"{digest(json.dumps(key, sort_keys=True))}.json"
     how = "miss"
     if path.exists():
@@ -359,7 +385,9 @@ def cached_table(key: dict, compute: Callable[[], RateTable]) -> tuple[RateTable
             data = json.loads(path.read_text())
             if data["key"] != json.loads(json.dumps(key)):
                 raise ValueError("its key differs")
-            return RateTable.from_dict(data["table"]), "hit"
+            table = RateTable.from_dict(data["table"])
+            table.check(positions)
+            return table, "hit"
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             print(f"warning: {path} is not a readable rate table ({err}); calibrating again", file=sys.stderr)
             how = "recomputed"

@@ -14,6 +14,7 @@ from autost.arch import Arch
 from autost.batches import real_batch
 from autost.errors import UsageError
 from autost.geometry import Geometry
+from autost.memory import check_fits
 from autost.model import build_model
 from autost.search.algorithms import ALGORITHMS
 from autost.seeding import arch_seed
@@ -57,6 +58,7 @@ def compare_searches(search_a: dict, search_b: dict, *, data_root: str | None = 
     rows = []
     for key, (c, run) in origin.items():
         arch = Arch.from_dict(c["arch"])
+        check_fits(arch, geometry, len(batch), use="forward")
         energies = []
         for model in (model_a, model_b):
             torch.manual_seed(arch_seed(settings["seed"], arch))

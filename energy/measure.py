@@ -8,6 +8,7 @@ import torch
 from autost.arch import Arch
 from autost.checkpoint import CheckpointError, describe, load_weights
 from autost.geometry import Geometry
+from autost.memory import check_fits
 from autost.model import build_model
 from autost.seeding import arch_seed
 from energy.estimators import ModelEnergy, estimate
@@ -30,6 +31,7 @@ def measure_energy(arch: Arch, geometry: Geometry, batch: torch.Tensor, *, check
                    seed: int = 0, energy_model: str = DEFAULT_MODEL) -> ModelEnergy:
     """Init-time energy (weights seeded as the search seeds them) or, with ``checkpoint``,
     the trained network's energy, on ``batch``, under ``energy_model``."""
+    check_fits(arch, geometry, len(batch), use="forward")
     if checkpoint is not None:
         model = load_trained(arch, geometry, checkpoint)
     else:

@@ -10,19 +10,17 @@ candidates under both runs' energy models side by side (``energy.compare``).
 from __future__ import annotations
 
 import base64
-import csv
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autost.arch import Arch
-from autost.errors import UsageError
 from autost.io import atomic_write_text
-from autost.validate import load_json
 from energy import plots
 from energy.breakdown import by_layer_type
 from energy.compare import search_model
 from energy.models import DEFAULT_MODEL, get_model
+from energy.run_files import read_history, read_init_energy, read_metrics, read_search
 
 
 @dataclass
@@ -32,71 +30,63 @@ class RunData:
     trained: list[tuple[str, dict]] = field(default_factory=list)  # (label, metrics.json)
     init_energy: dict[str, float] = field(default_factory=dict)  # label -> init-time mJ (pipeline's energy step)
     comparison: dict | None = None  # energy.compare.compare_searches of this run's search and another's
-
-
-SEARCH_KEYS = ("space", "algorithm", "score", "seed", "settings", "candidates", "elapsed_s")
-CANDIDATE_KEYS = ("arch", "params", "macs", "energy_mj", "score")
-METRICS_KEYS = ("arch", "dataset", "params", "macs", "epochs", "test_acc", "energy_mj")
+    missing: list[str] = field(default_factory=list)  # what the report leaves out, and why
 
 
 def _first(*paths: Path) -> Path | None:
     return next((p for p in paths if p.is_file()), None)
 
 
-def _check_arch(path: Path, arch: object, where: str) -> None:
-    try:
-        Arch.from_dict(arch)
-    except ValueError as err:
-        raise UsageError(f"{path}: {where} is not a valid architecture ({err}); rerun the step that wrote it") from None
-
-
-def _read_search(path: Path) -> dict:
-    """search.json, checked for what the report reads, so a damaged file is one line naming it."""
-    data = load_json(path, "search result", SEARCH_KEYS)
-    candidates = data["candidates"]
-    if not isinstance(candidates, list) or not isinstance(data["settings"], dict):
-        raise UsageError(f"{path}: candidates must be a list and settings a mapping; rerun the search")
-    for i, c in enumerate(candidates):
-        missing = [k for k in CANDIDATE_KEYS if not isinstance(c, dict) or k not in c]
-        if missing:
-            raise UsageError(f"{path}: candidate {i} lacks {', '.join(missing)}; rerun the search")
-        _check_arch(path, c["arch"], f"candidate {i}'s arch")
-    return data
-
-
-def _read_metrics(path: Path) -> dict:
-    data = load_json(path, "training metrics", METRICS_KEYS)
-    _check_arch(path, data["arch"], "arch")
-    if not isinstance(data["epochs"], list):
-        raise UsageError(f"{path}: epochs must be a list; rerun the training")
-    return data
-
-
 def load_run(run_dir: str | Path) -> RunData:
-    """Find the search results and the trained metrics under ``run_dir``."""
+    """Find the search results and the trained metrics under ``run_dir``, each file checked for
+    the fields the report uses (``energy.run_files``), and note what is missing and why."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: run folder not found")
     data = RunData()
-    search = _first(run_dir / "search" / "search.json", run_dir / "search.json")
-    if search:
-        data.search = _read_search(search)
-        history = search.parent / "history.csv"
-        if history.is_file():
-            data.history = list(csv.DictReader(history.open()))
+    _load_search(run_dir, data)
     train_dir = run_dir / "train" if (run_dir / "train").is_dir() else run_dir
     for path in sorted(train_dir.rglob("metrics.json")):
         label = path.parent.relative_to(train_dir).as_posix()
-        data.trained.append((label if label != "." else "run", _read_metrics(path)))
+        data.trained.append((label if label != "." else "run", read_metrics(path)))
     for path in sorted((run_dir / "energy").rglob("*.json")):
         label = path.relative_to(run_dir / "energy").with_suffix("").as_posix()
-        init = load_json(path, "init-time energy", ("init",))["init"]
-        if not isinstance(init, dict) or "energy_mj" not in init:
-            raise UsageError(f"{path}: init.energy_mj is missing; rerun the pipeline's energy step")
-        data.init_energy[label] = init["energy_mj"]
+        data.init_energy[label] = read_init_energy(path)
     if data.search is None and not data.trained:
         raise FileNotFoundError(f"{run_dir}: no search.json and no metrics.json found; is this a run folder?")
+    data.missing += _missing_training(run_dir, train_dir, data)
     return data
+
+
+def _load_search(run_dir: Path, data: RunData) -> None:
+    search = _first(run_dir / "search" / "search.json", run_dir / "search.json")
+    if search is None:
+        data.missing.append(f"Search: no search.json in {run_dir} or {run_dir / 'search'} (no search ran into this "
+                            "folder, or it did not finish)")
+        return
+    data.search = read_search(search)
+    history = search.parent / "history.csv"
+    if history.is_file():
+        data.history = read_history(history)
+    else:
+        data.missing.append(f"Search progress: no {history} (the plot of scores per generation needs it)")
+
+
+def _missing_training(run_dir: Path, train_dir: Path, data: RunData) -> list[str]:
+    """What the report cannot show of the training, and why."""
+    missing = [f"Training of {path.parent}: it has {path.name} but no metrics.json, so it did not finish; rerun "
+               "it with --resume" for path in sorted(train_dir.rglob("last.pt"))
+               if not (path.parent / "metrics.json").is_file()]
+    if not data.trained:
+        missing.append(f"Training and trained energy: no metrics.json under {train_dir} (nothing trained into this "
+                       "folder)")
+    missing += [f"Energy of {label}: its metrics.json has no energy_layers (the energy per layer and per layer type)"
+                for label, metrics in data.trained if not metrics.get("energy_layers")]
+    if data.trained and not data.init_energy and (run_dir / "train").is_dir():
+        shown = "the search's own values are shown where it measured them" if data.search else "none is shown"
+        missing.append(f"Init-time energy of the trained networks: no {run_dir / 'energy'} (the pipeline's energy "
+                       f"step did not run); {shown}")
+    return missing
 
 
 def _fmt(value: float | None, spec: str = ".6g") -> str:
@@ -263,6 +253,7 @@ def _summary_lines(run: RunData) -> list[str]:
 
 
 SECTIONS = ("Search", "Energy", "Energy models compared", "Training")
+NOT_HERE = "Not in this report"
 
 
 def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -294,6 +285,8 @@ def write_report(run: RunData, out_dir: str | Path) -> Path:
             for t in section_tables:
                 md += [t.title, "", *_md_table(t.head, t.rows), ""]
             md += [f"![{caption}]({path.name})\n\n{caption}\n" for caption, path in entries]
+    if run.missing:
+        md += ["", f"## {NOT_HERE}", "", *[f"- {line}" for line in run.missing]]
     atomic_write_text(out / "report.md", "\n".join(md) + "\n")
 
     def img(path: Path, caption: str) -> str:
@@ -310,6 +303,9 @@ def write_report(run: RunData, out_dir: str | Path) -> Path:
             body.append(f"<h2>{html.escape(section)}</h2>")
             body += [f"<h3>{html.escape(t.title)}</h3>" + _html_table(t.head, t.rows) for t in section_tables]
             body += [img(path, caption) for caption, path in entries]
+    if run.missing:
+        body.append(f"<h2>{NOT_HERE}</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in run.missing)
+                    + "</ul>")
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
              "img{max-width:100%}figure{margin:1.5em 0}figcaption{color:#555;font-size:90%}"

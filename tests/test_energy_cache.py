@@ -78,6 +78,29 @@ def test_a_corrupt_cache_file_is_recomputed_with_a_one_line_warning(cache, capsy
     assert len(calls) == 4
 
 
+def test_a_cached_table_with_impossible_rates_or_missing_positions_is_recalibrated(cache, capsys):
+    """Valid JSON is not a valid table: NaN rates ended a search in a JSON error naming no file, and
+    rates of 5.0 made every candidate miss its energy limit."""
+    space = SearchSpace.from_yaml(DIGITS_SPACE)
+    first, _ = rate_table(CONFIG, space, _batch(CONFIG))
+    path = next(cache.glob("*.json"))
+    good = json.loads(path.read_text())
+    rates = good["table"]["rates"]
+    name = sorted(rates)[0]
+    for change, problem in ((lambda r: r[name].update(rate=float("nan")), "not a fraction in [0, 1]"),
+                            (lambda r: r[name].update(rate=5.0), "not a fraction in [0, 1]"),
+                            (lambda r: r[name].update(kind="DC"), "not MAC, AC or neuron"),
+                            (lambda r: r.pop(name), "lacks 1 layer position")):
+        bad = json.loads(json.dumps(good))
+        change(bad["table"]["rates"])
+        path.write_text(json.dumps(bad))
+        table, how = rate_table(CONFIG, space, _batch(CONFIG))
+        err = capsys.readouterr().err
+        assert (how, table) == ("recomputed", first)
+        assert err.count("\n") == 1 and str(path) in err and problem in err and "calibrating again" in err
+    assert rate_table(CONFIG, space, None) == (first, "hit")
+
+
 def test_default_search_uses_the_cached_closed_form_and_measure_forces_forward_passes(cache, tmp_path):
     first = run_search(CONFIG, tmp_path / "a", progress=False)
     second = run_search(CONFIG, tmp_path / "b", progress=False)

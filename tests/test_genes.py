@@ -55,7 +55,8 @@ def test_new_genes_round_trip_through_yaml(tmp_path):
     ({"ATTENTION": ["qk", "softmax"]}, "unknown attention type 'softmax'"),
     ({"TIME_STEPS": 0}, "TIME_STEPS must be a positive integer"),
     ({"TIME_STEPS": 2.5}, "TIME_STEPS must be an integer"),
-    ({"TAU": 0.5}, "TAU must be a number of at least 1"),
+    ({"TAU": 0.5}, "TAU must be greater than 1"),
+    ({"TAU": 1.0}, r"TAU must be greater than 1 \(SpikingJelly's LIF requires tau > 1\), got 1"),
     ({"THRESHOLD": -1}, "THRESHOLD must be a positive number"),
     ({"THRESHOLDS": 1}, "unknown key 'THRESHOLDS'"),
 ])
@@ -93,8 +94,9 @@ def test_spaces_read_write_and_keep_old_spaces_unchanged(tmp_path):
     assert rng_a.getstate() == rng_b.getstate()
     with pytest.raises(ValueError, match="SEARCH_SPACE.ATTENTION: unknown attention type 'mamba'"):
         _space(tmp_path, HYBRID.replace("sdsa", "mamba"))
-    with pytest.raises(ValueError, match="TAU must be a non-empty list of numbers of at least 1"):
-        _space(tmp_path, HYBRID.replace("TAU: [1.5, 2.0]", "TAU: [0.5]"))
+    for taus in ("[0.5]", "[1, 2.0]"):  # SpikingJelly's LIF asserts tau > 1: a TAU of 1 cannot be built
+        with pytest.raises(ValueError, match="TAU must be a non-empty list of numbers greater than 1"):
+            _space(tmp_path, HYBRID.replace("TAU: [1.5, 2.0]", f"TAU: {taus}"))
 
 
 def test_sampling_mutation_and_crossover_cover_the_new_genes_deterministically(tmp_path):

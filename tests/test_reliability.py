@@ -6,6 +6,7 @@ bad numbers and files, the memory guard and the thread choice.
 import dataclasses
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -142,6 +143,25 @@ def test_resume_without_lr_keeps_refusing_a_changed_rate(diverged, tmp_path, cap
     assert "lr changed from 0.05 to 0.002" in error_line(capsys)
 
 
+def nan_loss(monkeypatch):
+    """Every loss NaN from now on, whatever the weights and the learning rate."""
+    real = torch.nn.functional.cross_entropy
+    monkeypatch.setattr("autost.train.F.cross_entropy", lambda *a, **k: real(*a, **k) * float("nan"))
+
+
+def test_weights_that_give_nan_before_any_step_are_not_sent_back_with_a_lower_lr(diverged, tmp_path, capsys,
+                                                                                   monkeypatch):
+    """A loss that is NaN on the session's first batch comes from the weights it starts from: no --lr helps."""
+    run = shutil.copytree(diverged[0] / "run", tmp_path / "run")
+    nan_loss(monkeypatch)
+    assert cli.main(train_args(tmp_path, run, "--epochs", "3", "--resume", "--lr", "0.0001")) == 2
+    err = error_line(capsys)
+    assert "before any optimizer step" in err and f"{run / 'last.pt'} (epoch 1) already give a non-finite loss" in err
+    assert "start again into another --out with a lower --lr" in err and "--resume --lr" not in err
+    assert cli.main(train_args(tmp_path, tmp_path / "fresh", "--epochs", "1")) == 2
+    assert "the freshly initialized network already gives a non-finite loss, so no --lr can help" in error_line(capsys)
+
+
 def poisoned_checkpoint(diverged, tmp_path):
     data = load_checkpoint(diverged[0] / "run" / "best.pt")
     next(v for v in data["model"].values() if v.is_floating_point()).view(-1)[0] = float("nan")
@@ -165,6 +185,71 @@ def test_resume_refuses_a_non_finite_last_checkpoint(diverged, tmp_path, capsys)
     shutil.copy(poisoned_checkpoint(diverged, tmp_path), run / "last.pt")
     assert cli.main(train_args(tmp_path, run, "--epochs", "3", "--resume")) == 2
     assert "NaN or infinite" in error_line(capsys)
+
+
+# --- a full disk while saving -------------------------------------------------------------------
+
+def disk_full_on(monkeypatch, failing_call: int):
+    """torch.save into a full disk from its ``failing_call``-th call on (1-based), as a full disk
+    fails a Python file write; every epoch is the best so far, so each writes last.pt then best.pt."""
+    real_save, calls = torch.save, {"n": 0}
+
+    def save(obj, f, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] >= failing_call:
+            raise OSError(28, "No space left on device")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr("autost.io.torch.save", save)
+    accuracy = iter(range(1, 100))
+    monkeypatch.setattr("autost.train.evaluate", lambda *args, **kwargs: next(accuracy) / 100)
+
+
+def test_a_full_disk_while_saving_last_pt_names_what_was_kept_and_resumes(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        disk_full_on(patch, failing_call=3)  # epoch 2's last.pt
+        assert cli.main(train_args(tmp_path, run, "--epochs", "2")) == 2
+    err = error_line(capsys)
+    assert f"cannot write {run / 'last.pt'} (No space left on device): epoch 2 was not saved" in err
+    assert "last.pt still holds epoch 1; make room and rerun the same command plus --resume" in err
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt"]  # no temporary file left
+    assert load_checkpoint(run / "last.pt")["epoch"] == 1
+    assert cli.main(train_args(tmp_path, run, "--epochs", "2", "--resume")) == 0
+    assert json.loads((run / "metrics.json").read_text())["epochs"][-1]["epoch"] == 2
+
+
+def test_last_pt_is_written_before_best_pt_and_a_resume_rewrites_a_lagging_best(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        disk_full_on(patch, failing_call=4)  # epoch 2's best.pt, after its last.pt
+        assert cli.main(train_args(tmp_path, run, "--epochs", "2")) == 2
+    err = error_line(capsys)
+    assert f"cannot write {run / 'best.pt'}" in err and "last.pt holds epoch 2, the best so far" in err
+    assert load_checkpoint(run / "last.pt")["epoch"] == 2 and load_checkpoint(run / "best.pt")["epoch"] == 1
+    assert cli.main(train_args(tmp_path, run, "--epochs", "2", "--resume")) == 0
+    assert "best.pt: rewritten from last.pt (epoch 2" in capsys.readouterr().err
+    best = load_checkpoint(run / "best.pt")
+    assert best["epoch"] == 2 and best["history"]["best_epoch"] == 2
+    assert json.loads((run / "metrics.json").read_text())["best_epoch"] == 2
+
+
+def test_a_real_full_disk_during_train_is_one_line_and_leaves_no_temporary_file(tmp_path):
+    """torch.save's own failure on a full disk, through the real path: a file-size limit makes every
+    write beyond 100 kB fail as a full disk does (the tiny model's checkpoint is about 250 kB)."""
+    def full_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, str(ROOT / "run.py"), *train_args(tmp_path, out, "--epochs", "1")],
+                          env=ENV, capture_output=True, text=True, timeout=120, preexec_fn=full_disk)
+    err = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert err[-1] == (f"error: cannot write {out / 'last.pt'} (File too large): epoch 1 was not saved and no "
+                       "checkpoint was written before it; make room and rerun the same command plus --resume")
+    assert all(line.startswith(f"{out}: ") for line in err[:-1]), err  # the run's own progress line
+    assert not out.exists()  # no temporary file left, so the folder this run created went too
 
 
 # --- one run per output folder ------------------------------------------------------------------
@@ -463,7 +548,7 @@ def saved_tensor_bytes(arch: Arch, geometry: Geometry, batch: int) -> int:
 def test_activation_estimate_is_close_to_what_autograd_keeps(arch, geometry, attention):
     arch = dataclasses.replace(arch, attention=(attention,) * arch.depth)
     measured = saved_tensor_bytes(arch, geometry, batch=4)
-    estimated = memory.estimate(arch, geometry, 4, training=True).activation_bytes
+    estimated = memory.saved_bytes(arch, geometry, 4)
     assert 0.9 * measured <= estimated <= 1.3 * measured
 
 
@@ -471,9 +556,9 @@ def test_memory_guard_refuses_a_huge_model_at_once_and_passes_a_tiny_one():
     geometry = Geometry(1, 16, 4, 10, 4)
     start = time.perf_counter()
     with pytest.raises(UsageError, match=r"needs about .* GB .* but .* of memory is available"):
-        memory.check_fits(Arch(10000, 32, (4,) * 10000, (2,) * 10000), geometry, 64, training=True)
+        memory.check_fits(Arch(10000, 32, (4,) * 10000, (2,) * 10000), geometry, 64, use="train")
     assert time.perf_counter() - start < 1
-    assert memory.check_fits(TINY, geometry, 64, training=True).total_bytes < memory.available_bytes()
+    assert memory.check_fits(TINY, geometry, 64, use="train").total_bytes < memory.available_bytes()
 
 
 # --- threads ------------------------------------------------------------------------------------

@@ -47,6 +47,24 @@ def test_report_of_a_search_has_its_numbers_and_images(search_run, tmp_path):
     assert page.read_text().count("data:image/png;base64,") == len(re.findall(r"!\[", md)) == 3
 
 
+def test_the_report_says_which_sections_are_missing_and_why(search_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(search_run, run)
+    (run / "search" / "history.csv").unlink()
+    unfinished = run / "train" / "digits" / "02"
+    unfinished.mkdir(parents=True)
+    (unfinished / "last.pt").write_bytes(b"")  # a training killed before its metrics.json
+    assert main(["report", "--run", str(run)]) == 0
+    out = capsys.readouterr().out
+    md = (run / "report" / "report.md").read_text()
+    notes = md.split("## Not in this report")[1]
+    for note in (f"Search progress: no {run / 'search' / 'history.csv'}",
+                 f"Training of {unfinished}: it has last.pt but no metrics.json, so it did not finish",
+                 f"Training and trained energy: no metrics.json under {run / 'train'}"):
+        assert note in notes and f"not in the report: {note}" in out
+    assert "search_history.png" not in md
+
+
 def test_report_cli_errors(tmp_path, capsys):
     assert main(["report", "--run", str(tmp_path / "nope")]) == 2
     assert "run folder not found" in capsys.readouterr().err

@@ -28,6 +28,14 @@ def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> N
         parser.add_argument(option.flag, **kwargs)
 
 
+def out_folder(text: str) -> Path:
+    """``--out``: a non-empty path (``Path("")`` is the current folder, where a run would silently
+    scatter its files)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a non-empty path (a folder for the results)")
+    return Path(text)
+
+
 def _now(value: Any) -> Any:
     return value() if callable(value) else value
 

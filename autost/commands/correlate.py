@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from autost.commands.arguments import out_folder
 from autost.commands.energy import add_energy_model_argument
 from autost.correlate import RESULT, StudyConfig, run_study
 
@@ -56,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--space", type=Path, required=True, help="search space YAML (AutoST SEARCH_SPACE format)")
     p.add_argument("--dataset", required=True, help="dataset to score and train on (digits and ndigits are embedded)")
     p.add_argument("--data-root", type=Path, help="folder holding the non-embedded datasets (fashion-mnist/nfashion default to /usr/share/datasets where Debian's dataset-fashion-mnist is installed)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=out_folder, required=True, help="output folder")
     p.add_argument("--n", type=int, default=30, help="architectures to sample and train (default 30)")
     p.add_argument("--epochs", type=int, default=3, help="training epochs per architecture (default 3)")
     p.add_argument("--seed", type=int, default=0, help="seed of sampling, weights, batch and training (default 0)")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from autost.arch import Arch
 from autost.batches import real_batch
+from autost.commands.arguments import out_folder
 from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
 from autost.memory import check_fits
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     arch = Arch.from_yaml(args.arch)
     geometry = resolve_geometry(dataset=args.dataset, input_shape=None, num_classes=None, patch_size=None,
                                 time_steps=args.time_steps).for_arch(arch)
-    check_fits(arch, geometry, args.batch_size, training=False)
+    check_fits(arch, geometry, args.batch_size, use="forward")
     with claim(args.out) as out:
         return _measure(args, arch, geometry, out)
 
@@ -72,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, help="dataset for the real batch")
     p.add_argument("--data-root", type=Path, help="folder holding real datasets (not needed for digits/ndigits; fashion-mnist/nfashion default to /usr/share/datasets where Debian's dataset-fashion-mnist is installed)")
     p.add_argument("--checkpoint", type=Path, help="best.pt or last.pt of `run.py train` (default: at init)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=out_folder, required=True, help="output folder")
     p.add_argument("--time-steps", type=int, default=4, help="time steps T (default 4; match the training run)")
     p.add_argument("--batch-size", type=int, default=64, help="test samples in the batch (default 64)")
     p.add_argument("--seed", type=int, default=0, help="seed of the batch and of the init weights (default 0)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from autost.commands.arguments import out_folder
 from autost.convert import (CONSTRUCTORS, MODEL_FILE, ImportRefused, from_spikingjelly, load_spikingjelly_weights,
                             save_import, spikingjelly_geometry, spikingjelly_model)
 from autost.cost import analytic_cost
@@ -63,5 +64,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, help="the dataset the model is for (its geometry must match)")
     p.add_argument("--time-steps", type=int, default=DEFAULT_STEPS,
                    help=f"T of the model (default {DEFAULT_STEPS}; another is written as TIME_STEPS)")
-    p.add_argument("--out", type=Path, required=True, help="folder for arch.yaml, model.pt and import.json")
+    p.add_argument("--out", type=out_folder, required=True, help="folder for arch.yaml, model.pt and import.json")
     p.set_defaults(func=run)

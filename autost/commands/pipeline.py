@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from autost.commands.arguments import out_folder
 from autost.pipeline import load_config, run_pipeline
 
 
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "OUT/search, OUT/train/DATASET/NN, OUT/energy and OUT/report; a killed run "
                                    "continues with --resume without redoing finished stages.")
     p.add_argument("--config", type=Path, required=True, help="pipeline YAML, e.g. configs/demo.yaml")
-    p.add_argument("--out", type=Path, help="output folder (default runs/CONFIG-NAME)")
+    p.add_argument("--out", type=out_folder, help="output folder (default runs/CONFIG-NAME)")
     p.add_argument("--resume", action="store_true", help="continue a killed or finished run in OUT")
     p.add_argument("--data-root", type=Path, help="folder holding real datasets (overrides the config)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",

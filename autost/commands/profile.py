@@ -28,7 +28,8 @@ def profile(args: argparse.Namespace) -> dict:
     geo = resolve_geometry(dataset=args.dataset, input_shape=args.input_shape, num_classes=args.num_classes,
                            patch_size=args.patch_size, time_steps=args.time_steps).for_arch(arch)
     at_least("--batch-size", args.batch_size)
-    check_fits(arch, geo, args.batch_size if args.dataset else 1, training=False)
+    # with data: NASWOT and SAHD keep every spike; without, thop counts one sample
+    check_fits(arch, geo, args.batch_size if args.dataset else 1, use="codes" if args.dataset else "forward")
     torch.manual_seed(args.seed)
     model = build_model(arch, **geo.model_kwargs())
     example = torch.zeros(1, geo.in_channels, geo.img_size, geo.img_size)

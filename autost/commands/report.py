@@ -4,24 +4,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from autost.commands.arguments import out_folder
 from autost.errors import UsageError
 from autost.io import atomic_write_json
+from autost.rundir import check_writable
 from energy.compare import compare_searches
 from energy.report import load_run, write_report
 
 
 def run(args: argparse.Namespace) -> int:
     data = load_run(args.run)
-    out = args.out or args.run / "report"
+    out = check_writable(args.out or args.run / "report")
     if args.compare:
         other = load_run(args.compare)
         if data.search is None or other.search is None:
             raise UsageError("--compare needs a search.json in both --run and --compare")
         data.comparison = compare_searches(data.search, other.search,
                                            data_root=str(args.data_root) if args.data_root else None)
-        atomic_write_json(Path(out) / "energy_models.json", data.comparison)
+        atomic_write_json(out / "energy_models.json", data.comparison)
     page = write_report(data, out)
     print(f"report: {page} (and report.md beside it)")
+    for line in data.missing:
+        print(f"  not in the report: {line}")
     return 0
 
 
@@ -35,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "network as an ANN; training curves. With --compare, the two runs' candidates "
                                    "under both runs' energy models, side by side.")
     p.add_argument("--run", type=Path, required=True, help="run folder (a pipeline's --out, or a search's --out)")
-    p.add_argument("--out", type=Path, help="where to write the report (default RUN/report)")
+    p.add_argument("--out", type=out_folder, help="where to write the report (default RUN/report)")
     p.add_argument("--compare", type=Path, metavar="RUN_B",
                    help="a second run (same dataset) searched under another energy model: RUN's top-k and "
                         "RUN_B's front (or top-k) are measured under both models (table, plot, energy_models.json)")

@@ -6,17 +6,28 @@ import random
 from pathlib import Path
 
 from autost.cost import analytic_cost
+from autost.geometry import Geometry
+from autost.memory import check_space, count_text, label
 from autost.space import SearchSpace
+
+# the input the sizes are counted for: digits-like images
+GEOMETRY = Geometry(in_channels=1, img_size=16, patch_size=4, num_classes=10, time_steps=4)
+
+
+def _millions(n: int, width: int, digits: int) -> str:
+    """``n`` in millions, also beyond a float's range (an absurd MLP_RATIO)."""
+    return f"{n / 1e6:{width}.{digits}f}" if n < 10 ** 300 else f"{count_text(n // 10 ** 6):>{width}s}"
 
 
 def run(args: argparse.Namespace) -> int:
     space = SearchSpace.from_yaml(args.space)
+    check_space(space, GEOMETRY, 1, use=None)  # counting only: a space too deep to count is refused here
     rng = random.Random(args.seed)
-    print(f"{space.name}: {space.size():,} architectures (sizes for 1x16x16 input, T 4, 10 classes)")
+    print(f"{space.name}: {count_text(space.size())} architectures (sizes for 1x16x16 input, T 4, 10 classes)")
     for _ in range(args.n):
         arch = space.sample(rng)
-        cost = analytic_cost(arch, in_channels=1, img_size=16, patch_size=4, time_steps=4, num_classes=10)
-        print(f"  {arch.short():40s} {cost.params / 1e6:8.3f} M params  {cost.macs / 1e6:9.2f} M MACs")
+        cost = analytic_cost(arch, **GEOMETRY.model_kwargs())
+        print(f"  {label(arch):40s} {_millions(cost.params, 8, 3)} M params  {_millions(cost.macs, 9, 2)} M MACs")
     return 0
 
 

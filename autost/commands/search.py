@@ -4,10 +4,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from autost.commands.arguments import add_options, mapping
+from autost.arch import Arch
+from autost.commands.arguments import add_options, mapping, out_folder
 from autost.commands.energy import add_energy_model_argument
 from autost.commands.profile import add_geometry_arguments
 from autost.configs import SEARCH, SEARCH_RUN, read_search, search_config
+from autost.memory import label
 from autost.search.runner import SearchConfig, run_search
 
 
@@ -22,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
                         ray_address=run_options["ray_address"])
     best = result["best"]
     energy = "" if best["energy_mj"] is None else f", {best['energy_mj']:.4g} mJ"
-    print(f"best: {best['arch']} score {best['score']:.6g} ({best['params'] / 1e6:.3f} M params, "
+    print(f"best: {label(Arch.from_dict(best['arch']))} score {best['score']:.6g} ({best['params'] / 1e6:.3f} M params, "
           f"{best['macs'] / 1e9:.4g} GMACs{energy})")
     written = len(list((args.out / "top").glob("*.yaml")))
     print(f"{len(result['candidates'])} candidates in {args.out / 'search.json'}; the best {written} of distinct cost "
@@ -45,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "OUT/history.csv and OUT/top/NN.yaml; a killed run continues with --resume.")
     p.add_argument("--space", type=Path, required=True, help="search space YAML (AutoST SEARCH_SPACE format)")
     add_geometry_arguments(p)
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=out_folder, required=True, help="output folder")
     add_search_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue the search checkpointed in OUT")
     p.set_defaults(func=run)

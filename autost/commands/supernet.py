@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from autost.commands.arguments import out_folder
 from autost.supernet import SUMMARY, SupernetConfig, train_supernet
 
 
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--space", type=Path, required=True, help="search space YAML")
     t.add_argument("--dataset", required=True, help="dataset to train on (digits and ndigits are embedded)")
     t.add_argument("--data-root", type=Path, help="folder holding the non-embedded datasets")
-    t.add_argument("--out", type=Path, required=True, help="output folder")
+    t.add_argument("--out", type=out_folder, required=True, help="output folder")
     t.add_argument("--steps", type=int, default=200, help="training steps (default 200)")
     t.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     t.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")

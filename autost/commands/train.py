@@ -7,7 +7,7 @@ from pathlib import Path
 
 from autost import recipes
 from autost.arch import Arch
-from autost.commands.arguments import add_options, mapping
+from autost.commands.arguments import add_options, mapping, out_folder
 from autost.commands.energy import add_energy_model_argument
 from autost.configs import TRAIN, TRAIN_RUN, train_config
 from autost.distributed import is_main_process
@@ -92,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--space", type=Path, help="with --arch: refuse an architecture outside this search space")
     p.add_argument("--dataset", required=True,
                    help=f"dataset name ({', '.join(DATASETS.names())}; digits and ndigits are embedded)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=out_folder, required=True, help="output folder")
     add_options(p, TRAIN + TRAIN_RUN)
     add_energy_model_argument(p)
     p.set_defaults(func=run)

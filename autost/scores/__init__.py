@@ -60,13 +60,13 @@ class Context:
         """The candidate's untrained network, built on first use (on the CPU from its seed, then
         moved to the batch's device: the same weights on any device)."""
         if self._network is None:
-            from autost.memory import check_fits
+            from autost.memory import check_fits, scoring_use
             from autost.model import build_model
             from autost.seeding import arch_seed
 
             device = self.batch.device if self.batch is not None else torch.device("cpu")
             if self.batch is not None:
-                check_fits(self.arch, self.geometry, len(self.batch), training=self.backward, device=device)
+                check_fits(self.arch, self.geometry, len(self.batch), use=scoring_use(self.backward), device=device)
             torch.manual_seed(arch_seed(self.seed, self.arch))
             self._network = build_model(self.arch, **self.geometry.model_kwargs()).to(device)
         return self._network

@@ -23,10 +23,11 @@ from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry
 from autost.io import atomic_write_json, atomic_write_text
+from autost.memory import check_space, scoring_use
 from autost.model import NETWORK
 from autost.pareto import non_dominated
 from autost.rundir import claim
-from autost.scores import ENSEMBLE
+from autost.scores import ENSEMBLE, get_score
 from autost.scores.ensemble import members as ensemble_members
 from autost.scores.ensemble import reference_archs
 from autost.search.algorithms import ALGORITHMS
@@ -39,7 +40,7 @@ from autost.space import SearchSpace
 from autost.threads import current_threads
 from autost.validate import at_least, finite, positive
 from energy.closed_form import (CALIBRATION_ARCHS, CLOSED_FORM_COUNTERS, RateTable, cached_table, calibrate,
-                                calibration_archs, rate_model, table_key)
+                                calibration_archs, expected_positions, rate_model, table_key)
 from energy.models import DEFAULT_MODEL, get_model
 
 # auto: the closed form under an energy model that has one (rate-based, lemaire), else a forward pass
@@ -90,6 +91,19 @@ def energy_method(config: SearchConfig) -> str | None:
     return "closed-form" if get_model(config.energy_model).counter in CLOSED_FORM_COUNTERS else "measure"
 
 
+def model_use(config: SearchConfig) -> str | None:
+    """What the search's networks are checked for (``autost.memory.USES``): ``None`` without data,
+    where it only counts; what each candidate's network is checked for where one is built (a score
+    that reads it, or energy measured by a forward pass: ``autost.memory.scoring_use``); else a
+    forward pass, the closed form's calibration."""
+    if not config.dataset:
+        return None
+    score = get_score(config.score)
+    if score.backward or score.needs_data(config.lam) or energy_method(config) == "measure":
+        return scoring_use(score.backward)
+    return "forward"
+
+
 def validate(config: SearchConfig) -> SearchSpace:
     """Every check that needs no search, so bad input fails before any work."""
     algorithm = ALGORITHMS.get(config.algorithm)
@@ -112,6 +126,7 @@ def validate(config: SearchConfig) -> SearchSpace:
     for flag, value in (("--param-limits MIN", c.param_min), ("--param-limits MAX", c.param_max)):
         finite(flag, value)
     space = SearchSpace.from_yaml(config.space)
+    check_space(space, config.geometry, config.batch_size, use=model_use(config))
     try:
         feasible = exact_flops_optimum(space, config.geometry, Constraints(c.param_min, c.param_max), keep=1)
     except NotAdditive:
@@ -145,8 +160,10 @@ def rate_table(config: SearchConfig, space: SearchSpace, batch: torch.Tensor,
     """The closed form's rate table of this search, from the on-disk cache when an earlier search
     calibrated the same one; with "hit", "miss" or "recomputed" (``energy.closed_form.cached_table``)."""
     key = table_key(space, config.geometry, config.dataset, config.seed, config.batch_size)
-    return cached_table(key, lambda: calibrate(calibration_archs(space, CALIBRATION_ARCHS, config.seed),
-                                               config.geometry, batch, seed=config.seed, step_batches=step_batches))
+    archs = calibration_archs(space, CALIBRATION_ARCHS, config.seed)
+    return cached_table(key, lambda: calibrate(archs, config.geometry, batch, seed=config.seed,
+                                               step_batches=step_batches),
+                        expected_positions(archs, config.geometry))
 
 
 def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dict]:
