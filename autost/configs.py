@@ -8,11 +8,12 @@ config proper (``RUN`` options: where the work runs, which candidates to train).
 """
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from autost import recipes
+from autost.arch import Arch
 from autost.backend import BACKENDS
 from autost.errors import BadInput
 from autost.geometry import resolve_geometry
@@ -95,6 +96,10 @@ SEARCH = (
     Option("energy_limit", float, metavar="MJ", check=positive,
            help="keep architectures whose init-time energy per sample (under --energy-model) is at most MJ "
                 "(needs --dataset)"),
+    Option("match_baseline", Path, metavar="ARCH.yaml",
+           help="search within this architecture's params and energy: --param-limits MAX and --energy-limit are "
+                "filled from it, each obtained as a candidate's is (needs --dataset; giving either limit too is an "
+                "error); search.json records both"),
     Option("energy_model", str, DEFAULT_MODEL, cli=False),
     Option("energy", str, _default("energy"), choices=lambda: ENERGY_METHODS,
            help="how each candidate's energy (--energy-limit, the NSGA-II objective, search.json) is obtained with "
@@ -191,7 +196,7 @@ def search_config(mapping: Mapping[str, Any], where: str | None = None) -> Searc
     geometry = resolve_geometry(dataset=v["dataset"], input_shape=v["input_shape"], num_classes=v["num_classes"],
                                 patch_size=v["patch_size"], time_steps=v["time_steps"])
     limits = v["param_limits"] or (None, None)
-    return SearchConfig(
+    config = SearchConfig(
         space=v["space"], geometry=geometry, dataset=v["dataset"], data_root=v["data_root"],
         algorithm=v["algorithm"], score=v["score"], lam=v["lam"],
         settings=EvolutionSettings(population=v["population"], select=v["select"], mutation=v["mutation"],
@@ -200,6 +205,30 @@ def search_config(mapping: Mapping[str, Any], where: str | None = None) -> Searc
         constraints=Constraints(limits[0], limits[1], v["energy_limit"]),
         top_k=v["top_k"], seed=v["seed"], batch_size=v["batch_size"], objectives=tuple(v["objectives"].split(",")),
         energy_model=v["energy_model"], energy=v["energy"], supernet=v["supernet"])
+    return with_baseline(config, _baseline_file(v["match_baseline"]), where) if v["match_baseline"] else config
+
+
+def _key(key: str, where: str | None) -> str:
+    return f"{where}.{key}" if where else "--" + key.replace("_", "-")
+
+
+def with_baseline(config: SearchConfig, arch: Arch, where: str | None = None) -> SearchConfig:
+    """``config`` searching within ``arch``'s params and energy (``SearchConfig.match_baseline``;
+    the runner fills the limits). A limit given beside it is refused rather than silently replaced."""
+    c = config.constraints
+    given = [key for key, value in (("param_limits", c.param_max), ("energy_limit", c.energy_max_mj))
+             if value is not None]
+    if given:
+        raise BadInput(f"{_key('match_baseline', where)} fills {_key('param_limits', where)} MAX and "
+                       f"{_key('energy_limit', where)} from the baseline; remove {_key(given[0], where)}")
+    return replace(config, match_baseline=arch.to_dict()["RETRAIN"])
+
+
+def _baseline_file(path: str) -> Arch:
+    try:
+        return Arch.from_yaml(path)
+    except ValueError as err:
+        raise BadInput(f"--match-baseline: {err}") from None
 
 
 def train_config(mapping: Mapping[str, Any], where: str | None = None) -> TrainConfig:

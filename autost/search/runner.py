@@ -5,13 +5,18 @@ Files in the output folder:
   search.json      candidates best first, the best one, settings and timing
   history.csv      best / mean / worst score of the top-k per generation
   top/NN.yaml      the best K architectures of distinct cost, in AutoST's RETRAIN format
+
+With ``match_baseline`` (a RETRAIN mapping), the search keeps the architectures with at most the
+baseline's parameters and at most its energy, both obtained as every candidate's are (params in
+closed form; energy by the search's own energy method, on the search's batch), and search.json
+records them under ``match_baseline``.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -19,6 +24,7 @@ from tqdm import tqdm
 
 from autost.arch import Arch
 from autost.batches import labeled_batch, step_batches
+from autost.cost import analytic_cost
 from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry
@@ -67,6 +73,8 @@ class SearchConfig:
     # how a candidate's energy is obtained (ENERGY_METHODS; energy_method resolves "auto")
     energy: str = "auto"
     supernet: str | None = None  # the folder of a trained supernet (--score supernet)
+    # the baseline's RETRAIN mapping: its params and energy become the limits (``match_baseline``)
+    match_baseline: dict | None = None
 
     def to_dict(self) -> dict:
         """What identifies a run (a resumed run must match it); the data root may move."""
@@ -146,6 +154,8 @@ def validate(config: SearchConfig) -> SearchSpace:
         load(config.supernet)
     if c.energy_max_mj is not None and not config.dataset:
         raise UsageError("--energy-limit needs --dataset: energy is measured on real data")
+    if config.match_baseline is not None and not config.dataset:
+        raise UsageError("--match-baseline needs --dataset: the baseline's energy is measured on real data")
     if len(set(config.objectives)) < 2 or any(o not in OBJECTIVES for o in config.objectives):
         raise UsageError(f"--objectives needs two or three of {', '.join(OBJECTIVES)}, got {','.join(config.objectives)}")
     if config.dataset:
@@ -190,12 +200,37 @@ def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dic
     return evaluator, about
 
 
-def _load_checkpoint(out: Path, config: SearchConfig, space: SearchSpace, resume: bool) -> SearchState:
+def baseline_params(config: SearchConfig) -> SearchConfig:
+    """``config`` with its baseline's closed-form params as the params max (unchanged without a
+    baseline); set before the evaluator is built, so an ensemble score's reference set keeps to it."""
+    if config.match_baseline is None:
+        return config
+    params = analytic_cost(Arch.from_dict(config.match_baseline), **config.geometry.model_kwargs()).params
+    return replace(config, constraints=Constraints(None, params / 1e6, None))
+
+
+def match_baseline(config: SearchConfig, evaluator: Evaluator) -> tuple[SearchConfig, dict | None]:
+    """``config`` (after ``baseline_params``) with its baseline's energy as the energy max too, and
+    what search.json records about both; unchanged, with ``None``, without a baseline. The baseline
+    is evaluated as any candidate is, so a candidate that costs what it costs is within the limits."""
+    if config.match_baseline is None:
+        return config, None
+    record = evaluator.evaluate(Arch.from_dict(config.match_baseline))
+    limits = Constraints(None, config.constraints.param_max, record["energy_mj"])
+    matched = {key: record[key] for key in ("arch", "params", "macs", "energy_mj")}
+    matched.update(param_max=limits.param_max, energy_max_mj=limits.energy_max_mj)
+    return replace(config, constraints=limits), matched
+
+
+def _refuse_without_resume(out: Path, resume: bool) -> None:
+    if (out / CHECKPOINT).exists() and not resume:
+        raise UsageError(f"{out} already holds a search; pass --resume to continue it or choose another --out")
+
+
+def _load_checkpoint(out: Path, config: SearchConfig, space: SearchSpace) -> SearchState:
     path = out / CHECKPOINT
     if not path.exists():
         return SearchState()
-    if not resume:
-        raise UsageError(f"{out} already holds a search; pass --resume to continue it or choose another --out")
     try:
         data = json.loads(path.read_text())
         saved, state = data["config"], SearchState.from_dict(data["state"])
@@ -236,7 +271,7 @@ def distinct_costs(records: list[dict]) -> list[dict]:
 
 
 def _write_results(out: Path, config: SearchConfig, candidates: list[dict], history: list[dict],
-                   elapsed_s: float, rates: RateTable | None, energy: dict) -> dict:
+                   elapsed_s: float, rates: RateTable | None, energy: dict, matched: dict | None) -> dict:
     pareto = pareto_front(config, candidates)
     if ALGORITHMS.get(config.algorithm).front_first:
         # a multi-objective search hands on its front first, then the rest by score
@@ -254,6 +289,7 @@ def _write_results(out: Path, config: SearchConfig, candidates: list[dict], hist
         "energy_model": get_model(config.energy_model).describe(),
         "energy_method": energy,
         "energy_rates": None if rates is None else rates.to_dict(),
+        "match_baseline": matched,
         "settings": config.to_dict(),
         "threads": current_threads(),
         "candidates": candidates,
@@ -282,14 +318,21 @@ def run_search(config: SearchConfig, out: Path, *, resume: bool = False, progres
 
 def _run_in(out: Path, config: SearchConfig, space: SearchSpace, resume: bool, progress: bool,
             workers: int | None, ray_address: str | None) -> dict:
-    state = _load_checkpoint(out, config, space, resume)
+    _refuse_without_resume(out, resume)
+    # the limits before the checkpoint is read: a resumed search computes the same ones
+    config = baseline_params(config)
     evaluator, energy = _evaluator(config, space)
+    config, matched = match_baseline(config, evaluator)
+    state = _load_checkpoint(out, config, space)
     with scoring_pool(evaluator, workers=workers, ray_address=ray_address) as score:
         state = _search(config, space, evaluator, state, out, score, progress)
     candidates = [{k: v for k, v in r.items() if k != "legal"} for r in ranked(state.legal_records())]
     if not candidates:
+        if matched:
+            raise UsageError("no evaluated architecture has at most the baseline's params and energy; choose a larger "
+                             "baseline or a space with smaller architectures")
         raise UsageError("no evaluated architecture met the constraints; loosen --param-limits or --energy-limit")
-    return _write_results(out, config, candidates, state.history, state.elapsed_s, evaluator.rates, energy)
+    return _write_results(out, config, candidates, state.history, state.elapsed_s, evaluator.rates, energy, matched)
 
 
 def _search(config: SearchConfig, space: SearchSpace, evaluator: Evaluator, state: SearchState, out: Path,
