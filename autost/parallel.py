@@ -195,9 +195,16 @@ def top_architectures(search_dir: str | Path, top_k: int | None) -> list[tuple[s
 def train_top(search_dir: str | Path, top_k: int | None, config: TrainConfig, out_dir: str | Path,
               log: Callable[[str], None] | None = None, *, workers: int | None = None,
               ray_address: str | None = None) -> dict[str, dict[str, Any]]:
-    """Train the search's top architectures, each into ``out_dir/<name>``: one after another,
-    or with ``workers``/``ray_address`` one per worker (``run_jobs``)."""
-    archs = top_architectures(search_dir, top_k)
+    """Train the search's top architectures, each into ``out_dir/<name>`` (``train_archs``)."""
+    return train_archs(top_architectures(search_dir, top_k), config, out_dir, log, workers=workers,
+                       ray_address=ray_address)
+
+
+def train_archs(archs: list[tuple[str, Arch]], config: TrainConfig, out_dir: str | Path,
+                log: Callable[[str], None] | None = None, *, workers: int | None = None,
+                ray_address: str | None = None) -> dict[str, dict[str, Any]]:
+    """Train each ``(name, arch)`` into ``out_dir/<name>``: one after another, or with
+    ``workers``/``ray_address`` one per worker (``run_jobs``)."""
     if workers is not None or ray_address:
         taken = [name for name, _ in archs if (Path(out_dir) / name / LAST).exists()]
         if taken and not config.resume:

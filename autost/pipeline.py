@@ -1,6 +1,6 @@
 """The whole AutoST flow from one YAML config: search, train the top-k, measure energy, report.
 
-The config has the sections ``search``, ``train``, ``energy`` and ``report``; the keys of
+The config has the sections ``search``, ``baseline``, ``train``, ``energy`` and ``report``; the keys of
 ``search`` and ``train`` are the options of the matching subcommand (``param_limits`` or
 ``param-limits`` for ``--param-limits``, ``true`` for a flag), read by the same tables
 (``autost.configs``) into the same ``SearchConfig`` and ``TrainConfig``; an error names the key
@@ -10,26 +10,35 @@ may list several datasets: the same top architectures are then trained on each, 
 ``train.per_dataset`` maps a dataset to options that differ for it (e.g. fewer epochs on the
 slower event data).
 
-Layout of the output folder::
+``baseline`` names a hand-designed network (``autost.baseline``: an architecture file, an inline
+``RETRAIN`` mapping or ``reference: spikformer``), trained beside the top-k with the same
+settings and seeds; ``search.match_baseline: true`` searches within its params and energy
+(``SearchConfig.match_baseline``). ``train.seeds: [0, 1, 2]`` trains every architecture once per
+seed (paired: a seed sets the initialization and the data order, the split is the dataset's);
+a plain ``train.seed`` trains once, as ``run.py train --seed`` does.
+
+Layout of the output folder (``[seedS/]``: only with ``train.seeds``)::
 
     OUT/search/            search.json, history.csv, top/NN.yaml
-    OUT/train/DATASET/NN/  metrics.json, best.pt, last.pt
-    OUT/energy/DATASET/NN.json   init-time energy of each trained architecture on DATASET
-                                 (the trained energy is in its metrics.json)
-    OUT/report/            report.html, report.md, plots
+    OUT/train/DATASET/[seedS/]NN/        metrics.json, best.pt, last.pt
+    OUT/train/DATASET/[seedS/]baseline/  the same for the baseline
+    OUT/energy/DATASET/NN.json   init-time energy of each trained architecture on DATASET (and
+                                 baseline.json; the trained energy is in each metrics.json)
+    OUT/report/            report.html (opening with the comparison to the baseline), report.md, plots
 
 A rerun with ``--resume`` skips a finished search and continues every training run from
 its last checkpoint.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from autost.arch import Arch
+from autost.baseline import Baseline, read_baseline
 from autost.batches import real_batch
-from autost.configs import read_search, read_train, search_config, train_config
+from autost.configs import read_search, read_train, search_config, train_config, with_baseline
 from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
 from autost.geometry import resolve_geometry
@@ -42,7 +51,8 @@ from autost.train import TrainConfig
 from autost.validate import load_json, load_yaml, parse_yaml
 from energy.models import DEFAULT_MODEL, get_model
 
-SECTIONS = ("search", "train", "energy", "report")
+SECTIONS = ("search", "baseline", "train", "energy", "report")
+BASELINE = "baseline"  # the baseline's folder name beside the top-k's NN
 FINGERPRINT = "pipeline.json"
 # Keys of the subcommands that the pipeline sets itself (output folders, the one energy model, resuming).
 SET_BY_PIPELINE = ("out", "from_search", "energy_model", "resume")
@@ -69,6 +79,7 @@ class TrainStage:
     top_k: int | None = None  # the search's best K (default: all it wrote)
     workers: int | None = None
     ray_address: str | None = None
+    seeds: tuple[int, ...] | None = None  # train.seeds: one run per seed, in OUT/train/DATASET/seedS/
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,7 @@ class Stages:
     train: dict[str, TrainStage]  # by dataset, in the config's order
     energy: EnergyStage
     report_out: str | None
+    baseline: Baseline | None = None
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, dict]:
@@ -131,9 +143,11 @@ def stages(config: dict, data_root: str | None = None) -> Stages:
     energy = EnergyStage(**read(ENERGY, config["energy"], "energy", "the pipeline's energy section"))
     model = {"energy_model": energy.model}  # one energy model for every stage
     _own_keys("search", config["search"])
+    baseline = read_baseline(config["baseline"], config["search"]["space"], _train_datasets(config))
     search = {**config["search"], **root, **model}
+    match = search.pop("match_baseline", False)
     search_run = read_search(search, "search")
-    search_cfg = search_config(search, "search")
+    search_cfg = _match(search_config(search, "search"), match, baseline)
     train_section = {k: v for k, v in config["train"].items() if k not in ("dataset", "per_dataset")}
     per_dataset = config["train"].get("per_dataset") or {}
     if not isinstance(per_dataset, dict) or not all(isinstance(v, dict) for v in per_dataset.values()):
@@ -142,13 +156,42 @@ def stages(config: dict, data_root: str | None = None) -> Stages:
     for dataset in _train_datasets(config):
         options = {**train_section, **per_dataset.get(dataset, {})}
         _own_keys("train", options)
+        seeds = _seeds(options)
         # a rerun continues every candidate from its last checkpoint
         options = {**options, **root, **model, "dataset": dataset, "resume": True}
         run = read_train(options, "train")
-        train[dataset] = TrainStage(train_config(options, "train"), run["top_k"], run["workers"], run["ray_address"])
+        train[dataset] = TrainStage(train_config(options, "train"), run["top_k"], run["workers"], run["ray_address"],
+                                    seeds)
     report = read(REPORT, config["report"], "report", "the pipeline's report section")
     return Stages(search=search_cfg, search_workers=search_run["workers"],
-                  search_ray_address=search_run["ray_address"], train=train, energy=energy, report_out=report["out"])
+                  search_ray_address=search_run["ray_address"], train=train, energy=energy, report_out=report["out"],
+                  baseline=baseline)
+
+
+def _match(search: SearchConfig, match: Any, baseline: Baseline | None) -> SearchConfig:
+    """``search.match_baseline: true``: the search within the baseline's params and energy."""
+    if not isinstance(match, bool):
+        raise UsageError(f"search.match_baseline must be true or false in a pipeline (the baseline is the baseline "
+                         f"section's), got {match!r}")
+    if not match:
+        return search
+    if baseline is None:
+        raise UsageError("search.match_baseline needs a baseline section naming the baseline (baseline.arch, "
+                         "baseline.RETRAIN or baseline.reference)")
+    return with_baseline(search, baseline.arch, "search")
+
+
+def _seeds(options: dict) -> tuple[int, ...] | None:
+    """``train.seeds`` (taken out of ``options``): distinct integers, not beside ``train.seed``."""
+    seeds = options.pop("seeds", None)
+    if seeds is None:
+        return None
+    if "seed" in options:
+        raise UsageError("train.seed and train.seeds are both given; keep one (seeds: a list, one run per seed)")
+    if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
+            or any(isinstance(x, bool) or not isinstance(x, int) for x in seeds)):
+        raise UsageError(f"train.seeds must be a list of distinct integers, e.g. [0, 1, 2], got {seeds!r}")
+    return tuple(seeds)
 
 
 def _train_datasets(config: dict) -> list[str]:
@@ -186,6 +229,11 @@ def fingerprint(config: dict) -> dict:
     sections = {name: {k: v for k, v in section.items() if k != "data_root"} for name, section in config.items()}
     space = SearchSpace.from_yaml(config["search"]["space"])
     sections["search"]["space"] = space.to_dict()["SEARCH_SPACE"]
+    baseline = read_baseline(config["baseline"], config["search"]["space"], _train_datasets(config))
+    if baseline is None:
+        del sections["baseline"]  # a run from before the baseline section resumes
+    else:  # the architecture itself: an edited file or a changed space's reference is a change
+        sections["baseline"] = {"arch": baseline.arch.to_dict()["RETRAIN"], "datasets": list(baseline.datasets)}
     return sections
 
 
@@ -201,9 +249,7 @@ def _check_fingerprint(config: dict, out: Path, resume: bool) -> None:
 
 
 def _run(config: dict, plan: Stages, out: Path, resume: bool, log: Callable[[str], None]) -> Path:
-    from autost.parallel import train_top
     from autost.search.runner import run_search
-    from energy.measure import measure_energy
     from energy.report import load_run, write_report
 
     search_dir = out / "search"
@@ -215,33 +261,52 @@ def _run(config: dict, plan: Stages, out: Path, resume: bool, log: Callable[[str
         run_search(plan.search, search_dir, resume=resume, workers=plan.search_workers,
                    ray_address=plan.search_ray_address)
 
-    energy = plan.energy
     for dataset, stage in plan.train.items():
-        train_dir = out / "train" / dataset
-        train_config = stage.config
-        log(f"train: top {stage.top_k or 'all'} on {dataset}")
-        trained = train_top(search_dir, stage.top_k, train_config, train_dir, log=log, workers=stage.workers,
-                            ray_address=stage.ray_address)
-
-        geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
-                                    time_steps=train_config.time_steps)
-        seed = plan.search.seed if energy.seed is None else energy.seed
-        batches: dict = {}  # one test batch per T (an architecture's TIME_STEPS gene sets its T)
-        for name, metrics in trained.items():
-            arch = Arch.from_dict(metrics["arch"])
-            arch_geometry = geometry.for_arch(arch)
-            t = arch_geometry.time_steps
-            if t not in batches:
-                batches[t] = real_batch(dataset, batch_size=energy.batch_size, time_steps=t, seed=seed,
-                                        data_root=train_config.data_root, split="test")
-            batch = batches[t]
-            init = measure_energy(arch, arch_geometry, batch, seed=seed, energy_model=energy.model)
-            atomic_write_json(out / "energy" / dataset / f"{name}.json", {
-                "arch": metrics["arch"], "dataset": dataset, "batch_size": len(batch), "init": init.to_dict()})
-            log(f"energy {dataset}/{name}: at init {init.total_mj:.4g} mJ, trained {metrics['energy_mj']:.4g} mJ "
-                "per sample")
+        archs = _train_stage(dataset, stage, plan.baseline, search_dir, out / "train" / dataset, log)
+        _init_energy(dataset, archs, stage.config, plan, out / "energy" / dataset, log)
 
     report_dir = Path(plan.report_out or out / "report")
     page = write_report(load_run(out), report_dir)
     log(f"report: {page}")
     return page
+
+
+def _train_stage(dataset: str, stage: TrainStage, baseline: Baseline | None, search_dir: Path, train_dir: Path,
+                 log: Callable[[str], None]) -> list[tuple[str, Arch]]:
+    """Train the top-k (and the baseline, first) on ``dataset``, once per seed; returns them."""
+    from autost.parallel import top_architectures, train_archs
+
+    archs = top_architectures(search_dir, stage.top_k)
+    if baseline is not None and dataset in baseline.datasets:
+        archs = [(BASELINE, baseline.arch), *archs]
+    for seed in stage.seeds or (None,):
+        config, folder = stage.config, train_dir
+        if seed is not None:
+            config, folder = replace(stage.config, seed=seed), train_dir / f"seed{seed}"
+        log(f"train: {', '.join(name for name, _ in archs)} on {dataset}" + ("" if seed is None else f", seed {seed}"))
+        train_archs(archs, config, folder, log=log, workers=stage.workers, ray_address=stage.ray_address)
+    return archs
+
+
+def _init_energy(dataset: str, archs: list[tuple[str, Arch]], train_config: TrainConfig, plan: Stages,
+                 energy_dir: Path, log: Callable[[str], None]) -> None:
+    """The init-time energy of each trained architecture on a test batch of ``dataset`` (one per
+    architecture: it does not depend on the training seed)."""
+    from energy.measure import measure_energy
+
+    energy = plan.energy
+    geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
+                                time_steps=train_config.time_steps)
+    seed = plan.search.seed if energy.seed is None else energy.seed
+    batches: dict = {}  # one test batch per T (an architecture's TIME_STEPS gene sets its T)
+    for name, arch in archs:
+        arch_geometry = geometry.for_arch(arch)
+        t = arch_geometry.time_steps
+        if t not in batches:
+            batches[t] = real_batch(dataset, batch_size=energy.batch_size, time_steps=t, seed=seed,
+                                    data_root=train_config.data_root, split="test")
+        batch = batches[t]
+        init = measure_energy(arch, arch_geometry, batch, seed=seed, energy_model=energy.model)
+        atomic_write_json(energy_dir / f"{name}.json", {
+            "arch": arch.to_dict()["RETRAIN"], "dataset": dataset, "batch_size": len(batch), "init": init.to_dict()})
+        log(f"energy {dataset}/{name}: at init {init.total_mj:.4g} mJ per sample")

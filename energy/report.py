@@ -5,7 +5,8 @@ Reads a run folder (the pipeline's layout: ``search/``, ``train/NN/``) and write
 so the HTML file opens anywhere on its own. The report names the energy model of every
 figure and its source, splits compute from memory where the model charges memory, groups
 each trained network's energy by layer type, and, given a second run, puts the two runs'
-candidates under both runs' energy models side by side (``energy.compare``).
+candidates under both runs' energy models side by side (``energy.compare``). A pipeline run
+with a baseline opens with the comparison to it (``energy.comparison``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from autost.io import atomic_write_text
 from energy import plots
 from energy.breakdown import by_layer_type
 from energy.compare import search_model
+from energy.comparison import HEAD as COMPARISON_HEAD
+from energy.comparison import VERDICT_RULE, architecture_label, comparison_rows, has_baseline
 from energy.models import DEFAULT_MODEL, get_model
 from energy.run_files import read_history, read_init_energy, read_metrics, read_search
 
@@ -108,7 +111,8 @@ def architecture_rows(run: RunData) -> list[dict]:
         rates = list(m.get("firing_rates", {}).values())
         rows.append({
             "label": label, "arch": Arch.from_dict(m["arch"]).short(), "params": m["params"], "macs": m["macs"],
-            "init_mj": run.init_energy.get(label, _init_energy(run.search, m["arch"])), "trained_mj": m["energy_mj"],
+            "init_mj": run.init_energy.get(architecture_label(label), _init_energy(run.search, m["arch"])),
+            "trained_mj": m["energy_mj"],
             "trained_memory_mj": m.get("memory_mj"), "test_acc": m["test_acc"],
             "mean_rate": sum(rates) / len(rates) if rates else None,
         })
@@ -254,6 +258,7 @@ def _summary_lines(run: RunData) -> list[str]:
 
 SECTIONS = ("Search", "Energy", "Energy models compared", "Training")
 NOT_HERE = "Not in this report"
+AGAINST_BASELINE = "Against the baseline"
 
 
 def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -275,8 +280,12 @@ def write_report(run: RunData, out_dir: str | Path) -> Path:
     figures = make_plots(run, out)
     tables = energy_tables(run)
     summary = _summary_lines(run)
+    compared = comparison_rows(run.trained) if has_baseline(run.trained) else []
 
-    md = ["# AutoST report", "", *summary, "", "## Chosen architectures", "", *_md_table(head, cells)]
+    md = ["# AutoST report", ""]
+    if compared:
+        md += [f"## {AGAINST_BASELINE}", "", *_md_table(COMPARISON_HEAD, compared), "", VERDICT_RULE, ""]
+    md += [*summary, "", "## Chosen architectures", "", *_md_table(head, cells)]
     for section in SECTIONS:
         entries = [(caption, path) for sec, caption, path in figures if sec == section]
         section_tables = [t for t in tables if t.section == section]
@@ -294,7 +303,11 @@ def write_report(run: RunData, out_dir: str | Path) -> Path:
         return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
                 f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
-    body = ["<h1>AutoST report</h1>"] + [f"<p>{html.escape(line).replace('`', '')}</p>" for line in summary]
+    body = ["<h1>AutoST report</h1>"]
+    if compared:
+        body += [f"<h2>{AGAINST_BASELINE}</h2>", _html_table(COMPARISON_HEAD, compared),
+                 f"<p>{html.escape(VERDICT_RULE)}</p>"]
+    body += [f"<p>{html.escape(line).replace('`', '')}</p>" for line in summary]
     body += ["<h2>Chosen architectures</h2>", _html_table(head, cells)]
     for section in SECTIONS:
         entries = [(caption, path) for sec, caption, path in figures if sec == section]

@@ -69,6 +69,10 @@ def count(value: Any) -> str | None:
     return None if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else "a whole number >= 0"
 
 
+def integer(value: Any) -> str | None:
+    return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+
+
 def energy(value: Any) -> str | None:
     return None if _is_number(value) and value >= 0 else "a finite number of mJ >= 0"
 
@@ -149,7 +153,8 @@ LAYER = Record({"name": text, "kind": text, "firing_rate": fraction, "energy_mj"
 METRICS = Record({"arch": arch, "dataset": text, "params": count, "macs": count, "epochs": ListOf(EPOCH),
                   "test_acc": fraction, "energy_mj": energy},
                  {"memory_mj": OrNone(energy), "ann_mj": OrNone(energy), "ann_int8_mj": OrNone(energy),
-                  "firing_rates": MapOf(fraction), "energy_layers": ListOf(LAYER), "energy_model": model})
+                  "firing_rates": MapOf(fraction), "energy_layers": ListOf(LAYER), "energy_model": model,
+                  "settings": Record({}, {"seed": integer})})  # the seed pairs runs against a baseline
 CANDIDATE = Record({"arch": arch, "params": count, "macs": count, "energy_mj": OrNone(energy), "score": number})
 SEARCH = Record({"space": text, "algorithm": text, "score": text, "seed": number,
                  "settings": Record({}, {"top_k": count}), "candidates": ListOf(CANDIDATE), "elapsed_s": seconds},

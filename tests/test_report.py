@@ -87,3 +87,50 @@ def test_report_renders_every_image_in_chromium(search_run, tmp_path):
                           probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
     total, loaded = re.search(r"IMAGES:(\d+):(\d+)", dom).groups()
     assert int(total) >= 3 and loaded == total
+
+
+def _trained(dataset, seed, name, acc, energy, depth=1):
+    arch = {"DEPTH": depth, "EMBED_DIM": 32, "MLP_RATIO": [4] * depth, "NUM_HEADS": [1] * depth}
+    label = f"{dataset}/{name}" if seed is None else f"{dataset}/seed{seed}/{name}"
+    return label, {"arch": arch, "dataset": dataset, "test_acc": acc, "energy_mj": energy, "params": 1000 * depth,
+                   "macs": 5000 * depth, "settings": {"seed": 7 if seed is None else seed}}
+
+
+def test_comparison_rows_against_scipy():
+    from scipy import stats
+
+    from energy.comparison import comparison_rows
+
+    base, better, cheaper = [0.90, 0.93, 0.91], [0.95, 0.96, 0.97], [0.80, 0.85, 0.90]
+    trained = [_trained("digits", s, "baseline", a, 1.0) for s, a in enumerate(base)]
+    trained += [_trained("digits", s, "01", a, 0.9, depth=2) for s, a in enumerate(better)]
+    trained += [_trained("digits", s, "02", a, 0.5, depth=3) for s, a in enumerate(cheaper)]
+    trained += [_trained("ndigits", 0, "01", 0.7, 0.9, depth=2)]
+    rows = comparison_rows(trained)
+    assert [(r[0], r[1].split(":")[0]) for r in rows] == [("digits", "baseline"), ("digits", "01"), ("digits", "02"),
+                                                         ("ndigits", "01")]
+
+    def interval(values):
+        low, high = stats.t.interval(0.95, len(values) - 1, loc=sum(values) / len(values), scale=stats.sem(values))
+        return f"[{low:.2f}, {high:.2f}]"
+
+    acc = [100 * a for a in base]
+    assert rows[0][2:5] == ["0, 1, 2", f"{sum(acc) / 3:.2f}", interval(acc)]
+    assert rows[0][5:] == ["–", "–", "1", "1,000", "5,000", "baseline"]
+    for row, values, verdict in ((rows[1], better, "dominates"), (rows[2], cheaper, "trades accuracy for energy")):
+        diffs = [100 * (v - b) for v, b in zip(values, base)]
+        assert row[5] == f"{sum(diffs) / 3:+.2f}" and row[6] == interval(diffs)
+        assert row[10] == verdict
+    assert rows[3][4] == "none (1 seed)" and rows[3][10] == "no baseline trained on ndigits"
+
+
+def test_comparison_pairs_by_seed_and_a_single_seed_cannot_dominate():
+    from energy.comparison import comparison_rows
+
+    trained = [_trained("digits", None, "baseline", 0.5, 1.0), _trained("digits", None, "01", 0.9, 0.9, depth=2)]
+    rows = comparison_rows(trained)
+    assert rows[1][2] == "7" and rows[1][5] == "+40.00" and rows[1][6] == "none (1 seed)"
+    assert rows[1][10] == "trades accuracy for energy"
+    trained = [_trained("digits", 0, "baseline", 0.5, 1.0), _trained("digits", 1, "baseline", 0.6, 1.0),
+               _trained("digits", 1, "01", 0.9, 1.0, depth=2)]
+    assert comparison_rows(trained)[1][5] == "+30.00"  # seed 1 against seed 1 only
