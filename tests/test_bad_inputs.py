@@ -153,7 +153,7 @@ CASES = {
     "pipeline-nested-set": Case(("pipeline", "--config", "{nested_set}", "--out", "out", "--set",
                                  "train.per_dataset.ndigits.epochs=0"), "nested keys cannot be set"),
     "pipeline-unknown-section": Case(("pipeline", "--config", "{unknown_section}", "--out", "out"),
-                                     "unknown section 'searh'; the sections are search, train, energy, report"),
+                                     "unknown section 'searh'; the sections are search, baseline, train, energy, report"),
     "pipeline-memory-key": Case(("pipeline", "--config", "{memory_key}", "--out", "out"),
                                 "search.max_memory is not a config key; pass --max-memory to run.py pipeline"),
     # argparse's own errors, and the earlier cases

@@ -77,9 +77,12 @@ class SearchConfig:
     match_baseline: dict | None = None
 
     def to_dict(self) -> dict:
-        """What identifies a run (a resumed run must match it); the data root may move."""
+        """What identifies a run (a resumed run must match it); the data root may move. Without a
+        baseline, ``match_baseline`` is left out, so a checkpoint from before it existed resumes."""
         data = asdict(self)
         data.pop("data_root")
+        if data["match_baseline"] is None:
+            data.pop("match_baseline")
         return data
 
     def fingerprint(self, space: SearchSpace) -> dict:
