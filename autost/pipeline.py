@@ -143,11 +143,12 @@ def stages(config: dict, data_root: str | None = None) -> Stages:
     energy = EnergyStage(**read(ENERGY, config["energy"], "energy", "the pipeline's energy section"))
     model = {"energy_model": energy.model}  # one energy model for every stage
     _own_keys("search", config["search"])
-    baseline = read_baseline(config["baseline"], config["search"]["space"], _train_datasets(config))
     search = {**config["search"], **root, **model}
     match = search.pop("match_baseline", False)
     search_run = read_search(search, "search")
-    search_cfg = _match(search_config(search, "search"), match, baseline)
+    search_cfg = search_config(search, "search")
+    baseline = read_baseline(config["baseline"], config["search"]["space"], _train_datasets(config))
+    search_cfg = _match(search_cfg, match, baseline)
     train_section = {k: v for k, v in config["train"].items() if k not in ("dataset", "per_dataset")}
     per_dataset = config["train"].get("per_dataset") or {}
     if not isinstance(per_dataset, dict) or not all(isinstance(v, dict) for v in per_dataset.values()):
