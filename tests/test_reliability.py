@@ -329,11 +329,14 @@ def test_sigint_during_a_search_is_one_line_and_exit_130(tmp_path):
     out = tmp_path / "o"
     cmd = [sys.executable, str(ROOT / "run.py"), "search", "--space", str(DIGITS_SPACE), "--dataset", "digits",
            "--time-steps", "2", "--population", "6", "--select", "2", "--mutation", "2", "--crossover", "2",
-           "--generations", "200", "--batch-size", "8", "--out", str(out)]
+           "--generations", "200", "--batch-size", "8", "--score", "naswot", "--out", str(out)]
+    # NASWOT builds and runs every candidate, so 200 generations last minutes: a FLOPs search prices
+    # candidates in closed form and could finish between two looks at the checkpoint
     proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not (out / "checkpoint.json").exists():
         time.sleep(0.05)
+    assert proc.poll() is None, "the search ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
