@@ -179,29 +179,21 @@ def _prefixed(prefix: str, state: dict) -> dict:
     return {f"{prefix}.{k}": v for k, v in state.items()}
 
 
-@pytest.mark.parametrize("dim, heads", [(32, 4), (64, 8)])
-def test_ssa_with_spike_shortcut_is_spikingjellys_layer(dim, heads):
-    torch.manual_seed(0)
-    theirs = excite(SpikingSelfAttention(dim, heads))
-    block = Block(dim, heads, 4 * dim, "ssa", Neurons(), SPIKE).eval()
-    state = theirs.state_dict()
-    _load(block.attn, {**split_projection(state, "qkv_conv_bn.", "qkv", dim),
-                       **split_projection(state, "proj_conv_bn.", ["proj"], dim)})
-    x = _tokens(dim)
-    with torch.no_grad(), Rates(theirs) as rates:
-        reference = theirs(x.permute(0, 1, 3, 2)).permute(0, 1, 3, 2)
-        ours = block.out_lif(block.attn(block.in_lif(x)))
-    assert_fires(rates)
-    torch.testing.assert_close(ours, reference, rtol=0, atol=ATOL)
+# (our type, SpikingJelly's layer, its fused projection, the parts it splits into)
+SPIKE_LAYERS = {"ssa": (SpikingSelfAttention, "qkv_conv_bn.", "qkv"), "qk": (TokenQKAttention, "qk_conv_bn.", "qk")}
 
 
 @pytest.mark.parametrize("dim, heads", [(32, 4), (64, 8)])
-def test_qk_with_spike_shortcut_is_spikingjellys_layer(dim, heads):
+@pytest.mark.parametrize("attention", sorted(SPIKE_LAYERS))
+def test_spike_shortcut_block_types_are_spikingjellys_layers(attention, dim, heads):
+    """ssa + spike is SpikingJelly's SpikingSelfAttention, qk + spike its TokenQKAttention (each ends in
+    its proj_lif, our block's out_lif)."""
+    layer, fused, parts = SPIKE_LAYERS[attention]
     torch.manual_seed(0)
-    theirs = excite(TokenQKAttention(dim, heads))
-    block = Block(dim, heads, 4 * dim, "qk", Neurons(), SPIKE).eval()
+    theirs = excite(layer(dim, heads))
+    block = Block(dim, heads, 4 * dim, attention, Neurons(), SPIKE).eval()
     state = theirs.state_dict()
-    _load(block.attn, {**split_projection(state, "qk_conv_bn.", "qk", dim),
+    _load(block.attn, {**split_projection(state, fused, parts, dim),
                        **split_projection(state, "proj_conv_bn.", ["proj"], dim)})
     x = _tokens(dim)
     with torch.no_grad(), Rates(theirs) as rates:
