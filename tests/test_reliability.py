@@ -331,8 +331,11 @@ def test_sigint_during_a_search_is_one_line_and_exit_130(tmp_path):
            "--time-steps", "2", "--population", "6", "--select", "2", "--mutation", "2", "--crossover", "2",
            "--generations", "200", "--batch-size", "8", "--score", "naswot", "--out", str(out)]
     # NASWOT builds and runs every candidate, so 200 generations last minutes: a FLOPs search prices
-    # candidates in closed form and could finish between two looks at the checkpoint
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # candidates in closed form and could finish between two looks at the checkpoint. SIGINT back to its
+    # default in the child: a shell that starts the suite in the background ignores it, the child would
+    # inherit that, and Python then installs no KeyboardInterrupt handler.
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not (out / "checkpoint.json").exists():
         time.sleep(0.05)
