@@ -441,7 +441,7 @@ def _score_all(study: _Study, space: SearchSpace, progress: bool) -> None:
 
 
 def _plot(study: _Study, proxy_stats: dict[str, dict[str, Any]]) -> None:
-    from energy.correlate_plots import proxy_scatter, tau_bars
+    from autost.report.correlate_plots import proxy_scatter, tau_bars
 
     config = study.config
     title = f"{config.dataset}: {len(study.table)} architectures, trained {config.epochs} epoch(s)"

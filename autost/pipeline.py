@@ -251,7 +251,7 @@ def _check_fingerprint(config: dict, out: Path, resume: bool) -> None:
 
 def _run(config: dict, plan: Stages, out: Path, resume: bool, log: Callable[[str], None]) -> Path:
     from autost.search.runner import run_search
-    from energy.report import load_run, write_report
+    from autost.report.run import load_run, write_report
 
     search_dir = out / "search"
     _check_fingerprint(config, out, resume)  # after the checks: a refused config leaves no trace

@@ -11,7 +11,7 @@ from conftest import ROOT
 from energy.breakdown import layer_type
 from energy.estimators import estimate
 from energy.models import MODELS
-from energy.report import RunData, load_run, write_report
+from autost.report.run import RunData, load_run, write_report
 
 ARCH = Arch(1, 32, (2,), (2,))
 

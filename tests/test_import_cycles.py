@@ -101,3 +101,15 @@ def test_no_import_cycles():
     assert "autost.cli" in modules and "energy.models" in modules and "datasets.registry" in modules
     graph = {name: imports_of(name, path, modules) for name, path in modules.items()}
     assert cycles(graph) == []
+
+
+def test_energy_is_a_leaf():
+    """energy/ counts and prices; like SpikingJelly's op_counter it imports nothing from the search, the
+    training, the pipeline, the studies, the commands or the report (function-level imports included)."""
+    modules = project_modules(ROOT)
+    above = ("autost.search", "autost.train", "autost.pipeline", "autost.correlate", "autost.commands",
+             "autost.report")
+    reached = {(name, target) for name, path in modules.items() if name.startswith("energy.")
+               for target in imports_of(name, path, modules) if target.startswith(above)}
+    assert any(name.startswith("autost.report.") for name in modules)
+    assert reached == set()

@@ -8,7 +8,7 @@ import pytest
 from autost.cli import main
 from autost.pareto import non_dominated
 from conftest import ROOT
-from energy.report import load_run, write_report
+from autost.report.run import load_run, write_report
 
 
 def test_non_dominated_matches_brute_force():
@@ -99,7 +99,7 @@ def _trained(dataset, seed, name, acc, energy, depth=1):
 def test_comparison_rows_against_scipy():
     from scipy import stats
 
-    from energy.comparison import comparison_rows
+    from autost.report.comparison import comparison_rows
 
     base, better, cheaper = [0.90, 0.93, 0.91], [0.95, 0.96, 0.97], [0.80, 0.85, 0.90]
     trained = [_trained("digits", s, "baseline", a, 1.0) for s, a in enumerate(base)]
@@ -125,7 +125,7 @@ def test_comparison_rows_against_scipy():
 
 
 def test_comparison_pairs_by_seed_and_a_single_seed_cannot_dominate():
-    from energy.comparison import comparison_rows
+    from autost.report.comparison import comparison_rows
 
     trained = [_trained("digits", None, "baseline", 0.5, 1.0), _trained("digits", None, "01", 0.9, 0.9, depth=2)]
     rows = comparison_rows(trained)

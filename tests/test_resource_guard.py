@@ -126,13 +126,13 @@ def _search_json(arch: Arch) -> dict:
 def test_the_library_paths_that_build_models_go_through_the_guard(path, monkeypatch):
     """The closed form's calibration, the pipeline's energy step and report --compare, below the CLI."""
     from energy.closed_form import calibrate
-    from energy.compare import compare_searches
+    from autost.report.compare import compare_searches
     from energy.measure import measure_energy
 
     built = []
     monkeypatch.setattr("energy.closed_form.build_model", lambda *a, **k: built.append(1))
     monkeypatch.setattr("energy.measure.build_model", lambda *a, **k: built.append(1))
-    monkeypatch.setattr("energy.compare.build_model", lambda *a, **k: built.append(1))
+    monkeypatch.setattr("autost.report.compare.build_model", lambda *a, **k: built.append(1))
     arch, batch = Arch(2, 32, (2, 2), (2, 2)), torch.rand(4, 1, 16, 16)
     run = {"calibration": lambda: calibrate([arch], DIGITS, batch, seed=0),
            "measure": lambda: measure_energy(arch, DIGITS, batch),

@@ -4,7 +4,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from autost.stats import mean, paired_differences, t_interval, t_quantile
-from energy.comparison import verdict
+from autost.report.comparison import verdict
 
 
 @pytest.mark.parametrize("df, critical", [(1, 12.706), (2, 4.303), (4, 2.776), (9, 2.262), (29, 2.045)])

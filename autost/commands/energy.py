@@ -12,7 +12,7 @@ from autost.io import atomic_write_json
 from autost.memory import check_fits
 from autost.rundir import claim
 from autost.validate import at_least
-from energy import plots
+from autost.report import plots
 from energy.measure import measure_energy
 from energy.models import DEFAULT_MODEL, get_model, help_text, model_names
 

@@ -8,8 +8,8 @@ from autost.commands.arguments import out_folder
 from autost.errors import UsageError
 from autost.io import atomic_write_json
 from autost.rundir import check_writable
-from energy.compare import compare_searches
-from energy.report import load_run, write_report
+from autost.report.compare import compare_searches
+from autost.report.run import load_run, write_report
 
 
 def run(args: argparse.Namespace) -> int:

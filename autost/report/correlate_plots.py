@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from energy.plots import _save, plt
+from autost.report.plots import _save, plt
 
 LABELS = {
     "closed_form_mj": "closed-form init energy (mJ)",

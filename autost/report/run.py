@@ -5,8 +5,8 @@ Reads a run folder (the pipeline's layout: ``search/``, ``train/NN/``) and write
 so the HTML file opens anywhere on its own. The report names the energy model of every
 figure and its source, splits compute from memory where the model charges memory, groups
 each trained network's energy by layer type, and, given a second run, puts the two runs'
-candidates under both runs' energy models side by side (``energy.compare``). A pipeline run
-with a baseline opens with the comparison to it (``energy.comparison``).
+candidates under both runs' energy models side by side (``autost.report.compare``). A pipeline run
+with a baseline opens with the comparison to it (``autost.report.comparison``).
 """
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from pathlib import Path
 
 from autost.arch import Arch
 from autost.io import atomic_write_text
-from energy import plots
+from autost.report import plots
 from energy.breakdown import by_layer_type
-from energy.compare import search_model
-from energy.comparison import HEAD as COMPARISON_HEAD
-from energy.comparison import VERDICT_RULE, architecture_label, comparison_rows, has_baseline
+from autost.report.compare import search_model
+from autost.report.comparison import HEAD as COMPARISON_HEAD
+from autost.report.comparison import VERDICT_RULE, architecture_label, comparison_rows, has_baseline
 from energy.models import DEFAULT_MODEL, get_model
-from energy.run_files import read_history, read_init_energy, read_metrics, read_search
+from autost.report.run_files import read_history, read_init_energy, read_metrics, read_search
 
 
 @dataclass
@@ -32,7 +32,7 @@ class RunData:
     history: list[dict] = field(default_factory=list)
     trained: list[tuple[str, dict]] = field(default_factory=list)  # (label, metrics.json)
     init_energy: dict[str, float] = field(default_factory=dict)  # label -> init-time mJ (pipeline's energy step)
-    comparison: dict | None = None  # energy.compare.compare_searches of this run's search and another's
+    comparison: dict | None = None  # autost.report.compare.compare_searches of this run's search and another's
     missing: list[str] = field(default_factory=list)  # what the report leaves out, and why
 
 
@@ -42,7 +42,7 @@ def _first(*paths: Path) -> Path | None:
 
 def load_run(run_dir: str | Path) -> RunData:
     """Find the search results and the trained metrics under ``run_dir``, each file checked for
-    the fields the report uses (``energy.run_files``), and note what is missing and why."""
+    the fields the report uses (``autost.report.run_files``), and note what is missing and why."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: run folder not found")
