@@ -221,11 +221,6 @@ def network_parts(arch: Arch, *, in_channels: int, img_size: int, patch_size: in
     return [stem, *(block_part(arch, i, tokens) for i in range(arch.depth)), head_part(arch, num_classes)]
 
 
-def weight_layers(arch: Arch, **geometry: int) -> list[WeightLayer]:
-    """Every conv and linear of ``arch``'s network in execution order, in closed form."""
-    return [layer for part in network_parts(arch, **geometry) for layer in part.layers]
-
-
 def lif_elements(arch: Arch, **geometry: int) -> dict[str, int]:
     """Every LIF neuron of ``arch``'s network by module name, with the values it emits per step and
     sample, in closed form."""
