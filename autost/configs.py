@@ -153,6 +153,9 @@ TRAIN = (
     Option("seed", int, 0, "seed of initialization and data order (default 0)"),
     Option("limit", int, check=at_least(1), help="use only the first N samples of each split (quick trials)"),
     Option("num_workers", int, 0, "data-loading worker processes (default 0)", check=at_least(0)),
+    Option("patience", int, check=at_least(1), metavar="EPOCHS",
+           help="stop once validation accuracy has not improved for this many epochs (default: train every epoch); "
+                "the learning-rate schedule still spans --epochs"),
     Option("energy_model", str, DEFAULT_MODEL, cli=False),
     Option("resume", bool, False, "continue from --out's last.pt (settings must match; a finished run is only "
                                   "re-evaluated)"),

@@ -91,6 +91,8 @@ class TrainConfig:
     seed: int = 0
     limit: int | None = None  # train/evaluate on the first N samples of each split
     num_workers: int = 0
+    # stop once validation accuracy has not improved for this many epochs (None: run every epoch)
+    patience: int | None = None
     energy_model: str = DEFAULT_MODEL  # the model of the final energy (energy.models)
     resume: bool = False
     change_lr: bool = False  # on resume, ``lr`` replaces the checkpoint's (recorded in metrics.json)
@@ -134,6 +136,7 @@ class TrainConfig:
             (self.backend in BACKENDS, f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}"),
             (self.limit is None or self.limit >= 1, f"--limit must be at least 1, got {self.limit}"),
             (self.num_workers >= 0, f"--num-workers must be >= 0, got {self.num_workers}"),
+            (self.patience is None or self.patience >= 1, f"--patience must be at least 1, got {self.patience}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -307,6 +310,11 @@ class _Run:
         if self.history["best_val_acc"] is None or record["val_acc"] > self.history["best_val_acc"]:
             self.history["best_epoch"], self.history["best_val_acc"] = self.epoch, record["val_acc"]
 
+    def plateaued(self) -> bool:
+        """Whether the run has stopped improving: ``config.patience`` epochs since the best one."""
+        best = self.history["best_epoch"]
+        return self.config.patience is not None and best is not None and self.epoch - best >= self.config.patience
+
     def check_finite(self, epoch: int) -> None:
         """Raise ``_Diverged`` if a weight, buffer or optimizer moment is non-finite: such a state
         is never checkpointed, so last.pt and best.pt keep the last finite one."""
@@ -407,17 +415,44 @@ def _metrics(run: _Run, geometry: Geometry, device: torch.device, final: dict[st
         "epochs": run.history["epochs"],
         "best_epoch": run.history["best_epoch"],
         "best_val_acc": run.history["best_val_acc"],
+        "stopped_early": run.epoch < run.config.epochs and run.plateaued(),
         "lr_changes": run.history["lr_changes"],
         "threads": current_threads(),
         **{key: final.get(key) for key in ("test_acc", "energy_model", "energy_source", "energy_mj", "compute_mj",
                                            "memory_mj", "mac_mj", "ac_mj", "ann_mj", "ann_int8_mj", "firing_rates",
-                                           "energy_layers")},
+                                           "energy_layers", "energy_samples")},
     }
 
 
+# the per-sample totals of an energy summary, averaged over a test set's batches
+ENERGY_TOTALS = ("energy_mj", "compute_mj", "memory_mj", "mac_mj", "ac_mj", "ann_mj", "ann_int8_mj")
+LAYER_VALUES = ("firing_rate", "compute_mj", "memory_mj", "energy_mj")
+
+
+def test_set_energy(model: nn.Module, loader: DataLoader, device: torch.device, energy_model: str) -> dict[str, Any]:
+    """The energy summary (``energy.estimators.ModelEnergy.to_dict``) per sample over every batch of
+    ``loader``: each batch measured on its own, totals and per-layer rates and energies averaged
+    with the batch sizes as weights, so the result is the mean over the test set's samples."""
+    summaries, sizes = [], []
+    for x, _ in loader:
+        summaries.append(estimate(model, x.to(device), energy_model).to_dict())
+        sizes.append(len(x))
+    total = sum(sizes)
+
+    def mean_of(values: list[float | None]) -> float | None:
+        return None if any(v is None for v in values) else sum(v * n for v, n in zip(values, sizes)) / total
+
+    merged = {**summaries[0], **{key: mean_of([s[key] for s in summaries]) for key in ENERGY_TOTALS}}
+    merged["layers"] = [{**layer, **{key: mean_of([s["layers"][i][key] for s in summaries]) for key in LAYER_VALUES}}
+                        for i, layer in enumerate(summaries[0]["layers"])]
+    merged["batches"], merged["samples"] = len(sizes), total
+    return merged
+
+
 def _final(run: _Run, best_path: Path, test_loader: DataLoader, device: torch.device) -> dict[str, Any]:
-    """Test accuracy and spike energy of the best checkpoint. Firing rates are those of the
-    spike-driven (AC) layers: a layer fed real values has none."""
+    """Test accuracy and spike energy of the best checkpoint, both over the whole test split (as
+    ``limit`` cuts it). Firing rates are those of the spike-driven (AC) layers: a layer fed real
+    values has none."""
     data = load_checkpoint(best_path, map_location=device)
     # best.pt may predate a learning-rate change that the history records
     must_match = [k for k in MUST_MATCH if k != "lr" or not run.history["lr_changes"]]
@@ -426,9 +461,7 @@ def _final(run: _Run, best_path: Path, test_loader: DataLoader, device: torch.de
     require_finite(data, best_path)
     run.model.load_state_dict(data["model"])
     test_acc = evaluate(run.model, test_loader, device, run.config.amp)
-    x, _ = next(iter(test_loader))
-    report = estimate(run.model, x.to(device), run.config.energy_model)
-    summary = report.to_dict()
+    summary = test_set_energy(run.model, test_loader, device, run.config.energy_model)
     return {
         "test_acc": test_acc,
         "energy_model": summary["energy_model"],
@@ -440,8 +473,9 @@ def _final(run: _Run, best_path: Path, test_loader: DataLoader, device: torch.de
         "ac_mj": summary["ac_mj"],
         "ann_mj": summary["ann_mj"],
         "ann_int8_mj": summary["ann_int8_mj"],
-        "firing_rates": {layer.name: layer.firing_rate for layer in report.layers if layer.kind == "AC"},
+        "firing_rates": {layer["name"]: layer["firing_rate"] for layer in summary["layers"] if layer["kind"] == "AC"},
         "energy_layers": summary["layers"],
+        "energy_samples": summary["samples"],
     }
 
 
@@ -534,6 +568,10 @@ def _train(arch: Arch, config: TrainConfig, out_dir: Path, group: distributed.Gr
     val_loader = make_loader(splits["val"], config, device, shuffle_seed=None)
     first_epoch = run.epoch + 1
     for epoch in range(first_epoch, config.epochs + 1):
+        if run.plateaued():
+            say(f"{out_dir}: stopped after epoch {run.epoch}: validation accuracy has not improved since epoch "
+                f"{run.history['best_epoch']} (--patience {config.patience})")
+            break
         start = time.perf_counter()
         if group.active:
             train_loader = distributed.shard_loader(splits["train"], config.batch_size, epoch_seed(config.seed, epoch),

@@ -258,3 +258,69 @@ def test_architecture_outside_the_given_space_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "EMBED_DIM 128 is not in" in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def _scripted_val(monkeypatch, accuracies: list[float]):
+    """Make every evaluation return the next of ``accuracies`` (then 0.25): validation curves on cue."""
+    import autost.train as train_module
+
+    values = iter(accuracies)
+    monkeypatch.setattr(train_module, "evaluate", lambda *args, **kwargs: next(values, 0.25))
+
+
+def test_patience_stops_once_validation_stops_improving(tmp_path, monkeypatch):
+    # best at epoch 2; epochs 3 and 4 do not beat it (equal is not better): stop before epoch 5
+    _scripted_val(monkeypatch, [0.5, 0.6, 0.6, 0.55, 0.9, 0.9])
+    metrics = train(TINY, config(epochs=6, patience=2), tmp_path / "run")
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3, 4]
+    assert metrics["best_epoch"] == 2 and metrics["stopped_early"] is True
+    assert metrics["settings"]["patience"] == 2
+
+
+def test_patience_stop_survives_an_interruption(tmp_path, monkeypatch):
+    curve = [0.5, 0.6, 0.6, 0.55, 0.9, 0.9]
+    _scripted_val(monkeypatch, curve)
+    straight = train(TINY, config(epochs=6, patience=2), tmp_path / "straight")
+    _scripted_val(monkeypatch, curve)
+    train(TINY, config(epochs=6, patience=2), tmp_path / "cut", stop_after_epoch=3)
+    _scripted_val(monkeypatch, curve[3:])
+    resumed = train(TINY, config(epochs=6, patience=2, resume=True), tmp_path / "cut")
+    assert without_times(resumed)["epochs"] == without_times(straight)["epochs"]
+    assert resumed["stopped_early"] and resumed["best_epoch"] == straight["best_epoch"]
+
+
+def test_without_patience_every_epoch_runs(tmp_path, monkeypatch):
+    _scripted_val(monkeypatch, [0.6, 0.5, 0.5, 0.5])
+    metrics = train(TINY, config(epochs=4), tmp_path / "run")
+    assert len(metrics["epochs"]) == 4 and metrics["stopped_early"] is False
+
+
+def test_trained_energy_covers_the_whole_test_split(straight):
+    """Measured batch by batch and weighted by batch size, the test split's energy equals one pass
+    over all of it at once: in eval mode a sample's spikes do not depend on its batch."""
+    from autost.train import load_splits, make_loader, test_set_energy
+    from energy.estimators import estimate
+
+    out, metrics = straight
+    cfg = config()
+    model = build_for(out, cfg)
+    test = load_splits(cfg, resolve_geometry(dataset="digits", input_shape=None, num_classes=None, patch_size=None,
+                                             time_steps=cfg.time_steps))["test"]
+    batched = test_set_energy(model, make_loader(test, cfg, torch.device("cpu"), shuffle_seed=None),
+                              torch.device("cpu"), cfg.energy_model)
+    whole = torch.stack([test[i][0] for i in range(len(test))])
+    at_once = estimate(model, whole, cfg.energy_model).to_dict()
+    assert batched["samples"] == len(test) == 32 and batched["batches"] == 2
+    assert batched["energy_mj"] == pytest.approx(at_once["energy_mj"], rel=1e-9)
+    assert metrics["energy_samples"] == 32 and metrics["energy_mj"] == pytest.approx(at_once["energy_mj"], rel=1e-9)
+
+
+def build_for(out, cfg: TrainConfig):
+    """The straight run's best network, in eval mode."""
+    from autost.model import build_model
+
+    geometry = resolve_geometry(dataset="digits", input_shape=None, num_classes=None, patch_size=None,
+                                time_steps=cfg.time_steps)
+    model = build_model(TINY, **geometry.model_kwargs())
+    model.load_state_dict(load_checkpoint(out / "best.pt")["model"])
+    return model.eval()
