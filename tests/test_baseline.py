@@ -66,6 +66,20 @@ def test_search_matches_the_baselines_params_and_energy(tmp_path, capsys):
     assert json.loads((out / "search.json").read_text())["candidates"] == result["candidates"]
 
 
+def test_a_baseline_without_time_steps_is_priced_in_a_space_where_t_is_a_gene(tmp_path):
+    """The hybrid space's rate table knows T only as a gene; the baseline (no TIME_STEPS: the run's
+    T) is the candidate with T 2 there. Its closed-form energy agrees with a forward pass's."""
+    arch = tmp_path / "baseline.yaml"
+    Arch.from_dict(BASELINE).to_yaml(arch)
+    hybrid = [*SEARCH[:2], str(ROOT / "spaces" / "digits_hybrid.yaml"), *SEARCH[3:], "--match-baseline", str(arch)]
+    matched = {}
+    for method in ("closed-form", "measure"):
+        assert main([*hybrid, "--energy", method, "--out", str(tmp_path / method)]) == 0
+        matched[method] = json.loads((tmp_path / method / "search.json").read_text())["match_baseline"]
+    assert matched["closed-form"]["arch"] == {**BASELINE, "TIME_STEPS": 2}
+    assert matched["closed-form"]["energy_mj"] == pytest.approx(matched["measure"]["energy_mj"], rel=0.15)
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--param-limits", "0.01", "0.1"], "--match-baseline fills --param-limits MAX and --energy-limit from the "
                                         "baseline; remove --param-limits"),

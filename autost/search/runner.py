@@ -212,13 +212,18 @@ def baseline_params(config: SearchConfig) -> SearchConfig:
     return replace(config, constraints=Constraints(None, params / 1e6, None))
 
 
-def match_baseline(config: SearchConfig, evaluator: Evaluator) -> tuple[SearchConfig, dict | None]:
+def match_baseline(config: SearchConfig, evaluator: Evaluator, space: SearchSpace) -> tuple[SearchConfig, dict | None]:
     """``config`` (after ``baseline_params``) with its baseline's energy as the energy max too, and
     what search.json records about both; unchanged, with ``None``, without a baseline. The baseline
-    is evaluated as any candidate is, so a candidate that costs what it costs is within the limits."""
+    is evaluated as any candidate is, so a candidate that costs what it costs is within the limits.
+    A baseline without TIME_STEPS in a space where T is a gene is the same network at the run's T,
+    and is priced as that candidate (the space's rate table knows T only as a gene)."""
     if config.match_baseline is None:
         return config, None
-    record = evaluator.evaluate(Arch.from_dict(config.match_baseline))
+    baseline = Arch.from_dict(config.match_baseline)
+    if space.time_steps and baseline.time_steps is None:
+        baseline = replace(baseline, time_steps=config.geometry.time_steps)
+    record = evaluator.evaluate(baseline)
     limits = Constraints(None, config.constraints.param_max, record["energy_mj"])
     matched = {key: record[key] for key in ("arch", "params", "macs", "energy_mj")}
     matched.update(param_max=limits.param_max, energy_max_mj=limits.energy_max_mj)
@@ -325,7 +330,7 @@ def _run_in(out: Path, config: SearchConfig, space: SearchSpace, resume: bool, p
     # the limits before the checkpoint is read: a resumed search computes the same ones
     config = baseline_params(config)
     evaluator, energy = _evaluator(config, space)
-    config, matched = match_baseline(config, evaluator)
+    config, matched = match_baseline(config, evaluator, space)
     state = _load_checkpoint(out, config, space)
     with scoring_pool(evaluator, workers=workers, ray_address=ray_address) as score:
         state = _search(config, space, evaluator, state, out, score, progress)
