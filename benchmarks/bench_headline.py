@@ -1,200 +1,278 @@
-"""AutoST's headline claim on real data: do searched spiking transformers beat a hand-designed one?
+"""Does the search beat hand design? Energy-matched arms trained to a plateau, against random controls.
 
-    .venv/bin/python -m benchmarks.bench_headline [--datasets fashion-mnist nfashion] [--work runs/headline]
-    .venv/bin/python -m benchmarks.bench_headline --full      # the full recipe, for a GPU machine
+    .venv/bin/python -m benchmarks.bench_headline --plan           # searches, then the cost in CPU-hours
+    .venv/bin/python -m benchmarks.bench_headline --workers 2      # the CPU study (resumes where it stopped)
+    .venv/bin/python -m benchmarks.bench_headline --profile gpu    # full Fashion-MNIST and nfashion, one H200
+    .venv/bin/python -m benchmarks.bench_headline --table          # the README's table of the committed JSON
 
-For each dataset:
-  * baseline: Spikformer-4-384's design at the profile's scale (CPU: d2-D32-m4-h1 in
-    spaces/headline_cpu.yaml; --full: Spikformer-4-384 itself, d4-D384-m4-h12);
-  * AutoST's flow: the evolutionary search with --score flops under the baseline's parameter
-    count, its top 3 architectures (of distinct cost);
-  * the NSGA-II front of (FLOPs score, init-time energy) under the same parameter cap, its knee
-    point (``autost.pareto.knee_point``);
-each trained with the same recipe for every seed, with test accuracy and trained energy
-(mJ/sample, ``autost.train``'s measurement on the first test batch) as mean and std over the
-seeds. A searched architecture "dominates" the baseline when its mean test accuracy is higher
-and its mean energy no larger.
+Arms, per dataset (``ARMS``):
+  * baseline: Spikformer-4-384's arrangement at the profile's scale (SSA, the spike shortcut, MLP
+    ratio 4, head width 32, T 4, tau 2, threshold 1);
+  * searched, per space: AutoST's flow (the evolutionary search, score FLOPs) constrained to the
+    baseline's params and closed-form energy (``search --match-baseline``), its best architecture;
+  * random control, per space: per seed one architecture drawn from the same constrained set: the
+    space's sampler (uniform per gene) filtered by the same limits, as a random search of the same
+    space sees them (``--algorithm random``), then one of its legal candidates picked by a seeded
+    uniform draw that ignores their scores.
+Every arm trains with the same recipe and, per seed, the same data order and split; the stopping
+rule is ``STOPPING_RULE``. Test accuracy and trained energy (``autost.train``: the best-validation
+checkpoint, energy over the whole test split) are compared with the baseline by paired differences
+over seeds with Student t 95% intervals, and judged by ``autost.report.comparison.verdict``.
 
-Writes benchmarks/results/headline_<profile>.json and headline_<profile>_<dataset>.png; training
-runs live in --work and are reused (finished) or resumed (interrupted) on a rerun.
+Writes benchmarks/results/headline_<profile>.json and headline_<profile>_<dataset>.png. Each
+training run lives in its own folder under --work and resumes from its last epoch, so an interrupted
+study (or one continued days later) goes on to the same result.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import os
+import random
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from multiprocessing import get_context
 from pathlib import Path
 
+from tqdm import tqdm
+
 from autost.arch import Arch
-from autost.cost import analytic_cost
 from autost.geometry import resolve_geometry
-from autost.pareto import knee_point
-from autost.search.evaluate import Constraints
+from autost.report.comparison import VERDICT_RULE, verdict
 from autost.search.evolution import EvolutionSettings
-from autost.search.nsga2 import objective_functions
 from autost.search.runner import SearchConfig, run_search
-from autost.train import METRICS, SCHEDULE, TrainConfig, train
-from datasets import dataset_info
+from autost.stats import mean, paired_differences, t_interval
+from autost.train import METRICS, TrainConfig
 from benchmarks.common import RESULTS, write_result
 
-SEEDS = (0, 1, 2)
-TOP_K = 3
-FRONT_OBJECTIVES = ("score", "energy")
+SPACES = {"tiny": "spaces/headline_cpu.yaml", "hybrid": "spaces/headline_cpu_hybrid.yaml"}
+STOPPING_RULE = ("AdamW with a warm-up and a cosine schedule over at most `epochs_max` epochs; stop once validation "
+                 "accuracy (the whole validation split) has not improved for `patience` epochs; test accuracy and "
+                 "energy are the best-validation checkpoint's")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """How big the comparison is: the space, the baseline, the data and the training budget."""
+    """The study's size: data, networks, training budget, seeds and processes."""
 
     name: str
-    space: str
+    datasets: tuple[str, ...]
     baseline: Arch
-    limit: int | None  # samples of each split (train, val and test) used; None: all
-    epochs: int | None  # None: the dataset's recipe
-    batch_size: int | None  # None: the recipe's
-    short_recipe: bool  # the embedded data's short recipe (batch 64, lr 2e-3) instead of AutoST's
-    search: EvolutionSettings
-    nsga2: EvolutionSettings
-    energy_batch: int
+    limit: int | None  # the first N samples of each split; None: all (train 54,000, val 6,000, test 10,000)
+    epochs_max: int
+    patience: int
+    batch_size: int
+    lr: float
     device: str
-    seeds: tuple[int, ...] = SEEDS
+    workers: int
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    search: EvolutionSettings = field(default_factory=EvolutionSettings)
+    # random search's draws for the control: the constrained set's sample the control picks from
+    control_draws: EvolutionSettings = field(default_factory=lambda: EvolutionSettings(population=50, generations=6))
 
 
-# Batch 32 rather than the short recipe's 64: with 2000 images an epoch is then 63 steps, enough for
-# BatchNorm's running statistics (momentum 0.1, starting from variance 1 while the stem's outputs have
-# variance ~0.01) to settle; with 16 steps an epoch the eval-mode network did not spike at all.
-CPU = Profile(name="cpu", space="spaces/headline_cpu.yaml", baseline=Arch(2, 32, (4, 4), (1, 1)), limit=2000,
-              epochs=2, batch_size=32, short_recipe=True,
-              search=EvolutionSettings(population=20, select=5, mutation=8, crossover=8, generations=5),
-              nsga2=EvolutionSettings(population=16, select=4, mutation=6, crossover=6, generations=4),
-              energy_batch=16, device="cpu")
-FULL = Profile(name="full", space="spaces/spikformer_tiny.yaml", baseline=Arch(4, 384, (4,) * 4, (12,) * 4),
-               limit=None, epochs=None, batch_size=None, short_recipe=False, search=EvolutionSettings(), nsga2=EvolutionSettings(),
-               energy_batch=32, device="auto")
+# Spikformer-4-384 at CPU scale: depth halved to 2 (the space's depths are the tiny space's halved),
+# width 32 with one head of width 32 (Spikformer's head width), MLP ratio 4, T 4. 41.5 k params,
+# 16 MMACs a sample on Fashion-MNIST; about 70 s an epoch of 10,000 images on one idle core.
+CPU_BASELINE = Arch(2, 32, (4, 4), (1, 1))
+# limit 10,000: train on 10,000 images, validate on all 6,000 of the val split, test on all 10,000.
+CPU = Profile(name="cpu", datasets=("fashion-mnist",), baseline=CPU_BASELINE, limit=10_000, epochs_max=10,
+              patience=3, batch_size=64, lr=2e-3, device="cpu", workers=2)
+# The same arms on all of Fashion-MNIST and on nfashion, for one H200 (16 cores): 16 processes share
+# the GPU; a tiny network's step is launch-bound, so larger batches cost little more per step.
+GPU = Profile(name="gpu", datasets=("fashion-mnist", "nfashion"), baseline=CPU_BASELINE, limit=None, epochs_max=12,
+              patience=3, batch_size=256, lr=4e-3, device="cuda", workers=16)
+PROFILES = {p.name: p for p in (CPU, GPU)}
 
 
 def train_config(profile: Profile, dataset: str, seed: int) -> TrainConfig:
-    overrides = {name: getattr(dataset_info("digits").training, name) for name in SCHEDULE} if profile.short_recipe \
-        else {}
-    overrides.update(epochs=profile.epochs, limit=profile.limit, seed=seed, device=profile.device, resume=True)
-    if profile.batch_size is not None:
-        overrides["batch_size"] = profile.batch_size
-    if profile.short_recipe and profile.epochs is not None:
-        overrides["warmup_epochs"] = min(overrides["warmup_epochs"], profile.epochs // 2)
-    return TrainConfig.for_dataset(dataset, **overrides)
+    return TrainConfig.for_dataset(dataset, epochs=profile.epochs_max, patience=profile.patience, limit=profile.limit,
+                                   batch_size=profile.batch_size, lr=profile.lr, warmup_epochs=1, seed=seed,
+                                   device=profile.device, resume=True)
 
 
-def searches(profile: Profile, dataset: str, work: Path) -> dict:
-    """The FLOPs search's top 3 and the NSGA-II front's knee, both under the baseline's params."""
+def _search(profile: Profile, dataset: str, space: str, algorithm: str, settings: EvolutionSettings,
+            out: Path) -> dict:
+    """A search of ``space`` within the baseline's params and closed-form energy (resumed or reused)."""
+    if (out / "search.json").exists():
+        return json.loads((out / "search.json").read_text())
     geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
-                                time_steps=train_config(profile, dataset, 0).time_steps)
-    cap = analytic_cost(profile.baseline, **geometry.model_kwargs()).params / 1e6
-    common = dict(space=profile.space, geometry=geometry, constraints=Constraints(param_max=cap), seed=0)
-    flops_config = SearchConfig(**common, algorithm="evolution", score="flops", top_k=TOP_K,
-                                settings=profile.search)
-    nsga_config = SearchConfig(**common, dataset=dataset, algorithm="nsga2", score="flops", top_k=TOP_K,
-                               settings=profile.nsga2, batch_size=profile.energy_batch, objectives=FRONT_OBJECTIVES)
-    results = {}
-    for name, config in (("flops", flops_config), ("nsga2", nsga_config)):
-        out = work / dataset / f"search_{name}"
-        done = out / "search.json"
-        start = time.perf_counter()
-        results[name] = json.loads(done.read_text()) if done.exists() else run_search(config, out, resume=True,
-                                                                                      progress=False)
-        print(f"{dataset}: {name} search, {len(results[name]['candidates'])} legal candidates "
-              f"({time.perf_counter() - start:.0f} s)", flush=True)
-    seen, top = set(), []
-    for record in results["flops"]["candidates"]:  # distinct costs, as the search's top/NN.yaml
-        if (record["params"], record["macs"]) not in seen and len(top) < TOP_K:
-            seen.add((record["params"], record["macs"]))
-            top.append(record)
-    front = results["nsga2"]["pareto"]
-    knee = knee_point(front, objective_functions(FRONT_OBJECTIVES))
-    return {"param_cap_m": cap, "geometry": geometry.model_kwargs(), "top": top, "front": front, "knee": knee,
-            "search_s": {k: v["elapsed_s"] for k, v in results.items()}}
+                                time_steps=profile.baseline.steps(4))
+    config = SearchConfig(space=space, geometry=geometry, dataset=dataset, algorithm=algorithm, score="flops",
+                          settings=settings, top_k=1, seed=0, match_baseline=profile.baseline.to_dict()["RETRAIN"])
+    return run_search(config, out, resume=True, progress=False)
 
 
-def trained(profile: Profile, dataset: str, arch: Arch, seed: int, work: Path) -> dict:
-    out = work / dataset / "train" / arch.short() / f"seed{seed}"
-    if (out / METRICS).exists():
-        return json.loads((out / METRICS).read_text())
+def arms(profile: Profile, dataset: str, work: Path) -> tuple[list[dict], dict]:
+    """The dataset's arms (name, role, space, one architecture per seed) and the constraints."""
+    found = [{"name": "baseline", "role": "baseline", "space": None,
+              "archs": {s: profile.baseline.to_dict()["RETRAIN"] for s in profile.seeds}}]
+    constraints = {}
+    for space_name, space in SPACES.items():
+        searched = _search(profile, dataset, space, "evolution", profile.search, work / dataset / f"search_{space_name}")
+        # each space's search prices the baseline with its own calibrated rate table
+        constraints[space_name] = {"params_max": round(searched["match_baseline"]["param_max"] * 1e6),
+                                   "energy_max_mj": searched["match_baseline"]["energy_max_mj"]}
+        found.append({"name": f"searched {space_name}", "role": "searched", "space": space,
+                      "archs": {s: searched["best"]["arch"] for s in profile.seeds},
+                      "closed_form": {s: searched["best"]["energy_mj"] for s in profile.seeds},
+                      "constraints": constraints[space_name]})
+        drawn = _search(profile, dataset, space, "random", profile.control_draws, work / dataset / f"draws_{space_name}")
+        pool = sorted(drawn["candidates"], key=lambda r: Arch.from_dict(r["arch"]).short())  # score-blind order
+        picks = {s: random.Random(f"control {space_name} {s}").choice(pool) for s in profile.seeds}
+        found.append({"name": f"random control {space_name}", "role": "random-control", "space": space,
+                      "archs": {s: r["arch"] for s, r in picks.items()},
+                      "closed_form": {s: r["energy_mj"] for s, r in picks.items()}, "pool": len(pool),
+                      "constraints": constraints[space_name]})
+    first = next(iter(constraints))
+    found[0]["closed_form"] = {s: constraints[first]["energy_max_mj"] for s in profile.seeds}
+    return found, constraints
+
+
+def network(arch: dict, time_steps: int) -> str:
+    """The label of the network an architecture builds: TIME_STEPS equal to the run's T is the same
+    network as no TIME_STEPS, so two arms that pick it share its runs."""
+    parsed = Arch.from_dict({"RETRAIN": arch})
+    return (replace(parsed, time_steps=None) if parsed.time_steps == time_steps else parsed).short()
+
+
+def run_dir(work: Path, dataset: str, label: str, seed: int) -> Path:
+    return work / dataset / "train" / label / f"seed{seed}"
+
+
+def _train_one(job: tuple[dict, dict, str]) -> dict:
+    """One training run in a worker process with one torch thread (resumed if it has a last.pt)."""
+    import torch
+
+    from autost.train import train
+
+    torch.set_num_threads(1)
+    arch, config, out = Arch.from_dict({"RETRAIN": job[0]}), TrainConfig(**job[1]), job[2]
     start = time.perf_counter()
-    metrics = train(arch, train_config(profile, dataset, seed), out)
-    print(f"{dataset}: {arch.short()} seed {seed}: test {metrics['test_acc']:.1%}, "
-          f"{metrics['energy_mj']:.4g} mJ ({time.perf_counter() - start:.0f} s)", flush=True)
-    return metrics
+    metrics = train(arch, config, out)
+    return {**metrics, "session_s": time.perf_counter() - start}
 
 
-def summarize(entries: list[dict]) -> dict:
-    """Mean and std (sample, over seeds) of test accuracy and trained energy, per architecture;
-    whether each searched architecture dominates the baseline."""
-    def stats(values: list[float]) -> dict:
-        return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                "values": values}
-
-    entries = [{**{k: v for k, v in e.items() if k not in ("runs", "energy_values")},
-                "test_acc": stats([m["test_acc"] for m in e["runs"]]), "energy_mj": stats(e["energy_values"])}
-               for e in entries]
-    base = next(e for e in entries if "baseline" in e["roles"])
-    for entry in entries:
-        entry["acc_minus_baseline"] = entry["test_acc"]["mean"] - base["test_acc"]["mean"]
-        entry["energy_over_baseline"] = entry["energy_mj"]["mean"] / base["energy_mj"]["mean"]
-        entry["dominates_baseline"] = (entry["arch_short"] != base["arch_short"]
-                                       and entry["test_acc"]["mean"] > base["test_acc"]["mean"]
-                                       and entry["energy_mj"]["mean"] <= base["energy_mj"]["mean"])
-    return {"architectures": entries, "any_searched_dominates": any(e["dominates_baseline"] for e in entries)}
+def distinct_runs(profile: Profile, found: dict[str, list[dict]]) -> dict[tuple[str, str, int], dict]:
+    """(dataset, network label, seed) -> architecture, seed by seed, each network once."""
+    runs: dict[tuple[str, str, int], dict] = {}
+    for seed in profile.seeds:
+        for dataset, dataset_arms in found.items():
+            steps = train_config(profile, dataset, seed).time_steps
+            for arm in dataset_arms:
+                runs.setdefault((dataset, network(arm["archs"][seed], steps), seed), arm["archs"][seed])
+    return runs
 
 
-def run_dataset(profile: Profile, dataset: str, work: Path) -> dict:
-    found = searches(profile, dataset, work)
-    roles: dict[str, tuple[Arch, list[str]]] = {profile.baseline.short(): (profile.baseline, ["baseline"])}
-    picks = [(f"flops top {i}", r) for i, r in enumerate(found["top"], 1)] + [("NSGA-II knee", found["knee"])]
-    for role, record in picks:
-        arch = Arch.from_dict(record["arch"])
-        roles.setdefault(arch.short(), (arch, []))[1].append(role)
-    entries = []
-    for short, (arch, arch_roles) in roles.items():
-        runs = [trained(profile, dataset, arch, seed, work) for seed in profile.seeds]
-        entries.append({"arch_short": short, "arch": arch.to_dict()["RETRAIN"], "roles": arch_roles,
-                        "params": runs[0]["params"], "macs": runs[0]["macs"], "runs": runs,
-                        "energy_values": [m["energy_mj"] for m in runs],
-                        "epoch_s": statistics.median(e["time_s"] for m in runs for e in m["epochs"]),
-                        "best_epochs": [m["best_epoch"] for m in runs],
-                        "train_acc_last": [m["epochs"][-1]["train_acc"] for m in runs],
-                        "val_acc_by_epoch": [[e["val_acc"] for e in m["epochs"]] for m in runs]})
-    result = summarize(entries)
-    result.update(param_cap_m=found["param_cap_m"], geometry=found["geometry"], search_s=found["search_s"],
-                  front=[{"arch": r["arch"], "score": r["score"], "energy_mj": r["energy_mj"], "params": r["params"]}
-                         for r in found["front"]],
-                  knee=found["knee"]["arch"])
-    return result
+def train_all(profile: Profile, found: dict[str, list[dict]], work: Path) -> dict[tuple[str, str, int], dict]:
+    """Every (dataset, arm, seed) run, seed by seed so that a cut study has whole pairs first; arms
+    that pick the same network for a seed share one run."""
+    runs = {key: (str(run_dir(work, *key)), arch) for key, arch in distinct_runs(profile, found).items()}
+    done = {key: json.loads((Path(out) / METRICS).read_text()) for key, (out, _) in runs.items()
+            if (Path(out) / METRICS).exists()}
+    jobs = [(key, (arch, train_config(profile, key[0], key[2]).to_dict(), out))
+            for key, (out, arch) in runs.items() if key not in done]
+    if jobs:
+        with ProcessPoolExecutor(max_workers=profile.workers, mp_context=get_context("spawn")) as pool, \
+                tqdm(total=len(runs), initial=len(done), desc="headline runs", unit="run") as bar:
+            futures = {pool.submit(_train_one, job): key for key, job in jobs}
+            for future in as_completed(futures):
+                key = futures[future]
+                metrics = done[key] = future.result()
+                bar.update(1)
+                bar.write(f"{key[0]} {key[1]} seed {key[2]}: test {metrics['test_acc']:.2%} after "
+                          f"{len(metrics['epochs'])} epochs, {metrics['energy_mj']:.4g} mJ "
+                          f"({metrics['session_s'] / 60:.1f} min)")
+    return {(dataset, arm["name"], seed): done[(dataset, network(arm["archs"][seed], train_config(
+        profile, dataset, seed).time_steps), seed)] for dataset, dataset_arms in found.items()
+        for arm in dataset_arms for seed in profile.seeds}
 
 
-def plot(dataset: str, result: dict, path: Path) -> Path:
+def _summary(values: list[float]) -> dict:
+    interval = t_interval(values)
+    return {"mean": mean(values), "values": values, "ci95": list(interval) if interval else None}
+
+
+def _paired(values: list[float], reference: list[float]) -> dict:
+    diffs = paired_differences(values, reference)
+    interval = t_interval(diffs)
+    return {"mean": mean(diffs), "ci95": list(interval) if interval else None, "values": diffs}
+
+
+def summarize(dataset_arms: list[dict], runs: dict[tuple[str, int], dict], seeds: list[int]) -> dict:
+    """Per arm: architectures, sizes, closed-form and trained energy, test accuracy over ``seeds``,
+    and for the other arms the paired difference to the baseline (and to the space's random control
+    for a searched arm) with a verdict. ``runs`` maps (arm, seed) to metrics.json."""
+    def values(arm: str, key: str) -> list[float]:
+        return [runs[(arm, s)][key] for s in seeds]
+
+    out = []
+    for arm in dataset_arms:
+        name = arm["name"]
+        record = {"name": name, "role": arm["role"], "space": arm["space"],
+                  "arch": [arm["archs"][s] for s in seeds],
+                  "arch_short": [Arch.from_dict({"RETRAIN": arm["archs"][s]}).short() for s in seeds],
+                  "params": values(name, "params"), "macs": values(name, "macs"),
+                  "closed_form_energy_mj": [arm["closed_form"][s] for s in seeds],
+                  "energy_mj": _summary(values(name, "energy_mj")),
+                  "test_acc": _summary(values(name, "test_acc")),
+                  "runs": [{"seed": s, "epochs_run": len(runs[(name, s)]["epochs"]),
+                            "best_epoch": runs[(name, s)]["best_epoch"],
+                            "stopped_early": runs[(name, s)].get("stopped_early"),
+                            "val_acc_by_epoch": [e["val_acc"] for e in runs[(name, s)]["epochs"]],
+                            "train_s": sum(e["time_s"] for e in runs[(name, s)]["epochs"])} for s in seeds]}
+        if arm.get("pool") is not None:
+            record["drawn_from"] = arm["pool"]
+        if arm.get("constraints") is not None:
+            record["constraints"] = arm["constraints"]
+        out.append(record)
+    base = out[0]
+    for record in out[1:]:
+        diff = _paired(record["test_acc"]["values"], base["test_acc"]["values"])
+        record["paired_diff_vs_baseline"] = diff
+        record["energy_over_baseline"] = record["energy_mj"]["mean"] / base["energy_mj"]["mean"]
+        record["verdict"] = verdict(diff["ci95"] and tuple(diff["ci95"]), record["energy_mj"]["mean"],
+                                    base["energy_mj"]["mean"])
+        if record["role"] == "searched":
+            control = next(r for r in out if r["role"] == "random-control" and r["space"] == record["space"])
+            record["paired_diff_vs_random_control"] = _paired(record["test_acc"]["values"],
+                                                              control["test_acc"]["values"])
+    return {"arms": out, "seeds": seeds}
+
+
+def _error_bar(summary: dict, scale: float) -> list[list[float]] | None:
+    """Matplotlib's asymmetric error bar of a summary's 95% interval (``None``: one seed)."""
+    if summary["ci95"] is None:
+        return None
+    return [[scale * (summary["mean"] - summary["ci95"][0])], [scale * (summary["ci95"][1] - summary["mean"])]]
+
+
+def plot(dataset: str, result: dict, path: Path, profile: Profile) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for i, entry in enumerate(result["architectures"]):
-        base = "baseline" in entry["roles"]
-        ax.errorbar(entry["energy_mj"]["mean"], 100 * entry["test_acc"]["mean"],
-                    xerr=entry["energy_mj"]["std"], yerr=100 * entry["test_acc"]["std"],
-                    fmt="*" if base else "o", markersize=14 if base else 7, capsize=3,
-                    color="tab:red" if base else "tab:blue")
-        ax.annotate(f"{entry['arch_short']}\n({', '.join(entry['roles'])})",
-                    (entry["energy_mj"]["mean"], 100 * entry["test_acc"]["mean"]),
-                    textcoords="offset points", fontsize=7, ha="right" if base else "left",
-                    xytext=(-8, 6) if base else (6, 4 if i % 2 else -18))  # baseline left, neighbours alternate
-    ax.set_xlabel("trained energy (mJ / sample), mean ± std over seeds")
-    ax.set_ylabel("test accuracy (%), mean ± std over seeds")
-    verdict = "a searched architecture dominates" if result["any_searched_dominates"] else "none dominates"
-    ax.set_title(f"{dataset}: searched (o) vs baseline (*): {verdict}", fontsize=10)
+    colours = {"baseline": "tab:red", "searched": "tab:blue", "random-control": "tab:grey"}
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    for arm in result["arms"]:
+        acc, energy = arm["test_acc"], arm["energy_mj"]
+        ax.scatter(energy["values"], [100 * v for v in acc["values"]], s=12, alpha=0.35, color=colours[arm["role"]])
+        ax.errorbar(energy["mean"], 100 * acc["mean"], xerr=_error_bar(energy, 1), yerr=_error_bar(acc, 100),
+                    fmt={"baseline": "*", "searched": "o"}.get(arm["role"], "s"),
+                    markersize=12 if arm["role"] == "baseline" else 7, capsize=3, color=colours[arm["role"]],
+                    label=arm["name"])
+        ax.annotate(arm["name"], (energy["mean"], 100 * acc["mean"]), textcoords="offset points", xytext=(6, 4),
+                    fontsize=7)
+    ax.set_xlabel("trained energy (mJ / sample, whole test set), mean and 95% interval")
+    ax.set_ylabel("test accuracy (%), mean and 95% interval")
+    images = "all" if profile.limit is None else f"{profile.limit:,}"
+    ax.set_title(f"{dataset} (real data, {images} training images), seeds {', '.join(map(str, result['seeds']))}; "
+                 "small points: single seeds", fontsize=8)
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -202,59 +280,129 @@ def plot(dataset: str, result: dict, path: Path) -> Path:
     return path
 
 
+def plan(profile: Profile, found: dict[str, list[dict]]) -> dict:
+    """The study's cost before it runs: each distinct network's training step timed on one thread,
+    scaled to the profile's images and epochs (all of ``epochs_max``: an upper bound), evaluation
+    counted as a third of a training step per image."""
+    import torch
+
+    from autost.model import build_model
+
+    torch.set_num_threads(1)
+    seconds, per_arch = 0.0, {}
+    n = {"train": 54_000, "val": 6_000, "test": 10_000}
+    n = {k: v if profile.limit is None else min(profile.limit, v) for k, v in n.items()}
+    images = n["train"] * profile.epochs_max + (n["val"] * profile.epochs_max + 2 * n["test"]) / 3
+    for (dataset, label, _), arch_dict in distinct_runs(profile, found).items():
+        if (dataset, label) not in per_arch:
+            config = train_config(profile, dataset, 0)
+            arch = Arch.from_dict({"RETRAIN": arch_dict})
+            geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
+                                        time_steps=arch.steps(config.time_steps))
+            per_arch[(dataset, label)] = _step_seconds(build_model(arch, **geometry.model_kwargs()), geometry,
+                                                       config.batch_size) / config.batch_size
+        seconds += per_arch[(dataset, label)] * images
+    return {"runs": len(distinct_runs(profile, found)), "load_average_1min": os.getloadavg()[0],
+            "cpu_hours_upper_bound": seconds / 3600, "wall_hours_upper_bound": seconds / 3600 / profile.workers,
+            "seconds_per_image": {f"{d} {a}": s for (d, a), s in per_arch.items()}}
+
+
+def _step_seconds(model, geometry, batch: int) -> float:
+    import torch
+    from spikingjelly.activation_based import functional
+
+    shape = (batch, geometry.in_channels, geometry.img_size, geometry.img_size)
+    x, y = torch.rand(shape), torch.randint(0, geometry.num_classes, (batch,))
+    optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
+    times = []
+    for _ in range(4):
+        start = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        functional.reset_net(model)
+        times.append(time.perf_counter() - start)
+    return sorted(times[1:])[1]
+
+
+def verdict_line(dataset: str, result: dict) -> str:
+    parts = []
+    for arm in result["arms"][1:]:
+        diff = arm["paired_diff_vs_baseline"]
+        ci = "" if diff["ci95"] is None else f" [{100 * diff['ci95'][0]:+.1f}, {100 * diff['ci95'][1]:+.1f}]"
+        parts.append(f"{arm['name']}: {100 * diff['mean']:+.1f} pts{ci}, energy x{arm['energy_over_baseline']:.2f}, "
+                     f"{arm['verdict']}")
+    return f"{dataset}: " + "; ".join(parts)
+
+
 def markdown_table(result: dict) -> str:
-    """The README's table of one JSON result: one row per dataset and architecture."""
-    rows = ["| dataset | architecture | role | params | MMACs | test accuracy % | trained energy uJ/sample | "
-            "vs baseline |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    """The README's table of one JSON result: one row per dataset and arm."""
+    rows = ["| dataset | arm | architecture(s) | params (k) | test accuracy % (95% CI) | vs baseline, paired (pts) | "
+            "trained energy uJ | verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for dataset, res in result["datasets"].items():
-        for e in res["architectures"]:
-            base = "baseline" in e["roles"]
-            versus = "" if base else (f"{100 * e['acc_minus_baseline']:+.1f} pts, energy x{e['energy_over_baseline']:.2f}"
-                                      f"{', dominates' if e['dominates_baseline'] else ''}")
-            rows.append(f"| {dataset} | `{e['arch_short']}` | {', '.join(e['roles'])} | {e['params'] / 1e3:.1f} k | "
-                        f"{e['macs'] / 1e6:.1f} | {100 * e['test_acc']['mean']:.1f} ± {100 * e['test_acc']['std']:.1f} | "
-                        f"{1e3 * e['energy_mj']['mean']:.2f} ± {1e3 * e['energy_mj']['std']:.2f} | {versus} |")
+        for arm in res["arms"]:
+            shorts = sorted(set(arm["arch_short"]))
+            acc = arm["test_acc"]
+            ci = f" [{100 * acc['ci95'][0]:.1f}, {100 * acc['ci95'][1]:.1f}]" if acc["ci95"] else ""
+            diff = arm.get("paired_diff_vs_baseline")
+            versus = "" if diff is None else (f"{100 * diff['mean']:+.1f} [{100 * diff['ci95'][0]:+.1f}, "
+                                              f"{100 * diff['ci95'][1]:+.1f}]")
+            rows.append(f"| {dataset} | {arm['name']} | {'`' + shorts[0] + '`' if len(shorts) == 1 else f'{len(shorts)} drawn'} "
+                        f"| {mean(arm['params']) / 1e3:.1f} | {100 * acc['mean']:.1f}{ci} | {versus} | "
+                        f"{1e3 * arm['energy_mj']['mean']:.2f} | {arm.get('verdict', '')} |")
     return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["fashion-mnist", "nfashion"])
-    parser.add_argument("--full", action="store_true", help="the full recipe (AutoST's, all data; for a GPU)")
-    parser.add_argument("--work", type=Path, help="training runs (default runs/headline_<profile>)")
-    parser.add_argument("--limit", type=int, help="override the profile's samples per split")
-    parser.add_argument("--epochs", type=int, help="override the profile's epochs")
-    parser.add_argument("--seeds", type=int, nargs="+", help="override the seeds (default 0 1 2)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
+    parser.add_argument("--workers", type=int, help="training processes of one thread each (default: the profile's)")
+    parser.add_argument("--work", type=Path, help="searches and training runs (default runs/headline_<profile>)")
+    parser.add_argument("--plan", action="store_true", help="run the searches, print the cost in CPU-hours, stop")
     parser.add_argument("--table", action="store_true", help="print the README table of the profile's JSON and stop")
     args = parser.parse_args(argv)
-    profile = FULL if args.full else CPU
-    if args.limit is not None or args.epochs is not None or args.seeds:
-        # another budget is another result: its own name, JSON, plots and work folder
-        profile = replace(profile, limit=args.limit or profile.limit, epochs=args.epochs or profile.epochs,
-                          seeds=tuple(args.seeds or profile.seeds))
-        profile = replace(profile, name=f"{profile.name}_e{profile.epochs}_n{profile.limit}_s{len(profile.seeds)}")
+    profile = PROFILES[args.profile]
+    if args.workers:
+        profile = Profile(**{**{f: getattr(profile, f) for f in profile.__dataclass_fields__}, "workers": args.workers})
     if args.table:
         print(markdown_table(json.loads((RESULTS / f"headline_{profile.name}.json").read_text())))
         return 0
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     work = args.work or Path("runs") / f"headline_{profile.name}"
     start = time.perf_counter()
-    settings = {"profile": profile.name, "space": profile.space, "baseline": profile.baseline.to_dict()["RETRAIN"],
-                "limit_per_split": profile.limit, "seeds": list(profile.seeds), "top_k": TOP_K,
-                "train": {d: train_config(profile, d, 0).to_dict() for d in args.datasets},
-                "search": asdict(profile.search), "nsga2": asdict(profile.nsga2), "energy_batch": profile.energy_batch,
-                "command": " ".join(["python -m benchmarks.bench_headline", *(argv if argv is not None else sys.argv[1:])])}
+    found, constraints = {}, {}
+    for dataset in profile.datasets:
+        found[dataset], constraints[dataset] = arms(profile, dataset, work)
+    search_s = time.perf_counter() - start
+    cost = plan(profile, found)
+    print(f"study: {cost['runs']} training runs; at most "
+          f"{cost['cpu_hours_upper_bound']:.1f} CPU-hours ({cost['wall_hours_upper_bound']:.1f} h with "
+          f"{profile.workers} workers), by a timed training step per network (load average "
+          f"{cost['load_average_1min']:.1f})", flush=True)
+    if args.plan:
+        return 0
+    runs = train_all(profile, found, work)
+    head = profile.datasets[0]
+    settings = {"profile": profile.name, "command": "python -m benchmarks.bench_headline " + " ".join(
+                    argv if argv is not None else sys.argv[1:]),
+                "train_images": profile.limit or 54_000, "val_images": min(profile.limit or 6_000, 6_000),
+                "test_images": min(profile.limit or 10_000, 10_000), "seeds": list(profile.seeds),
+                # the tiny space's limits on the first dataset; every dataset's and space's under constraints_by
+                "constraints": next(iter(constraints[head].values())), "constraints_by": constraints,
+                "baseline": profile.baseline.to_dict()["RETRAIN"], "spaces": SPACES,
+                "epochs_max": profile.epochs_max, "patience": profile.patience, "stopping_rule": STOPPING_RULE,
+                "verdict_rule": VERDICT_RULE, "train": train_config(profile, head, 0).to_dict(),
+                "search": asdict(profile.search), "control_draws": asdict(profile.control_draws),
+                "plan": cost, "search_s": search_s,
+                "cpu_hours_measured": sum(sum(e["time_s"] for e in m["epochs"]) for m in runs.values()) / 3600}
     results = {}
-    for dataset in args.datasets:  # the JSON is rewritten after each dataset, so a cut run keeps its part
-        results[dataset] = run_dataset(profile, dataset, work)
-        plot(dataset, results[dataset], RESULTS / f"headline_{profile.name}_{dataset}.png")
-        path = write_result(f"headline_{profile.name}", {"settings": settings, "wall_s": time.perf_counter() - start,
-                                                         "datasets": results})
-    for dataset, result in results.items():
-        for e in result["architectures"]:
-            print(f"{dataset:14s} {e['arch_short']:34s} {', '.join(e['roles']):28s} "
-                  f"acc {100 * e['test_acc']['mean']:.1f} ± {100 * e['test_acc']['std']:.1f}  "
-                  f"energy {e['energy_mj']['mean']:.4g} ± {e['energy_mj']['std']:.2g} mJ"
-                  f"{'  DOMINATES' if e['dominates_baseline'] else ''}")
+    for dataset in profile.datasets:
+        results[dataset] = summarize(found[dataset], {(a, s): m for (d, a, s), m in runs.items() if d == dataset},
+                                     list(profile.seeds))
+        plot(dataset, results[dataset], RESULTS / f"headline_{profile.name}_{dataset}.png", profile)
+        print(verdict_line(dataset, results[dataset]))
+    path = write_result(f"headline_{profile.name}", {"settings": settings, "datasets": results})
     print(f"-> {path}")
     return 0
 
