@@ -89,6 +89,16 @@ def text(value: Any) -> str | None:
     return None if isinstance(value, str) else "a string"
 
 
+def boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "true or false"
+
+
+def one_of(*choices: str) -> Leaf:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"one of {', '.join(choices)}"
+    return check
+
+
 def arch(value: Any) -> str | None:
     try:
         Arch.from_dict(value)
@@ -159,6 +169,9 @@ CANDIDATE = Record({"arch": arch, "params": count, "macs": count, "energy_mj": O
 SEARCH = Record({"space": text, "algorithm": text, "score": text, "seed": number,
                  "settings": Record({}, {"top_k": count}), "candidates": ListOf(CANDIDATE), "elapsed_s": seconds},
                 {"energy_model": Record({}, {"name": model}), "pareto": OrNone(ListOf(CANDIDATE))})
+RUNG = Record({"rung": count, "epochs": count,
+               "candidates": ListOf(Record({"name": text, "arch": text, "val_acc": fraction, "kept": boolean}))})
+RUNGS = Record({"rungs": ListOf(RUNG), "scheduler": one_of("in-process", "asha")}, {"eta": count})
 INIT_ENERGY = Record({"init": Record({"energy_mj": energy})})
 
 
@@ -175,6 +188,12 @@ def read_metrics(path: Path) -> dict:
 def read_init_energy(path: Path) -> float:
     """The init-time energy in mJ of the pipeline's ``energy/DATASET/NN.json``."""
     return checked(path, "init-time energy", INIT_ENERGY, "rerun the pipeline's energy step")["init"]["energy_mj"]
+
+
+def read_rungs(path: Path) -> dict:
+    """The train stage's rungs.json (successive halving: per rung its epochs and each candidate's
+    validation accuracy and whether it was kept), checked."""
+    return checked(path, "successive-halving record", RUNGS, "rerun the training")
 
 
 def read_history(path: Path) -> list[dict]:
