@@ -1,29 +1,32 @@
 """The run report: which architectures, how accurate, how much energy, where it goes.
 
-Reads a run folder (the pipeline's layout: ``search/``, ``train/NN/``) and writes
-``report.md`` with PNG plots beside it and ``report.html`` with the same plots embedded,
-so the HTML file opens anywhere on its own. The report names the energy model of every
-figure and its source, splits compute from memory where the model charges memory, groups
-each trained network's energy by layer type, and, given a second run, puts the two runs'
-candidates under both runs' energy models side by side (``autost.report.compare``). A pipeline run
-with a baseline opens with the comparison to it (``autost.report.comparison``).
+Reads a run folder (the pipeline's layout: ``search/``, ``train/NN/``) and writes, through
+``autost.report.page``, ``report.md`` with PNG plots beside it and ``report.html``, a dashboard
+in one self-contained file: a summary at the top (the run in a few lines, the comparison with
+the baseline and its verdicts when the run trained one (``autost.report.comparison``), the
+chosen architectures' accuracy and energy), a table of contents, then the search, energy and
+training sections with their figures in a grid, successive halving's rungs when the training
+recorded them (``autost.report.halving``), and what the report leaves out. The report names the
+energy model of every figure and its source, splits compute from memory where the model charges
+memory, groups each trained network's energy by layer type, and, given a second run, puts the
+two runs' candidates under both runs' energy models side by side (``autost.report.compare``).
 """
 from __future__ import annotations
 
-import base64
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autost.arch import Arch
 from autost.io import atomic_write_text
 from autost.report import plots
-from energy.breakdown import by_layer_type
 from autost.report.compare import search_model
 from autost.report.comparison import HEAD as COMPARISON_HEAD
 from autost.report.comparison import VERDICT_RULE, architecture_label, comparison_rows, has_baseline
+from autost.report.halving import halving_section
+from autost.report.page import Block, Bullets, Figure, Section, Table, to_html, to_markdown
+from autost.report.run_files import read_history, read_init_energy, read_metrics, read_rungs, read_search
+from energy.breakdown import by_layer_type
 from energy.models import DEFAULT_MODEL, get_model
-from autost.report.run_files import read_history, read_init_energy, read_metrics, read_search
 
 
 @dataclass
@@ -33,6 +36,7 @@ class RunData:
     trained: list[tuple[str, dict]] = field(default_factory=list)  # (label, metrics.json)
     init_energy: dict[str, float] = field(default_factory=dict)  # label -> init-time mJ (pipeline's energy step)
     comparison: dict | None = None  # autost.report.compare.compare_searches of this run's search and another's
+    rungs: list[tuple[str, dict]] = field(default_factory=list)  # (training folder, rungs.json): successive halving
     missing: list[str] = field(default_factory=list)  # what the report leaves out, and why
 
 
@@ -52,6 +56,9 @@ def load_run(run_dir: str | Path) -> RunData:
     for path in sorted(train_dir.rglob("metrics.json")):
         label = path.parent.relative_to(train_dir).as_posix()
         data.trained.append((label if label != "." else "run", read_metrics(path)))
+    for path in sorted(train_dir.rglob("rungs.json")):
+        label = path.parent.relative_to(train_dir).as_posix()
+        data.rungs.append((label if label != "." else "run", read_rungs(path)))
     for path in sorted((run_dir / "energy").rglob("*.json")):
         label = path.relative_to(run_dir / "energy").with_suffix("").as_posix()
         data.init_energy[label] = read_init_energy(path)
@@ -142,19 +149,11 @@ def _table_cells(row: dict, memory: bool) -> list[str]:
             _fmt(row["mean_rate"], ".4f")]
 
 
-@dataclass
-class Table:
-    section: str
-    title: str
-    head: list[str]
-    rows: list[list[str]]
-
-
 def _metrics_model(m: dict) -> str:
     return m.get("energy_model") or DEFAULT_MODEL
 
 
-def energy_tables(run: RunData) -> list[Table]:
+def energy_tables(run: RunData) -> list[tuple[str, Table]]:
     """Per trained network: its energy by layer type, compute against memory; and, with a
     comparison, the candidates of both runs under both energy models."""
     tables = []
@@ -163,21 +162,21 @@ def energy_tables(run: RunData) -> list[Table]:
         if layers:
             rows = [[r["type"], str(r["layers"]), _fmt(r["compute_mj"] * 1e3, ".4g"), _fmt(r["memory_mj"] * 1e3, ".4g"),
                      _fmt(r["energy_mj"] * 1e3, ".4g"), f"{100 * r['share']:.1f}"] for r in by_layer_type(layers)]
-            tables.append(Table("Energy", f"{label} (trained, {_metrics_model(m)}): where the energy goes",
-                                ["layer type", "layers", "compute (µJ)", "memory (µJ)", "total (µJ)", "share (%)"],
-                                rows))
+            tables.append(("Energy", Table(f"{label} (trained, {_metrics_model(m)}): where the energy goes",
+                                           ["layer type", "layers", "compute (µJ)", "memory (µJ)", "total (µJ)",
+                                            "share (%)"], rows)))
     c = run.comparison
     if c:
         limit = c["energy_limit_a"]
         rows = [[r["arch"], r["run"], f"{r['params']:,}", f"{r['macs']:,}", _fmt(r["score"]), _fmt(r["energy_a"]),
                  _fmt(r["energy_b"]), _fmt(r["energy_b"] / r["energy_a"] if r["energy_a"] else None, ".3f"),
                  "–" if r["within_a_limit"] is None else ("yes" if r["within_a_limit"] else "no")] for r in c["rows"]]
-        tables.append(Table("Energy models compared",
-                            f"Run A's top-k and run B's Pareto front (or top-k), each under {c['model_a']} (run A's model) and "
-                            f"{c['model_b']} (run B's model); same batch and weights"
-                            + (f"; run A's limit {limit:g} mJ" if limit is not None else ""),
-                            ["architecture", "from run", "params", "MACs", "score", f"{c['model_a']} (mJ)",
-                             f"{c['model_b']} (mJ)", "ratio B/A", "within A's limit"], rows))
+        tables.append(("Energy models compared", Table(
+            f"Run A's top-k and run B's Pareto front (or top-k), each under {c['model_a']} (run A's model) and "
+            f"{c['model_b']} (run B's model); same batch and weights"
+            + (f"; run A's limit {limit:g} mJ" if limit is not None else ""),
+            ["architecture", "from run", "params", "MACs", "score", f"{c['model_a']} (mJ)", f"{c['model_b']} (mJ)",
+             "ratio B/A", "within A's limit"], rows)))
     return tables
 
 
@@ -253,77 +252,74 @@ def _summary_lines(run: RunData) -> list[str]:
         memory = f" (of which memory {m['memory_mj']:.6g})" if m.get("memory_mj") else ""
         lines.append(f"Trained {label} on `{m['dataset']}`: test accuracy {100 * m['test_acc']:.2f}%, "
                      f"energy {m['energy_mj']:.6g} mJ per sample{memory}.")
-    return lines + _model_lines(run)
+    return lines
 
 
+def verdict_lines(compared: list[list[str]]) -> list[str]:
+    """One line per architecture of the comparison table (``comparison_rows``): its verdict, the
+    paired accuracy difference and its trained energy against the baseline's."""
+    lines, baseline_energy = [], {}
+    for row in compared:
+        cell = dict(zip(COMPARISON_HEAD, row))
+        if cell["verdict"] == "baseline":
+            baseline_energy[cell["dataset"]] = cell["trained energy (mJ)"]
+            continue
+        line = f"{cell['dataset']}, {cell['architecture']}: {cell['verdict']}"
+        if cell["paired difference (points)"] != "–":
+            line += (f" (paired accuracy difference {cell['paired difference (points)']} points, "
+                     f"95% interval {cell['95% interval of the difference']}; trained energy "
+                     f"{cell['trained energy (mJ)']} mJ against the baseline's {baseline_energy[cell['dataset']]} mJ)")
+        lines.append(line + ".")
+    return lines
+
+
+TITLE = "AutoST report"
+SUMMARY = "Summary"
+AGAINST_BASELINE = "Against the baseline"
+CHOSEN = "Chosen architectures"
 SECTIONS = ("Search", "Energy", "Energy models compared", "Training")
 NOT_HERE = "Not in this report"
-AGAINST_BASELINE = "Against the baseline"
 
 
-def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+def _summary(run: RunData) -> Section:
+    """The top of the report: the run in a few lines, the comparison with the baseline (when the
+    run trained one) with a verdict per architecture, the chosen architectures' accuracy and
+    energy, and which energy model each figure uses."""
+    rows = architecture_rows(run)
+    memory = _has_memory(rows)
+    facts = _summary_lines(run)
+    summary = Section(SUMMARY, ([Bullets(facts)] if facts else []) + _model_lines(run))
+    compared = comparison_rows(run.trained) if has_baseline(run.trained) else []
+    if compared:
+        summary.subsections.append(Section(AGAINST_BASELINE, [Bullets(verdict_lines(compared)),
+                                                              Table("", COMPARISON_HEAD, compared), VERDICT_RULE]))
+    summary.subsections.append(Section(CHOSEN, [Table("", _table_head(rows), [_table_cells(r, memory) for r in rows])]))
+    return summary
 
 
-def _html_table(head: list[str], rows: list[list[str]]) -> str:
-    return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
-            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
+def report_sections(run: RunData, out: Path) -> list[Section]:
+    """The report's sections in order, the summary first; the plots are written into ``out``."""
+    figures = make_plots(run, out)
+    tables = energy_tables(run)
+    sections = [_summary(run)]
+    for title in SECTIONS:
+        blocks: list[Block] = [table for where, table in tables if where == title]
+        blocks += [Figure(caption, path) for where, caption, path in figures if where == title]
+        if blocks:
+            sections.append(Section(title, blocks))
+    halving = halving_section(run.rungs)
+    if halving:
+        sections.append(halving)
+    if run.missing:
+        sections.append(Section(NOT_HERE, [Bullets(run.missing)]))
+    return sections
 
 
 def write_report(run: RunData, out_dir: str | Path) -> Path:
     """Write report.md, report.html and the PNGs into ``out_dir``; returns the HTML path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = architecture_rows(run)
-    head, memory = _table_head(rows), _has_memory(rows)
-    cells = [_table_cells(r, memory) for r in rows]
-    figures = make_plots(run, out)
-    tables = energy_tables(run)
-    summary = _summary_lines(run)
-    compared = comparison_rows(run.trained) if has_baseline(run.trained) else []
-
-    md = ["# AutoST report", ""]
-    if compared:
-        md += [f"## {AGAINST_BASELINE}", "", *_md_table(COMPARISON_HEAD, compared), "", VERDICT_RULE, ""]
-    md += [*summary, "", "## Chosen architectures", "", *_md_table(head, cells)]
-    for section in SECTIONS:
-        entries = [(caption, path) for sec, caption, path in figures if sec == section]
-        section_tables = [t for t in tables if t.section == section]
-        if entries or section_tables:
-            md += ["", f"## {section}", ""]
-            for t in section_tables:
-                md += [t.title, "", *_md_table(t.head, t.rows), ""]
-            md += [f"![{caption}]({path.name})\n\n{caption}\n" for caption, path in entries]
-    if run.missing:
-        md += ["", f"## {NOT_HERE}", "", *[f"- {line}" for line in run.missing]]
-    atomic_write_text(out / "report.md", "\n".join(md) + "\n")
-
-    def img(path: Path, caption: str) -> str:
-        data = base64.b64encode(path.read_bytes()).decode()
-        return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
-                f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-
-    body = ["<h1>AutoST report</h1>"]
-    if compared:
-        body += [f"<h2>{AGAINST_BASELINE}</h2>", _html_table(COMPARISON_HEAD, compared),
-                 f"<p>{html.escape(VERDICT_RULE)}</p>"]
-    body += [f"<p>{html.escape(line).replace('`', '')}</p>" for line in summary]
-    body += ["<h2>Chosen architectures</h2>", _html_table(head, cells)]
-    for section in SECTIONS:
-        entries = [(caption, path) for sec, caption, path in figures if sec == section]
-        section_tables = [t for t in tables if t.section == section]
-        if entries or section_tables:
-            body.append(f"<h2>{html.escape(section)}</h2>")
-            body += [f"<h3>{html.escape(t.title)}</h3>" + _html_table(t.head, t.rows) for t in section_tables]
-            body += [img(path, caption) for caption, path in entries]
-    if run.missing:
-        body.append(f"<h2>{NOT_HERE}</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in run.missing)
-                    + "</ul>")
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "img{max-width:100%}figure{margin:1.5em 0}figcaption{color:#555;font-size:90%}"
-             "h3{font-size:100%;font-weight:normal;color:#444}")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>AutoST report</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
-    atomic_write_text(out / "report.html", page)
+    sections = report_sections(run, out)
+    atomic_write_text(out / "report.md", to_markdown(TITLE, sections))
+    atomic_write_text(out / "report.html", to_html(TITLE, sections))
     return out / "report.html"
