@@ -1,4 +1,4 @@
-"""The report's opening table: every trained architecture against the pipeline's baseline, per dataset.
+"""The table in the report's summary: every trained architecture against the pipeline's baseline, per dataset.
 
 Reads the trained runs of a pipeline folder (labels ``DATASET/NAME`` or ``DATASET/seedS/NAME``,
 the baseline's NAME ``baseline``), pairs each architecture's runs with the baseline's by seed,
