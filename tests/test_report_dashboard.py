@@ -171,7 +171,8 @@ def test_no_rungs_json_no_halving_section(run_dir, tmp_path):
     (lambda r: r["rungs"][0]["candidates"][1].update(kept="no"), "rungs[0].candidates[1].kept must be true or false"),
     (lambda r: r.update(scheduler="ray"), "scheduler must be one of in-process, asha, got 'ray'"),
     (lambda r: r["rungs"][1].update(epochs=-1), "rungs[1].epochs must be a whole number >= 0"),
-    (lambda r: r["rungs"][0]["candidates"][0].update(val_acc=62.5), "rungs[0].candidates[0].val_acc must be a fraction"),
+    (lambda r: r["rungs"][0]["candidates"][0].update(val_acc=62.5),
+     "rungs[0].candidates[0].val_acc must be a fraction"),
     (lambda r: r.pop("rungs"), "lacks rungs"),
 ])
 def test_a_bad_rungs_json_is_one_line(run_dir, capsys, change, message):
