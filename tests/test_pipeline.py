@@ -175,7 +175,7 @@ def test_report_opens_with_the_comparison_to_the_baseline(baseline_run):
 
     md = (baseline_run / "report" / "report.md").read_text()
     before, head, rows = _first_table(md)
-    assert [line for line in before if line.startswith("## ")] == ["## Against the baseline"]
+    assert [line for line in before if line.startswith(("## ", "### "))] == ["## Summary", "### Against the baseline"]
     assert head == COMPARISON_HEAD
     assert [r[1].split(":")[0] for r in rows] == ["baseline", "01"]
     base = [_metrics(baseline_run, s, "baseline") for s in (0, 1)]
