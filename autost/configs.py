@@ -22,8 +22,8 @@ from autost.options import Option, at_least, finite, fraction, non_negative, pos
 from autost.scores import ENSEMBLE, SCORES, score_help
 from autost.search.algorithms import ALGORITHMS
 from autost.search.evaluate import Constraints
-from autost.search.evolution import EvolutionSettings
-from autost.search.nsga2 import OBJECTIVES
+from autost.search.generational import EvolutionSettings
+from autost.search.algorithms.nsga2 import OBJECTIVES
 from autost.search.runner import ENERGY_METHODS, SearchConfig
 from autost.train import DEVICES, TrainConfig
 from energy.models import DEFAULT_MODEL

@@ -32,7 +32,7 @@ from autost.arch import Arch
 from autost.geometry import Geometry
 from autost.model import build_model
 from autost.search.evaluate import Constraints, Evaluator
-from autost.search.evolution import Evolution, EvolutionSettings, SearchState
+from autost.search.generational import Evolution, EvolutionSettings, SearchState
 from autost.space import SearchSpace
 from benchmarks.common import write_result
 from energy.estimate import batchnorm_mode

@@ -41,7 +41,7 @@ from tqdm import tqdm
 from autost.arch import Arch
 from autost.geometry import resolve_geometry
 from autost.report.comparison import VERDICT_RULE, verdict
-from autost.search.evolution import EvolutionSettings
+from autost.search.generational import EvolutionSettings
 from autost.search.runner import SearchConfig, run_search
 from autost.stats import mean, paired_differences, t_interval
 from autost.train import METRICS, TrainConfig

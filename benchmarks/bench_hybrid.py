@@ -25,7 +25,7 @@ from autost.geometry import Geometry
 from autost.layers import SHORTCUTS
 from autost.model import build_model
 from autost.search.evaluate import Constraints
-from autost.search.exact import exact_flops_optimum
+from autost.search.exact_solver import exact_flops_optimum
 from autost.space import SearchSpace
 from benchmarks.common import write_result
 from energy.estimate import estimate_energy

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from autost.geometry import resolve_geometry
-from autost.search.evolution import EvolutionSettings
+from autost.search.generational import EvolutionSettings
 from autost.search.runner import SearchConfig, run_search
 from benchmarks.common import write_result
 

@@ -23,7 +23,7 @@ import torch
 
 from autost.geometry import Geometry
 from autost.search.evaluate import Constraints, Evaluator
-from autost.search.evolution import Evolution, EvolutionSettings, SearchState
+from autost.search.generational import Evolution, EvolutionSettings, SearchState
 from autost.search.runner import SearchConfig, run_search, validate
 from benchmarks.common import write_result
 

@@ -25,7 +25,7 @@ from autost.geometry import Geometry
 from autost.layers import LinearBN, Neurons
 from autost.model import build_model, token_grid
 from autost.search.evaluate import Constraints
-from autost.search.exact import exact_flops_optimum
+from autost.search.exact_solver import exact_flops_optimum
 from autost.seeding import arch_seed
 from autost.space import SearchSpace
 from datasets import KNOWN, dataset_info

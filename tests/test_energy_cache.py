@@ -10,7 +10,7 @@ from autost.batches import real_batch
 from autost.geometry import Geometry
 from autost.model import build_model
 from autost.search.evaluate import Constraints
-from autost.search.evolution import EvolutionSettings
+from autost.search.generational import EvolutionSettings
 from autost.search.runner import SearchConfig, energy_method, rate_table, run_search
 from autost.seeding import arch_seed
 from autost.space import SearchSpace

@@ -16,7 +16,7 @@ from autost.errors import UsageError
 from autost.geometry import Geometry
 from autost.model import build_model
 from autost.search.evaluate import Constraints, Evaluator
-from autost.search.exact import NotAdditive, exact_flops_optimum
+from autost.search.exact_solver import NotAdditive, exact_flops_optimum
 from autost.seeding import arch_seed
 from autost.space import SearchSpace
 
@@ -160,7 +160,7 @@ def test_a_search_on_event_data_runs_each_candidate_on_frames_of_its_own_t(tmp_p
     its T, the same energy as a model of it run on its own real_batch."""
     from autost.batches import real_batch
     from autost.geometry import resolve_geometry
-    from autost.search.evolution import EvolutionSettings
+    from autost.search.generational import EvolutionSettings
     from autost.search.runner import SearchConfig, run_search
     from energy.estimators import estimate
 

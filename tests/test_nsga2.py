@@ -4,8 +4,8 @@ from autost.arch import Arch
 from autost.cli import main
 from autost.geometry import Geometry
 from autost.search.evaluate import Constraints, Evaluator
-from autost.search.evolution import EvolutionSettings
-from autost.search.exact import exact_flops_optimum
+from autost.search.generational import EvolutionSettings
+from autost.search.exact_solver import exact_flops_optimum
 from autost.search.runner import SearchConfig, distinct_costs, run_search
 from autost.space import SearchSpace
 from conftest import ROOT

@@ -14,7 +14,7 @@ from autost.model import build_model
 from autost.registry import Registry
 from autost.scores import SCORES, Score
 from autost.search.algorithms import ALGORITHMS, Algorithm
-from autost.search.evolution import EvolutionSettings, SearchState
+from autost.search.generational import EvolutionSettings, SearchState
 from autost.search.runner import SearchConfig, run_search
 from autost.space import SearchSpace
 from conftest import ROOT

@@ -14,7 +14,7 @@ from autost.scores import SCORES
 from autost.geometry import Geometry
 from autost.search.evaluate import Constraints, Evaluator
 from autost.search.runner import SearchConfig, run_search
-from autost.search.evolution import EvolutionSettings
+from autost.search.generational import EvolutionSettings
 from autost.space import SearchSpace
 from conftest import ROOT
 

@@ -38,9 +38,9 @@ from autost.scores.ensemble import members as ensemble_members
 from autost.scores.ensemble import reference_archs
 from autost.search.algorithms import ALGORITHMS
 from autost.search.evaluate import Constraints, Evaluator, check_score
-from autost.search.evolution import Evolution, EvolutionSettings, SearchState, ranked
-from autost.search.exact import NotAdditive, exact_flops_optimum, param_span
-from autost.search.nsga2 import OBJECTIVES, objective_functions
+from autost.search.generational import Evolution, EvolutionSettings, SearchState, ranked
+from autost.search.exact_solver import NotAdditive, exact_flops_optimum, param_span
+from autost.search.algorithms.nsga2 import OBJECTIVES, objective_functions
 from autost.search.pool import Scorer, scoring_pool
 from autost.space import SearchSpace
 from autost.threads import current_threads

@@ -1,18 +1,18 @@
 """``--algorithm exact``: the certified MACs optimum under the parameter limits
-(``autost.search.exact``), and the runner-ups up to the population size, scored as one generation."""
+(``autost.search.exact_solver``), and the runner-ups up to the population size, scored as one
+generation."""
 from __future__ import annotations
 
 import time
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from autost.errors import UsageError
 from autost.search.algorithms import ALGORITHMS, Algorithm
-from autost.search.evolution import SearchState
-from autost.search.exact import exact_flops_optimum
-from autost.search.pool import Scorer
-from autost.space import SearchSpace
+
+if TYPE_CHECKING:
+    from autost.search.generational import SearchState
+    from autost.search.pool import Scorer
+    from autost.space import SearchSpace
 
 
 def check(config: Any) -> None:
@@ -22,6 +22,11 @@ def check(config: Any) -> None:
 
 
 def run(config: Any, space: SearchSpace, score: Scorer, progress: bool) -> SearchState:
+    from tqdm import tqdm
+
+    from autost.search.exact_solver import exact_flops_optimum
+    from autost.search.generational import SearchState
+
     start = time.perf_counter()
     keep = max(config.top_k, config.settings.population)
     archs = [arch for _, _, arch in exact_flops_optimum(space, config.geometry, config.constraints, keep=keep)]

@@ -7,15 +7,11 @@ rules, checkpoints and resume are those of the evolutionary search.
 """
 from __future__ import annotations
 
+import math
 import random
 from typing import Any, Callable, Sequence
 
-import numpy as np
-from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
-from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
-
 from autost.errors import UsageError
-from autost.pareto import objective_matrix
 from autost.search.algorithms import ALGORITHMS, Algorithm
 
 OBJECTIVES = ("score", "energy", "params")
@@ -40,6 +36,12 @@ def survivors(records: list[dict], objectives: Sequence[str], n: int) -> list[di
     record carries ``_rank`` and ``_crowding`` for tournament selection."""
     if not records:
         return []
+    # pymoo takes a third of a second to import: here, not when the registry lists the algorithms
+    from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    from autost.pareto import objective_matrix
+
     f = objective_matrix(records, objective_functions(objectives))
     fronts = NonDominatedSorting().do(f)
     chosen: list[dict] = []
@@ -57,7 +59,7 @@ def survivors(records: list[dict], objectives: Sequence[str], n: int) -> list[di
 def tournament(pool: list[dict], rng: random.Random) -> dict:
     """Binary tournament: lower front rank wins, then larger crowding distance."""
     a, b = rng.choice(pool), rng.choice(pool)
-    key = lambda r: (r["_rank"], -r["_crowding"] if np.isfinite(r["_crowding"]) else -np.inf)  # noqa: E731
+    key = lambda r: (r["_rank"], -r["_crowding"] if math.isfinite(r["_crowding"]) else -math.inf)  # noqa: E731
     return a if key(a) <= key(b) else b
 
 

@@ -1,9 +1,9 @@
-"""The generational search loop, and AutoST's evolutionary search in it (after AutoFormer's):
-each generation evaluates its population, keeps the top ``select`` legal candidates, and builds
-the next population from ``mutation`` mutants and ``crossover`` children of them, filled up with
-random architectures. Random search (``autost.search.random_search``) is the same loop with no
-mutants and no children; NSGA-II (``autost.search.nsga2``) the same loop with its own survival
-and parent selection. Each registers itself in ``autost.search.algorithms``.
+"""The generational search loop (after AutoFormer's): each generation evaluates its population,
+keeps the parents the algorithm picks (AutoST's evolution: the top ``select`` legal candidates),
+and builds the next population from ``mutation`` mutants and ``crossover`` children of them,
+filled up with random architectures. Random search is the same loop with no mutants and no
+children; NSGA-II the same loop with its own survival and parent selection. The algorithms are
+registered in ``autost.search.algorithms``, one module each.
 
 Only legal candidates count: inside the space, inside the constraints, and not seen before.
 The whole state is plain data (``SearchState``) so that a run can stop after any
@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from autost.arch import Arch
-from autost.search.algorithms import ALGORITHMS, Algorithm, top_select, uniform_pick
+from autost.search.algorithms import ALGORITHMS, Algorithm
 from autost.search.evaluate import Constraints, Evaluator
 from autost.search.pool import Scorer, serial_scorer
 from autost.space import SearchSpace
@@ -190,7 +190,3 @@ class Evolution:
             state.rng = rng_state(self.rng)
             on_generation(state)
         return state
-
-
-ALGORITHMS.register(Algorithm("evolution", "AutoST's evolution: mutants and crossover children of the best",
-                              parents=top_select, pick=uniform_pick))

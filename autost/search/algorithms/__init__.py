@@ -1,11 +1,13 @@
-"""The search algorithms, by name (``--algorithm``).
+"""The search algorithms, by name (``--algorithm``): one module of this package each.
 
-A generational algorithm runs in the shared loop of ``autost.search.evolution`` (evaluate a
+A generational algorithm runs in the shared loop of ``autost.search.generational`` (evaluate a
 population, keep parents, breed the next one; checkpointed per generation) and declares only
 what differs: how it picks the parents (``parents``), how it draws one for variation (``pick``)
 and whether it breeds at all (``breeds``; random search does not). An algorithm with a search of
-its own (the exact solver) gives ``run`` instead. Each lives in its own module, listed here:
-a new one is a file that calls ``ALGORITHMS.register(Algorithm(...))`` plus its line below.
+its own (the exact solver) gives ``run`` instead. A new one is a file in this package that calls
+``ALGORITHMS.register(Algorithm(...))``: the registry scans the package, as ``autost.scores``'.
+The modules import no torch at the top (what they run is imported when it runs), so the CLI lists
+the algorithms in ``--help`` without loading torch.
 """
 from __future__ import annotations
 
@@ -36,8 +38,10 @@ class Algorithm:
     front_first: bool = False  # the top-k written hand on the Pareto front first (multi-objective)
 
 
-ALGORITHMS: Registry[Algorithm] = Registry("search algorithm", modules=(
-    "autost.search.evolution", "autost.search.random_search", "autost.search.exact_search", "autost.search.nsga2"))
+# the built-ins in this order (AutoST's evolution, the default, first), then any other module here
+ALGORITHMS: Registry[Algorithm] = Registry("search algorithm", modules=tuple(
+    f"autost.search.algorithms.{m}" for m in ("evolution", "random_search", "exact", "nsga2")),
+    package="autost.search.algorithms")
 
 
 def top_select(legal: list[dict], settings: Any, objectives: tuple[str, ...]) -> list[dict]:
