@@ -4,6 +4,10 @@ Every subcommand turns bad input into one line on stderr and exit status 2 (argp
 usage errors included), an operating-system error (a full disk, a path too long) into one line
 and exit status 1, and Ctrl-C into one line and exit status 130 (128 + SIGINT, the shell's
 convention).
+
+Every option is checked by its table (``autost.tables``) before the command runs. The parsers are
+built from those tables and the command modules import their work when they run, so ``--help``
+loads no torch and answers at once.
 """
 from __future__ import annotations
 
@@ -13,12 +17,10 @@ from typing import Iterator, NoReturn
 
 from autost.commands import (correlate, energy, import_model, pipeline, profile, report, sample, search, supernet,
                              train)
-from autost.commands.arguments import add_options
-from autost.configs import EVERY_COMMAND, MAX_MEMORY
+from autost.commands.arguments import add_options, mapping
 from autost.errors import UsageError
-from autost.memory import memory_limit
-from autost.options import convert
-from autost.threads import ENV as THREADS_ENV
+from autost.options import read
+from autost.tables.common import EVERY_COMMAND
 from autost.threads import apply_threads
 
 COMMANDS = (pipeline, search, train, energy, report, profile, sample, correlate, supernet, import_model)
@@ -43,9 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         command.register(sub)
     for p in _leaves(parser):
-        p.add_argument("--threads", type=int, metavar="N",
-                       help=f"torch intra-op threads (default: ${THREADS_ENV}, else $OMP_NUM_THREADS, else the "
-                            "cores free to this process; see docs/reliability.md)")
         add_options(p, EVERY_COMMAND)
     return parser
 
@@ -69,8 +68,12 @@ def os_error(err: OSError) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        table = (*args.options, *EVERY_COMMAND)
+        checked = read(table, mapping(args, table), None, f"run.py {args.command}")
         apply_threads(args.threads)
-        with memory_limit(convert(MAX_MEMORY, args.max_memory, None)):
+        from autost.memory import memory_limit
+
+        with memory_limit(checked["max_memory"]):
             return args.func(args)
     except KeyboardInterrupt:
         # Results are written atomically and checkpoints after each epoch or generation, so

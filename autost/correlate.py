@@ -38,11 +38,13 @@ from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
 from autost.memory import check_space
 from autost.model import NETWORK
+from autost.options import check_fields, default
 from autost.rundir import claim
-from autost.scores import ENSEMBLE, SCORES, Context
+from autost.scores import SCORES, Context
 from autost.scores.ensemble import members, rank_sum
 from autost.search.evaluate import Constraints
 from autost.space import SearchSpace
+from autost.tables.study import STUDY
 from autost.train import METRICS, TrainConfig, train
 from autost.validate import load_json
 from energy.estimators import estimate
@@ -67,21 +69,24 @@ MISSES_PER_CELL = 50  # consecutive duplicates / out-of-limit draws before a cel
 class StudyConfig:
     space: str
     dataset: str
-    n: int = 30
-    epochs: int = 3
-    seed: int = 0
+    n: int = default(STUDY, "n")
+    epochs: int = default(STUDY, "epochs")
+    seed: int = default(STUDY, "seed")
     param_limits: tuple[float, float] | None = None  # millions of parameters
-    time_steps: int = 4
-    batch_size: int = 32  # the scoring batch
+    time_steps: int = default(STUDY, "time_steps")
+    batch_size: int = default(STUDY, "batch_size")  # the scoring batch
     # Small batches: a short run needs enough optimizer steps (about 100) for BatchNorm's running
     # statistics to forget their initial values, or eval-mode accuracy stays at chance.
-    train_batch_size: int | None = 16  # None: the dataset's recipe
+    train_batch_size: int | None = default(STUDY, "train_batch_size")  # None: the dataset's recipe
     limit: int | None = None  # training on the first N samples of each split
-    lam: float = 1.0  # lambda of the "autost" proxy
-    resamples: int = 1000  # bootstrap resamples of the architectures
+    lam: float = default(STUDY, "lam")  # lambda of the "autost" proxy
+    resamples: int = default(STUDY, "resamples")  # bootstrap resamples of the architectures
     energy_model: str = DEFAULT_MODEL  # the model of the energy_mj proxy (energy.models)
     ensembles: tuple[str, ...] = ()  # rank ensembles recorded too ("ensemble:flops+zico")
     data_root: str | None = None
+
+    def __post_init__(self) -> None:
+        check_fields(self, STUDY)  # each setting's check, from its option
 
     def to_dict(self) -> dict[str, Any]:
         """What identifies a study (a resumed one must match it); the data root may move, and a
@@ -101,21 +106,7 @@ def proxies(ensembles: Sequence[str] = ()) -> tuple[str, ...]:
 
 def validate(config: StudyConfig) -> SearchSpace:
     """Every check that needs no work, so bad input fails at once."""
-    if config.n < 3:
-        raise UsageError(f"--n must be at least 3 (a rank correlation needs three points), got {config.n}")
-    if config.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {config.epochs}")
-    if config.batch_size < 2:
-        raise UsageError(f"--batch-size must be at least 2 (NASWOT compares samples), got {config.batch_size}")
-    if config.resamples < 1:
-        raise UsageError(f"--resamples must be positive, got {config.resamples}")
-    if config.param_limits and config.param_limits[0] > config.param_limits[1]:
-        raise UsageError(f"--param-limits MIN {config.param_limits[0]} is larger than MAX {config.param_limits[1]}")
     get_model(config.energy_model)
-    for name in config.ensembles:
-        if not name.startswith(ENSEMBLE):
-            raise UsageError(f"--ensemble {name}: name it as {ENSEMBLE}A+B, e.g. {ENSEMBLE}flops+zico")
-        members(name)
     training = train_config(config, resume=False)  # TrainConfig checks the training settings
     from datasets import check_available
 

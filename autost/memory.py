@@ -42,19 +42,19 @@ architecture takes about 10 microseconds a block (measured at depth 10,000 and 1
 from __future__ import annotations
 
 import os
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import torch
 
 from autost.arch import Arch
 from autost.blocks import attention_type
 from autost.cost import analytic_cost, block_part, stem_part
-from autost.errors import BadInput, UsageError
+from autost.errors import UsageError
 from autost.geometry import Geometry
+from autost.options import parse_size
 from autost.model import MAX_STEM_POOLS, stem_pools
 from autost.space import SearchSpace
 
@@ -75,9 +75,6 @@ LIMIT_ENV = "AUTOST_MAX_MEMORY"
 # what each use of a model runs, for the refusal
 USES = {"forward": "a forward pass", "codes": "a forward pass keeping every spike (NASWOT, SAHD)",
         "train": "training"}
-_UNITS = {"": 1, "k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9, "t": 10 ** 12,
-          "ki": 2 ** 10, "mi": 2 ** 20, "gi": 2 ** 30, "ti": 2 ** 40}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([kmgt]i?)?b?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -208,17 +205,6 @@ def available_bytes(device: torch.device | None = None) -> int:
     if limit is not None and used is not None:
         available = min(available, max(0, limit - used))
     return available
-
-
-def parse_size(name: str, value: Any) -> int:
-    """A memory size as written for ``--max-memory``: bytes, or a number with K, M, G or T (powers
-    of 1000) or KiB, MiB, GiB or TiB (of 1024); a ``BadInput`` naming ``name`` otherwise."""
-    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
-    match = _SIZE.match(text)
-    size = int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]) if match else 0
-    if size <= 0:
-        raise BadInput(f"{name} must be a memory size above 0 such as 4G, 512M or 2GiB, got {value!r}")
-    return size
 
 
 @contextmanager

@@ -68,7 +68,7 @@ KEYS = tuple(f.name for f in fields(AugRecipe))
 STATIC_ONLY = ("randaugment_n", "reprob")
 EVENT_ONLY = ("event_ops",)
 
-RECIPES: dict[str, AugRecipe] = {
+AUGMENTATION_RECIPES: dict[str, AugRecipe] = {
     # Spikformer cifar10.yml: aa rand-m9-n1-mstd0.4-inc1 (its reduced op set), hflip 0.5 (timm's
     # default), reprob 0.25, mixup 0.5, cutmix 0, mixup_prob 1.0, mixup_off_epoch 200 of 300.
     "cifar": AugRecipe(hflip=0.5, randaugment_n=1, randaugment_m=9.0, reprob=0.25, mixup=0.5, mix_prob=1.0,
@@ -118,10 +118,10 @@ def resolve(dataset: str, name: str = "auto", overrides: Mapping[str, Any] | Non
             name, base = defaults.augmentation, dict(defaults.aug)
         except ValueError:
             name, base = "cifar", {}
-    elif name in RECIPES:
+    elif name in AUGMENTATION_RECIPES:
         base = {}
     else:
-        raise UsageError(f"--recipe {name!r} is not a recipe; known: auto, {', '.join(RECIPES)}")
+        raise UsageError(f"--recipe {name!r} is not a recipe; known: auto, {', '.join(AUGMENTATION_RECIPES)}")
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(KEYS))
     if unknown:
@@ -132,7 +132,7 @@ def resolve(dataset: str, name: str = "auto", overrides: Mapping[str, Any] | Non
             if overrides.get(key):
                 raise UsageError(f"--aug {key}: does nothing on {dataset} ({kind} data)")
     values = {**base, **{k: _coerce(k, v) for k, v in overrides.items()}}
-    return name, replace(RECIPES[name], **values)
+    return name, replace(AUGMENTATION_RECIPES[name], **values)
 
 
 def describe(name: str, recipe: AugRecipe) -> dict[str, Any]:

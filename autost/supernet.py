@@ -44,8 +44,10 @@ from autost.fingerprint import refuse_changes
 from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_torch_save, atomic_write_json
 from autost.model import NETWORK, build_model
+from autost.options import check_fields, default
 from autost.rundir import claim
 from autost.space import SearchSpace
+from autost.tables.commands import SUPERNET
 
 WEIGHTS = "supernet.pt"
 SUMMARY = "supernet.json"
@@ -56,16 +58,19 @@ RANDOM_PER_STEP = 2  # the sandwich rule's random candidates per step, besides t
 class SupernetConfig:
     space: str
     dataset: str
-    steps: int = 200
-    batch_size: int = 32
-    lr: float = 1e-3
+    steps: int = default(SUPERNET, "steps")
+    batch_size: int = default(SUPERNET, "batch_size")
+    lr: float = default(SUPERNET, "lr")
     weight_decay: float = 0.01
-    time_steps: int = 4
-    seed: int = 0
+    time_steps: int = default(SUPERNET, "time_steps")
+    seed: int = default(SUPERNET, "seed")
     limit: int | None = None  # the first N training samples only
-    save_every: int = 50
-    calibration_batches: int = 4  # BatchNorm recalibration when a candidate is rated
+    save_every: int = default(SUPERNET, "save_every")
+    calibration_batches: int = default(SUPERNET, "calibration_batches")  # BatchNorm recalibration when rated
     data_root: str | None = None
+
+    def __post_init__(self) -> None:
+        check_fields(self, SUPERNET)  # each setting's check, from its option
 
     def geometry(self) -> Geometry:
         return resolve_geometry(dataset=self.dataset, input_shape=None, num_classes=None, patch_size=None,

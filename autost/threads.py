@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import os
 
-import torch
-
 from autost.errors import UsageError
 
 ENV = "AUTOST_THREADS"
@@ -67,6 +65,8 @@ def choose_threads(requested: int | None = None) -> int:
 
 def apply_threads(requested: int | None = None) -> int:
     """Set torch's intra-op thread count by ``choose_threads``; returns it."""
+    import torch  # here: the CLI imports this module before it knows whether a command needs torch
+
     threads = choose_threads(requested)
     torch.set_num_threads(threads)
     return threads
@@ -74,4 +74,6 @@ def apply_threads(requested: int | None = None) -> int:
 
 def current_threads() -> int:
     """The intra-op thread count in use (recorded with results that depend on it)."""
+    import torch
+
     return torch.get_num_threads()

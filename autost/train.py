@@ -30,24 +30,24 @@ from tqdm import tqdm
 from autost import distributed, recipes
 from autost.arch import Arch
 from autost.augment import BatchAugment, make_augment
-from autost.backend import BACKENDS
 from autost.checkpoint import (CheckpointError, check_compatible, describe, load_checkpoint, load_weights,
                                nonfinite_tensors, require_finite, rng_state, save_checkpoint, set_rng_state)
 from autost.cost import analytic_cost, count_params
-from autost.errors import UsageError
+from autost.errors import BadInput, UsageError
 from autost.geometry import Geometry, resolve_geometry
 from autost.io import atomic_write_json
 from autost.memory import check_fits
 from autost.model import build_model
+from autost.options import check_fields, default
 from autost.rundir import claim
 from autost.schedule import warmup_cosine
+from autost.tables.train import TRAIN
 from autost.threads import current_threads
 from datasets import dataset_info, get_dataset
 from datasets import training as training_defaults
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL, get_model
 
-DEVICES = ("auto", "cpu", "cuda")
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.json"
 
 
@@ -57,7 +57,7 @@ class TrainingError(UsageError):
 
 # A TrainConfig built without a dataset's defaults (``TrainConfig(dataset=...)``) has AutoST's CIFAR
 # recipe; ``TrainConfig.for_dataset`` starts from the dataset's own (``datasets.training``).
-AUTOST_RECIPE = training_defaults.CIFAR
+AUTOST_DEFAULTS = training_defaults.CIFAR
 # The settings a dataset's defaults give a run (its augmentation is resolved by autost.recipes).
 SCHEDULE = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing", "time_steps",
             "drop_path")
@@ -76,28 +76,28 @@ class TrainConfig:
     recipe; ``for_dataset`` starts from the dataset's own recipe instead."""
 
     dataset: str
-    epochs: int = AUTOST_RECIPE.epochs
-    batch_size: int = AUTOST_RECIPE.batch_size
-    lr: float = AUTOST_RECIPE.lr
-    weight_decay: float = AUTOST_RECIPE.weight_decay
-    warmup_epochs: int = AUTOST_RECIPE.warmup_epochs
-    label_smoothing: float = AUTOST_RECIPE.label_smoothing
-    time_steps: int = AUTOST_RECIPE.time_steps
-    drop_path: float = AUTOST_RECIPE.drop_path
+    epochs: int = AUTOST_DEFAULTS.epochs
+    batch_size: int = AUTOST_DEFAULTS.batch_size
+    lr: float = AUTOST_DEFAULTS.lr
+    weight_decay: float = AUTOST_DEFAULTS.weight_decay
+    warmup_epochs: int = AUTOST_DEFAULTS.warmup_epochs
+    label_smoothing: float = AUTOST_DEFAULTS.label_smoothing
+    time_steps: int = AUTOST_DEFAULTS.time_steps
+    drop_path: float = AUTOST_DEFAULTS.drop_path
     data_root: str | None = None
-    device: str = "auto"  # auto: CUDA when available
-    backend: str = "auto"  # LIF implementation on CUDA (autost.backend)
+    device: str = default(TRAIN, "device")  # auto: CUDA when available
+    backend: str = default(TRAIN, "backend")  # LIF implementation on CUDA (autost.backend)
     amp: bool = False  # fp16 autocast + GradScaler; CUDA only
-    seed: int = 0
+    seed: int = default(TRAIN, "seed")
     limit: int | None = None  # train/evaluate on the first N samples of each split
-    num_workers: int = 0
+    num_workers: int = default(TRAIN, "num_workers")
     # stop once validation accuracy has not improved for this many epochs (None: run every epoch)
     patience: int | None = None
     energy_model: str = DEFAULT_MODEL  # the model of the final energy (energy.models)
     resume: bool = False
     change_lr: bool = False  # on resume, ``lr`` replaces the checkpoint's (recorded in metrics.json)
     init_weights: str | None = None  # a checkpoint of ours (run.py import's too) to start from
-    recipe: str = "auto"  # augmentation recipe (autost.recipes); auto: the dataset's
+    recipe: str = default(TRAIN, "recipe")  # augmentation recipe (autost.recipes); auto: the dataset's
     aug: dict[str, Any] = field(default_factory=dict)  # recipe keys overridden
 
     @classmethod
@@ -109,7 +109,7 @@ class TrainConfig:
         try:
             defaults = dataset_info(dataset).training
         except ValueError:
-            defaults = AUTOST_RECIPE
+            defaults = AUTOST_DEFAULTS
         values = {name: getattr(defaults, name) for name in SCHEDULE}
         given = {k: v for k, v in overrides.items() if v is not None}
         values.update(given)
@@ -121,26 +121,9 @@ class TrainConfig:
         for name in ("data_root", "init_weights"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, str(getattr(self, name)))
-        checks = [
-            (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
-            (math.isfinite(self.lr) and self.lr > 0, f"--lr must be a finite number above 0, got {self.lr}"),
-            (math.isfinite(self.weight_decay) and self.weight_decay >= 0,
-             f"--weight-decay must be a finite number >= 0, got {self.weight_decay}"),
-            (0 <= self.warmup_epochs <= self.epochs,
-             f"--warmup-epochs must be between 0 and --epochs ({self.epochs}), got {self.warmup_epochs}"),
-            (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
-            (self.time_steps >= 1, f"--time-steps must be at least 1, got {self.time_steps}"),
-            (0 <= self.drop_path < 1, f"--drop-path must be in [0, 1), got {self.drop_path}"),
-            (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}"),
-            (self.backend in BACKENDS, f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}"),
-            (self.limit is None or self.limit >= 1, f"--limit must be at least 1, got {self.limit}"),
-            (self.num_workers >= 0, f"--num-workers must be >= 0, got {self.num_workers}"),
-            (self.patience is None or self.patience >= 1, f"--patience must be at least 1, got {self.patience}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UsageError(message)
+        check_fields(self, TRAIN)  # each setting's check, from its option
+        if self.warmup_epochs > self.epochs:
+            raise BadInput(f"--warmup-epochs must be between 0 and --epochs ({self.epochs}), got {self.warmup_epochs}")
         get_model(self.energy_model)
         object.__setattr__(self, "aug", dict(self.aug))
         self.augmentation()  # an unknown recipe or key fails now, before any work

@@ -3,25 +3,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from autost.arch import Arch
-from autost.batches import real_batch
-from autost.commands.arguments import out_folder
-from autost.geometry import Geometry, resolve_geometry
-from autost.io import atomic_write_json
-from autost.memory import check_fits
-from autost.rundir import claim
-from autost.validate import at_least
-from autost.report import plots
-from energy.measure import measure_energy
-from energy.models import DEFAULT_MODEL, get_model, help_text, model_names
+from autost.commands.arguments import add_options
+from autost.tables.commands import ENERGY
 
+if TYPE_CHECKING:
+    from autost.arch import Arch
+    from autost.geometry import Geometry
 
-def add_energy_model_argument(p: argparse.ArgumentParser) -> None:
-    """--energy-model, its names and help from the registry. The name is checked by ``get_model``
-    where it is used, so an unknown one is a one-line error listing the names."""
-    p.add_argument("--energy-model", default=DEFAULT_MODEL, metavar="{" + ",".join(model_names()) + "}",
-                   help=help_text())
+OPTIONS = ENERGY
 
 
 def energy_summary(result: dict) -> str:
@@ -34,7 +25,12 @@ def energy_summary(result: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    at_least("--batch-size", args.batch_size)
+    from autost.arch import Arch
+    from autost.geometry import resolve_geometry
+    from autost.memory import check_fits
+    from autost.rundir import claim
+    from energy.models import get_model
+
     get_model(args.energy_model)
     arch = Arch.from_yaml(args.arch)
     geometry = resolve_geometry(dataset=args.dataset, input_shape=None, num_classes=None, patch_size=None,
@@ -45,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _measure(args: argparse.Namespace, arch: Arch, geometry: Geometry, out: Path) -> int:
+    from autost.batches import real_batch
+    from autost.io import atomic_write_json
+    from autost.report import plots
+    from energy.measure import measure_energy
+
     batch = real_batch(args.dataset, batch_size=args.batch_size, time_steps=geometry.time_steps, seed=args.seed,
                        data_root=args.data_root, split="test")
     report = measure_energy(arch, geometry, batch, checkpoint=args.checkpoint, seed=args.seed,
@@ -69,13 +70,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "freshly initialized (BatchNorm on batch statistics) or, with --checkpoint, "
                                    "trained (running statistics), under one energy model. Writes OUT/energy.json "
                                    "and per-layer plots.")
-    p.add_argument("--arch", type=Path, required=True, help="architecture YAML (AutoST RETRAIN format)")
-    p.add_argument("--dataset", required=True, help="dataset for the real batch")
-    p.add_argument("--data-root", type=Path, help="folder holding real datasets (not needed for digits/ndigits; fashion-mnist/nfashion default to /usr/share/datasets where Debian's dataset-fashion-mnist is installed)")
-    p.add_argument("--checkpoint", type=Path, help="best.pt or last.pt of `run.py train` (default: at init)")
-    p.add_argument("--out", type=out_folder, required=True, help="output folder")
-    p.add_argument("--time-steps", type=int, default=4, help="time steps T (default 4; match the training run)")
-    p.add_argument("--batch-size", type=int, default=64, help="test samples in the batch (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the batch and of the init weights (default 0)")
-    add_energy_model_argument(p)
-    p.set_defaults(func=run)
+    add_options(p, OPTIONS)
+    p.set_defaults(func=run, options=OPTIONS)

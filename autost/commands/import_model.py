@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import dataclasses
 
-from autost.commands.arguments import out_folder
-from autost.convert import (CONSTRUCTORS, MODEL_FILE, ImportRefused, from_spikingjelly, load_spikingjelly_weights,
-                            save_import, spikingjelly_geometry, spikingjelly_model)
-from autost.cost import analytic_cost
-from autost.io import atomic_write_json
-from autost.rundir import claim
+from autost.commands.arguments import add_options
+from autost.tables.commands import IMPORT
+from autost.tables.common import TIME_STEPS
 
-DEFAULT_STEPS = 4  # the --time-steps default of every command: another T is written as the TIME_STEPS gene
+OPTIONS = IMPORT
+# the --time-steps default of every command: another T is written as the TIME_STEPS gene
+DEFAULT_STEPS = TIME_STEPS.default
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
+    from autost.convert import (MODEL_FILE, ImportRefused, from_spikingjelly, load_spikingjelly_weights, save_import,
+                                spikingjelly_geometry, spikingjelly_model)
+    from autost.cost import analytic_cost
+    from autost.io import atomic_write_json
+    from autost.rundir import claim
     from datasets import dataset_info
 
     info = dataset_info(args.dataset)
@@ -56,13 +58,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "initialization), check that it is a network ours computes output for output, "
                                    "and write OUT/arch.yaml, OUT/model.pt (our checkpoint format, for energy "
                                    "--checkpoint and train --init-weights) and OUT/import.json.")
-    p.add_argument("--spikingjelly", required=True, choices=sorted(CONSTRUCTORS),
-                   help="SpikingJelly's constructor (spikformer_cifar10: 3x32x32, patch 4; spikformer_ti/s: patch "
-                        "16 at the dataset's size)")
-    p.add_argument("--checkpoint", type=Path, help="a state dict saved from that model (torch.save(model."
-                                                   "state_dict())), read with weights_only=True")
-    p.add_argument("--dataset", required=True, help="the dataset the model is for (its geometry must match)")
-    p.add_argument("--time-steps", type=int, default=DEFAULT_STEPS,
-                   help=f"T of the model (default {DEFAULT_STEPS}; another is written as TIME_STEPS)")
-    p.add_argument("--out", type=out_folder, required=True, help="folder for arch.yaml, model.pt and import.json")
-    p.set_defaults(func=run)
+    add_options(p, OPTIONS)
+    p.set_defaults(func=run, options=OPTIONS)

@@ -5,11 +5,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from autost.commands.arguments import out_folder
-from autost.pipeline import load_config, run_pipeline
+from autost.commands.arguments import add_options
+from autost.tables.commands import PIPELINE
+
+OPTIONS = PIPELINE
 
 
 def run(args: argparse.Namespace) -> int:
+    from autost.pipeline import load_config, run_pipeline
+
     config = load_config(args.config, args.set or [])
     out = args.out or Path("runs") / args.config.stem
     run_pipeline(config, out, resume=args.resume, data_root=str(args.data_root) if args.data_root else None,
@@ -23,10 +27,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "energy and report (keys: the options of those subcommands). Writes "
                                    "OUT/search, OUT/train/DATASET/NN, OUT/energy and OUT/report; a killed run "
                                    "continues with --resume without redoing finished stages.")
-    p.add_argument("--config", type=Path, required=True, help="pipeline YAML, e.g. configs/demo.yaml")
-    p.add_argument("--out", type=out_folder, help="output folder (default runs/CONFIG-NAME)")
-    p.add_argument("--resume", action="store_true", help="continue a killed or finished run in OUT")
-    p.add_argument("--data-root", type=Path, help="folder holding real datasets (overrides the config)")
-    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
-                   help="override one config value, e.g. --set train.epochs=5 (repeatable)")
-    p.set_defaults(func=run)
+    add_options(p, OPTIONS)
+    p.set_defaults(func=run, options=OPTIONS)

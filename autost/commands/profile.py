@@ -3,31 +3,32 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-import torch
+from autost.commands.arguments import add_options
+from autost.commands.energy import energy_summary
+from autost.tables.commands import PROFILE
 
-from autost.arch import Arch
-from autost.batches import real_batch
-from autost.cost import analytic_cost, count_macs, count_params
-from autost.geometry import resolve_geometry
-from autost.memory import check_fits
-from autost.model import build_model
-from autost.scores.codes import activation_scores
-from autost.commands.energy import add_energy_model_argument, energy_summary
-from autost.validate import at_least
-from datasets import DATASETS
-from energy.estimators import estimate
-from energy.models import get_model
+OPTIONS = PROFILE
 
 
 def profile(args: argparse.Namespace) -> dict:
     """The numbers `run.py profile` prints, as one dict."""
+    import torch
+
+    from autost.arch import Arch
+    from autost.batches import real_batch
+    from autost.cost import analytic_cost, count_macs, count_params
+    from autost.geometry import resolve_geometry
+    from autost.memory import check_fits
+    from autost.model import build_model
+    from autost.scores.codes import activation_scores
+    from energy.estimators import estimate
+    from energy.models import get_model
+
     get_model(args.energy_model)
     arch = Arch.from_yaml(args.arch)
     geo = resolve_geometry(dataset=args.dataset, input_shape=args.input_shape, num_classes=args.num_classes,
                            patch_size=args.patch_size, time_steps=args.time_steps).for_arch(arch)
-    at_least("--batch-size", args.batch_size)
     # with data: NASWOT and SAHD keep every spike; without, thop counts one sample
     check_fits(arch, geo, args.batch_size if args.dataset else 1, use="codes" if args.dataset else "forward")
     torch.manual_seed(args.seed)
@@ -74,27 +75,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_geometry_arguments(p: argparse.ArgumentParser) -> None:
-    """Options shared by every command that builds models for an input: dataset or shape."""
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--dataset", help="dataset whose real batches feed energy and activation scores "
-                                       f"({', '.join(DATASETS.names())})")
-    src.add_argument("--input-shape", metavar="CxHxW", help="input shape when no data is needed, e.g. 3x32x32")
-    p.add_argument("--data-root", type=Path, help="folder holding real datasets (not needed for digits/ndigits; fashion-mnist/nfashion default to /usr/share/datasets where Debian's dataset-fashion-mnist is installed)")
-    p.add_argument("--time-steps", type=int, default=4, help="time steps T (default 4)")
-    p.add_argument("--num-classes", type=int, help="classes (default: the dataset's; required with --input-shape)")
-    p.add_argument("--patch-size", type=int, help="patch size (default: the dataset's; required with --input-shape)")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("profile", help="params, MACs, init-time energy and NASWOT/SAHD of one architecture",
                        description="Count the parameters and MACs of one architecture; with --dataset also "
                                    "estimate its spike energy at initialization from a real batch (per-layer "
                                    "table) and its NASWOT and SAHD activation-code scores.")
-    p.add_argument("--arch", type=Path, required=True, help="architecture YAML (AutoST RETRAIN format)")
-    add_geometry_arguments(p)
-    p.add_argument("--batch-size", type=int, default=32, help="real batch size for energy and scores (default 32)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the weights and the batch (default 0)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    add_energy_model_argument(p)
-    p.set_defaults(func=run)
+    add_options(p, OPTIONS)
+    p.set_defaults(func=run, options=OPTIONS)

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from autost.commands.arguments import out_folder
+from autost.commands.arguments import add_options
 from autost.errors import UsageError
-from autost.io import atomic_write_json
-from autost.rundir import check_writable
-from autost.report.compare import compare_searches
-from autost.report.run import load_run, write_report
+from autost.tables.commands import REPORT
+
+OPTIONS = REPORT
 
 
 def run(args: argparse.Namespace) -> int:
+    from autost.io import atomic_write_json
+    from autost.report.compare import compare_searches
+    from autost.report.run import load_run, write_report
+    from autost.rundir import check_writable
+
     data = load_run(args.run)
     out = check_writable(args.out or args.run / "report")
     if args.compare:
@@ -38,10 +41,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Pareto front; energy per layer and per layer type, SNN against the same "
                                    "network as an ANN; training curves. With --compare, the two runs' candidates "
                                    "under both runs' energy models, side by side.")
-    p.add_argument("--run", type=Path, required=True, help="run folder (a pipeline's --out, or a search's --out)")
-    p.add_argument("--out", type=out_folder, help="where to write the report (default RUN/report)")
-    p.add_argument("--compare", type=Path, metavar="RUN_B",
-                   help="a second run (same dataset) searched under another energy model: RUN's top-k and "
-                        "RUN_B's front (or top-k) are measured under both models (table, plot, energy_models.json)")
-    p.add_argument("--data-root", type=Path, help="with --compare: folder holding the non-embedded datasets")
-    p.set_defaults(func=run)
+    add_options(p, OPTIONS)
+    p.set_defaults(func=run, options=OPTIONS)

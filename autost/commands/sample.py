@@ -3,23 +3,28 @@ from __future__ import annotations
 
 import argparse
 import random
-from pathlib import Path
 
-from autost.cost import analytic_cost
+from autost.commands.arguments import add_options
 from autost.geometry import Geometry
-from autost.memory import check_space, count_text, label
-from autost.space import SearchSpace
+from autost.tables.commands import SAMPLE
 
+OPTIONS = SAMPLE
 # the input the sizes are counted for: digits-like images
 GEOMETRY = Geometry(in_channels=1, img_size=16, patch_size=4, num_classes=10, time_steps=4)
 
 
 def _millions(n: int, width: int, digits: int) -> str:
     """``n`` in millions, also beyond a float's range (an absurd MLP_RATIO)."""
+    from autost.memory import count_text
+
     return f"{n / 1e6:{width}.{digits}f}" if n < 10 ** 300 else f"{count_text(n // 10 ** 6):>{width}s}"
 
 
 def run(args: argparse.Namespace) -> int:
+    from autost.cost import analytic_cost
+    from autost.memory import check_space, count_text, label
+    from autost.space import SearchSpace
+
     space = SearchSpace.from_yaml(args.space)
     check_space(space, GEOMETRY, 1, use=None)  # counting only: a space too deep to count is refused here
     rng = random.Random(args.seed)
@@ -34,7 +39,5 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="sample architectures from a space and print their sizes",
                        description="Sample architectures from a search space and print their parameter counts.")
-    p.add_argument("--space", type=Path, default=Path("spaces/digits.yaml"), help="search space YAML")
-    p.add_argument("--n", type=int, default=5, help="how many to sample (default 5)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.set_defaults(func=run)
+    add_options(p, OPTIONS)
+    p.set_defaults(func=run, options=OPTIONS)

@@ -2,23 +2,30 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from autost.arch import Arch
-from autost.commands.arguments import add_options, mapping, out_folder
-from autost.commands.energy import add_energy_model_argument
-from autost.commands.profile import add_geometry_arguments
-from autost.configs import SEARCH, SEARCH_RUN, read_search, search_config
-from autost.memory import label
-from autost.search.runner import SearchConfig, run_search
+from autost.commands.arguments import add_options, mapping
+from autost.tables.search import SEARCH, SEARCH_COMMAND, SEARCH_RUN
+
+if TYPE_CHECKING:
+    from autost.search.runner import SearchConfig
+
+OPTIONS = SEARCH_COMMAND
 
 
 def config_from_args(args: argparse.Namespace) -> SearchConfig:
     """The SearchConfig that `run.py search`'s options describe (``autost.configs.search_config``)."""
+    from autost.configs import search_config
+
     return search_config(mapping(args, SEARCH + SEARCH_RUN))
 
 
 def run(args: argparse.Namespace) -> int:
+    from autost.arch import Arch
+    from autost.configs import read_search
+    from autost.memory import label
+    from autost.search.runner import run_search
+
     run_options = read_search(mapping(args, SEARCH + SEARCH_RUN))
     result = run_search(config_from_args(args), args.out, resume=args.resume, workers=run_options["workers"],
                         ray_address=run_options["ray_address"])
@@ -33,21 +40,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_search_arguments(p: argparse.ArgumentParser) -> None:
-    """The search options (``autost.configs.SEARCH``), their choices and help from the registries."""
-    add_options(p, SEARCH + SEARCH_RUN)
-    add_energy_model_argument(p)
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="search a space without training, under params/energy limits",
                        description="Training-free search (AutoST). Scores that need no data (flops) run from "
                                    "--input-shape alone; with --dataset a real batch feeds the init-time energy of "
                                    "every candidate and the activation-code scores. Writes OUT/search.json, "
                                    "OUT/history.csv and OUT/top/NN.yaml; a killed run continues with --resume.")
-    p.add_argument("--space", type=Path, required=True, help="search space YAML (AutoST SEARCH_SPACE format)")
-    add_geometry_arguments(p)
-    p.add_argument("--out", type=out_folder, required=True, help="output folder")
-    add_search_arguments(p)
-    p.add_argument("--resume", action="store_true", help="continue the search checkpointed in OUT")
-    p.set_defaults(func=run)
+    add_options(p, OPTIONS)
+    p.set_defaults(func=run, options=OPTIONS)

@@ -4,19 +4,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autost import recipes
-from autost.arch import Arch
-from autost.commands.arguments import add_options, mapping, out_folder
-from autost.commands.energy import add_energy_model_argument
-from autost.configs import TRAIN, TRAIN_RUN, train_config
-from autost.distributed import is_main_process
+from autost.commands.arguments import add_options, mapping
 from autost.errors import UsageError
-from autost.parallel import train_top
-from autost.space import SearchSpace
-from autost.train import TrainConfig, train
-from datasets import DATASETS
+from autost.tables.train import TRAIN, TRAIN_COMMAND, TRAIN_RUN
 from datasets.training import TrainingDefaults
+
+if TYPE_CHECKING:
+    from autost.train import TrainConfig
+
+OPTIONS = TRAIN_COMMAND
 
 
 def _recipe_line(name: str, r: TrainingDefaults) -> str:
@@ -26,10 +25,12 @@ def _recipe_line(name: str, r: TrainingDefaults) -> str:
 
 
 def _epilog() -> str:
+    from datasets import DATASETS
+
     lines = ["Defaults per dataset (AdamW, linear warm-up then cosine decay, stepped per batch):"]
     lines += [_recipe_line(name, info.training) for name, info in DATASETS.items()]
     lines.append("Augmentation recipes (--recipe; auto picks one from the dataset; --aug KEY=VALUE overrides a key):")
-    for name, recipe in recipes.RECIPES.items():
+    for name, recipe in recipes.AUGMENTATION_RECIPES.items():
         changed = [f"{k} {v}" if isinstance(v, bool) else f"{k} {v:g}" for k, v in vars(recipe).items()
                    if v != getattr(recipes.AugRecipe(), k)]
         lines.append(f"  {name:10s} {', '.join(changed) or 'no augmentation'}")
@@ -41,6 +42,8 @@ def _epilog() -> str:
 
 
 def _summary(name: str, metrics: dict, out: Path) -> str:
+    from autost.arch import Arch
+
     return (f"{name}: {Arch.from_dict(metrics['arch']).short()}  best val {metrics['best_val_acc']:.2%} "
             f"(epoch {metrics['best_epoch']})  test {metrics['test_acc']:.2%}  "
             f"{metrics['energy_mj']:.4g} mJ/sample ({metrics.get('energy_model', 'spikformer-45nm')})  "
@@ -49,10 +52,18 @@ def _summary(name: str, metrics: dict, out: Path) -> str:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig that `run.py train`'s options describe (``autost.configs.train_config``)."""
+    from autost.configs import train_config
+
     return train_config(mapping(args, TRAIN + TRAIN_RUN))
 
 
 def run(args: argparse.Namespace) -> int:
+    from autost.arch import Arch
+    from autost.distributed import is_main_process
+    from autost.parallel import train_top
+    from autost.space import SearchSpace
+    from autost.train import train
+
     if args.top_k is not None and args.arch:
         raise UsageError("--top-k goes with --from-search, not --arch")
     if (args.workers or args.ray_address) and args.arch:
@@ -86,13 +97,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "--from-search. Data-parallel on one candidate: torchrun --nproc_per_node N run.py train ... "
                     "(gloo on the CPU, nccl on GPUs; rank 0 writes).",
         epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--arch", type=Path, help="architecture YAML (AutoST's RETRAIN format)")
-    source.add_argument("--from-search", type=Path, metavar="DIR", help="a search's output folder: trains DIR/top/*.yaml")
-    p.add_argument("--space", type=Path, help="with --arch: refuse an architecture outside this search space")
-    p.add_argument("--dataset", required=True,
-                   help=f"dataset name ({', '.join(DATASETS.names())}; digits and ndigits are embedded)")
-    p.add_argument("--out", type=out_folder, required=True, help="output folder")
-    add_options(p, TRAIN + TRAIN_RUN)
-    add_energy_model_argument(p)
-    p.set_defaults(func=run)
+    add_options(p, OPTIONS)
+    p.set_defaults(func=run, options=OPTIONS)

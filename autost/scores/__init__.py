@@ -28,6 +28,8 @@ from autost.registry import Registry
 
 V = TypeVar("V")
 ENSEMBLE = "ensemble:"
+ENSEMBLE_HELP = ("A+B[+C...]: the sum of each named score's rank (among a seeded reference sample of the space in a "
+                 "search; ours)")
 
 
 @dataclass
@@ -148,9 +150,3 @@ def get_score(name: str) -> Score:
         if name.startswith(prefix):
             return make(name)
     return SCORES.get(name)
-
-
-def score_help(default: str) -> str:
-    """The ``--score`` help: every registered score, and the ensemble form."""
-    return (SCORES.help(default) + f"; {ENSEMBLE}A+B[+C...]: the sum of each named score's rank "
-            "(among a seeded reference sample of the space in a search; ours)")

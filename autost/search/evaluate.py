@@ -10,6 +10,7 @@ runs identical to uninterrupted ones).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Sequence
 
 import torch
@@ -17,7 +18,10 @@ import torch
 from autost.arch import Arch
 from autost.cost import analytic_cost
 from autost.geometry import Geometry
+from autost.options import check_fields, finite
 from autost.scores import Context, Score, get_score
+from autost.tables.common import PARAM_LIMITS
+from autost.tables.search import ENERGY_LIMIT
 from energy.closed_form import RateTable, closed_form_parts
 from energy.estimators import estimate
 from energy.models import DEFAULT_MODEL, get_model
@@ -33,6 +37,14 @@ class Constraints:
     param_min: float | None = None  # millions
     param_max: float | None = None
     energy_max_mj: float | None = None
+
+    def __post_init__(self) -> None:
+        """The checks of ``--param-limits`` and ``--energy-limit`` (``autost.tables``)."""
+        if self.param_min is not None and self.param_max is not None:
+            check_fields(SimpleNamespace(param_limits=[self.param_min, self.param_max]), (PARAM_LIMITS,))
+        for value in (self.param_min, self.param_max):
+            finite(PARAM_LIMITS.flag, value)
+        check_fields(SimpleNamespace(energy_limit=self.energy_max_mj), (ENERGY_LIMIT,))
 
     def params_ok(self, params: int) -> bool:
         millions = params / 1e6

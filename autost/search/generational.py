@@ -18,34 +18,32 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from autost.arch import Arch
+from autost.errors import BadInput
+from autost.options import check_fields, default
 from autost.search.algorithms import ALGORITHMS, Algorithm
 from autost.search.evaluate import Constraints, Evaluator
 from autost.search.pool import Scorer, serial_scorer
 from autost.space import SearchSpace
+from autost.tables.search import EVOLUTION
 
 
 @dataclass(frozen=True)
 class EvolutionSettings:
-    population: int = 50
-    select: int = 10
-    mutation: int = 25
-    crossover: int = 25
-    generations: int = 20
-    m_prob: float = 0.2
-    s_prob: float = 0.4
+    """The loop's settings; defaults and checks from their options (``autost.tables.search``)."""
 
-    def check(self) -> None:
-        for name in ("population", "select", "generations"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"--{name} must be positive")
-        if self.mutation < 0 or self.crossover < 0:
-            raise ValueError("--mutation and --crossover must be non-negative")
+    population: int = default(EVOLUTION, "population")
+    select: int = default(EVOLUTION, "select")
+    mutation: int = default(EVOLUTION, "mutation")
+    crossover: int = default(EVOLUTION, "crossover")
+    generations: int = default(EVOLUTION, "generations")
+    m_prob: float = default(EVOLUTION, "m_prob")
+    s_prob: float = default(EVOLUTION, "s_prob")
+
+    def __post_init__(self) -> None:
+        check_fields(self, EVOLUTION)
         if self.mutation + self.crossover > self.population:
-            raise ValueError(f"--mutation + --crossover ({self.mutation + self.crossover}) exceeds "
-                             f"--population ({self.population})")
-        for name in ("m_prob", "s_prob"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1]")
+            raise BadInput(f"--mutation + --crossover ({self.mutation + self.crossover}) exceeds "
+                           f"--population ({self.population})")
 
 
 def arch_key(arch: Arch) -> str:

@@ -40,17 +40,16 @@ from autost.search.algorithms import ALGORITHMS
 from autost.search.evaluate import Constraints, Evaluator, check_score
 from autost.search.generational import Evolution, EvolutionSettings, SearchState, ranked
 from autost.search.exact_solver import NotAdditive, exact_flops_optimum, param_span
-from autost.search.algorithms.nsga2 import OBJECTIVES, objective_functions
+from autost.search.algorithms.nsga2 import objective_functions
 from autost.search.pool import Scorer, scoring_pool
 from autost.space import SearchSpace
 from autost.threads import current_threads
-from autost.validate import at_least, finite, positive
+from autost.options import check_fields, default
+from autost.tables.search import SEARCH
 from energy.closed_form import (CALIBRATION_ARCHS, CLOSED_FORM_COUNTERS, RateTable, cached_table, calibrate,
                                 calibration_archs, expected_positions, rate_model, table_key)
 from energy.models import DEFAULT_MODEL, get_model
 
-# auto: the closed form under an energy model that has one (rate-based, lemaire), else a forward pass
-ENERGY_METHODS = ("auto", "closed-form", "measure")
 CHECKPOINT = "checkpoint.json"
 
 
@@ -60,21 +59,26 @@ class SearchConfig:
     geometry: Geometry
     dataset: str | None = None
     data_root: str | None = None
-    algorithm: str = "evolution"
-    score: str = "flops"
-    lam: float = 0.0
+    algorithm: str = default(SEARCH, "algorithm")
+    score: str = default(SEARCH, "score")
+    lam: float = default(SEARCH, "lam")
     settings: EvolutionSettings = field(default_factory=EvolutionSettings)
     constraints: Constraints = field(default_factory=Constraints)
-    top_k: int = 5
-    seed: int = 0
-    batch_size: int = 32
-    objectives: tuple[str, ...] = ("score", "energy")  # NSGA-II's; also those of the reported front
+    top_k: int = default(SEARCH, "top_k")
+    seed: int = default(SEARCH, "seed")
+    batch_size: int = default(SEARCH, "batch_size")
+    # NSGA-II's; also those of the reported front
+    objectives: tuple[str, ...] = tuple(default(SEARCH, "objectives").split(","))
     energy_model: str = DEFAULT_MODEL  # the model of every candidate's energy (limit and objective)
-    # how a candidate's energy is obtained (ENERGY_METHODS; energy_method resolves "auto")
-    energy: str = "auto"
+    # how a candidate's energy is obtained (autost.tables.search.ENERGY_METHODS; energy_method resolves "auto")
+    energy: str = default(SEARCH, "energy")
     supernet: str | None = None  # the folder of a trained supernet (--score supernet)
     # the baseline's RETRAIN mapping: its params and energy become the limits (``match_baseline``)
     match_baseline: dict | None = None
+
+    def __post_init__(self) -> None:
+        # each setting's check from its option (the baseline here is the architecture, not its file)
+        check_fields(self, [o for o in SEARCH if o.name != "match_baseline"])
 
     def to_dict(self) -> dict:
         """What identifies a run (a resumed run must match it); the data root may move. Without a
@@ -119,23 +123,12 @@ def validate(config: SearchConfig) -> SearchSpace:
     """Every check that needs no search, so bad input fails before any work."""
     algorithm = ALGORITHMS.get(config.algorithm)
     check_score(config.score)
-    config.settings.check()
     get_model(config.energy_model)
-    if config.energy not in ENERGY_METHODS:
-        raise UsageError(f"--energy must be one of {', '.join(ENERGY_METHODS)}, got {config.energy!r}")
     if config.energy == "closed-form":
         if not config.dataset:
             raise UsageError(f"--energy {config.energy} calibrates firing rates on real data: give --dataset")
         rate_model(config.energy_model)
     c = config.constraints
-    if c.param_min is not None and c.param_max is not None and c.param_min > c.param_max:
-        raise UsageError(f"--param-limits MIN {c.param_min} is larger than MAX {c.param_max}")
-    at_least("--top-k", config.top_k)
-    at_least("--batch-size", config.batch_size)
-    positive("--energy-limit", c.energy_max_mj)
-    finite("--lambda", config.lam)
-    for flag, value in (("--param-limits MIN", c.param_min), ("--param-limits MAX", c.param_max)):
-        finite(flag, value)
     space = SearchSpace.from_yaml(config.space)
     check_space(space, config.geometry, config.batch_size, use=model_use(config))
     try:
@@ -159,8 +152,6 @@ def validate(config: SearchConfig) -> SearchSpace:
         raise UsageError("--energy-limit needs --dataset: energy is measured on real data")
     if config.match_baseline is not None and not config.dataset:
         raise UsageError("--match-baseline needs --dataset: the baseline's energy is measured on real data")
-    if len(set(config.objectives)) < 2 or any(o not in OBJECTIVES for o in config.objectives):
-        raise UsageError(f"--objectives needs two or three of {', '.join(OBJECTIVES)}, got {','.join(config.objectives)}")
     if config.dataset:
         from datasets import check_available
 
