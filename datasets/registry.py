@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-
-from torch.utils.data import Dataset
+from typing import TYPE_CHECKING, Protocol
 
 from autost.registry import Registry
 
@@ -13,6 +11,9 @@ from datasets import training
 from datasets.files import check_files
 from datasets.splits import check_split
 from datasets.training import TrainingDefaults
+
+if TYPE_CHECKING:  # torch only where a split is loaded: the CLI lists the datasets in --help without it
+    from torch.utils.data import Dataset
 
 
 @dataclass(frozen=True)

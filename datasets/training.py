@@ -11,7 +11,7 @@ from typing import Any, Mapping
 @dataclass(frozen=True)
 class TrainingDefaults:
     """AdamW with linear warm-up then cosine decay (stepped per batch), and the augmentation recipe
-    (a name of ``autost.recipes.RECIPES``, with ``aug`` keys overriding it)."""
+    (a name of ``autost.recipes.AUGMENTATION_RECIPES``, with ``aug`` keys overriding it)."""
 
     epochs: int
     batch_size: int

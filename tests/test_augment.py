@@ -113,7 +113,7 @@ def test_mixing_stops_after_mix_until():
 
 def test_recipes_by_dataset_and_overrides():
     assert recipes.resolve("cifar10")[0] == "cifar" and recipes.resolve("cifar100")[0] == "cifar"
-    assert recipes.resolve("cifar10dvs") == ("dvs", recipes.RECIPES["dvs"])
+    assert recipes.resolve("cifar10dvs") == ("dvs", recipes.AUGMENTATION_RECIPES["dvs"])
     assert recipes.resolve("dvsgesture")[1].hflip == 0 and recipes.resolve("dvsgesture")[1].event_ops
     assert recipes.resolve("nmnist")[1].hflip == 0
     assert recipes.resolve("digits") == ("embedded", recipes.AugRecipe())

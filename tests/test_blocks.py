@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from autost.arch import Arch
-from autost.blocks import AttentionType, attention_type, register, unregister
+from autost.blocks import AttentionType, attention_names, attention_type, register, unregister
 from autost.cost import analytic_cost, count_macs, count_params, layer_spike_ops
 from autost.geometry import Geometry
 from autost.layers import LinearBN, Neurons
@@ -91,7 +91,7 @@ def test_macs_equal_flop_counter_in_ours_and_spikingjelly(name, tokens):
         assert sum(theirs.values()) == sum(closed.values())
 
 
-@pytest.mark.parametrize("name", ["sdsa", "qk"])
+@pytest.mark.parametrize("name", attention_names())
 def test_the_whole_network_counts_what_the_closed_form_says(name):
     arch = Arch(2, 32, (2, 3), (2, 4), (name, "ssa"))
     model = build_model(arch, **DIGITS.model_kwargs())

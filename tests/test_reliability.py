@@ -18,6 +18,7 @@ import torch
 
 from autost import cli, memory, threads
 from autost.arch import Arch
+from autost.blocks import attention_names
 from autost.checkpoint import load_checkpoint
 from autost.errors import UsageError
 from autost.geometry import Geometry
@@ -546,7 +547,7 @@ def saved_tensor_bytes(arch: Arch, geometry: Geometry, batch: int) -> int:
     return sum(storages.values())
 
 
-@pytest.mark.parametrize("attention", ["ssa", "sdsa", "qk"])
+@pytest.mark.parametrize("attention", attention_names())
 @pytest.mark.parametrize("arch, geometry", [
     (Arch(2, 32, (2, 4), (2, 8)), Geometry(1, 16, 4, 10, 4)),
     (Arch(1, 48, (3,), (4,)), Geometry(3, 32, 2, 10, 2)),
