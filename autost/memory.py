@@ -9,7 +9,7 @@ allocator fails. A search space is checked the same way through its largest arch
 available now (``available_bytes``), or ``--max-memory`` (every subcommand; the environment
 variable ``AUTOST_MAX_MEMORY``, which worker processes inherit).
 
-The estimate (float32 throughout), for one of three uses (``USES``):
+The footprint (``footprint``; float32 throughout), for one of three uses (``USES``):
 
 * weights: 4 bytes per parameter (``autost.cost.analytic_cost``); training adds the gradient
   and AdamW's two moments, 16 bytes per parameter in all;
@@ -78,7 +78,7 @@ USES = {"forward": "a forward pass", "codes": "a forward pass keeping every spik
 
 
 @dataclass(frozen=True)
-class MemoryEstimate:
+class MemoryFootprint:
     params: int
     weight_bytes: int  # weights (and for training gradients and optimizer state)
     module_bytes: int  # the Python objects of the modules, and the runtime's own
@@ -161,7 +161,7 @@ def scoring_use(backward: bool) -> str:
     return "train" if backward else "codes"
 
 
-def estimate(arch: Arch, geometry: Geometry, batch_size: int, *, use: str) -> MemoryEstimate:
+def footprint(arch: Arch, geometry: Geometry, batch_size: int, *, use: str) -> MemoryFootprint:
     """Bytes to run ``arch`` on batches of ``batch_size`` for ``use`` (``USES``). Exact integer
     arithmetic, so absurd sizes give absurd numbers, not errors; nothing is allocated."""
     _check_use(use)
@@ -174,7 +174,7 @@ def estimate(arch: Arch, geometry: Geometry, batch_size: int, *, use: str) -> Me
         activations = INFERENCE_FACTOR * values.largest + _times(STATE_FACTOR, values.neurons)
         if use == "codes":
             activations += arch.steps(geometry.time_steps) * values.neurons
-    return MemoryEstimate(params=params, weight_bytes=weights,
+    return MemoryFootprint(params=params, weight_bytes=weights,
                           module_bytes=MODULE_BYTES_PER_BLOCK * arch.depth + RUNTIME_BYTES[use],
                           activation_bytes=activations * batch_size * FLOAT_BYTES)
 
@@ -278,13 +278,13 @@ def check_depth(depth: int, subject: str) -> None:
 
 
 def check_fits(arch: Arch, geometry: Geometry, batch_size: int, *, use: str, device: torch.device | None = None,
-               subject: str | None = None) -> MemoryEstimate:
+               subject: str | None = None) -> MemoryFootprint:
     """The guard: raise a one-line ``UsageError`` with the estimate when running ``arch`` for
     ``use`` (``USES``) on batches of ``batch_size`` cannot fit under the limit (``limit``); returns
     the estimate otherwise. ``subject`` names the architecture in the message (its label by default)."""
     subject = subject or label(arch)
     check_depth(arch.depth, subject)
-    need = estimate(arch, geometry, batch_size, use=use)
+    need = footprint(arch, geometry, batch_size, use=use)
     have, source = limit(device)
     if need.total_bytes > have:
         state = "weights, gradients and AdamW state" if use == "train" else "weights"

@@ -78,7 +78,7 @@ def test_the_estimate_covers_the_measured_peak(use, depth):
     done = subprocess.run([sys.executable, "-c", PEAK, use, str(depth)], env=ENV, capture_output=True, text=True,
                           timeout=120, check=True)
     measured = json.loads(done.stdout)
-    estimated = memory.estimate(Arch(depth, 32, (2,) * depth, (2,) * depth), DIGITS, 16, use=use).total_bytes
+    estimated = memory.footprint(Arch(depth, 32, (2,) * depth, (2,) * depth), DIGITS, 16, use=use).total_bytes
     assert measured <= estimated <= 2.5 * measured, (measured, estimated)
 
 
