@@ -26,8 +26,8 @@ import torch
 from spikingjelly.activation_based import neuron
 from torch import nn
 
+from autost.batchnorm import batchnorm_mode
 from autost.scores import SCORES, Context, Score
-from energy.estimate import batchnorm_mode
 
 
 @dataclass(frozen=True)

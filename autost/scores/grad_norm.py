@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autost.batchnorm import batchnorm_mode
 from autost.scores import SCORES, Context, Score
 from autost.scores._gradients import restored, weight_layers
-from energy.estimate import batchnorm_mode
 
 
 def layer_grad_norms(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:

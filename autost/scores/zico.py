@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autost.batchnorm import batchnorm_mode
 from autost.errors import BadInput
 from autost.scores import SCORES, Context, Score
 from autost.scores._gradients import restored, weight_layers
-from energy.estimate import batchnorm_mode
 
 
 def zico_of_gradients(gradients: Mapping[str, torch.Tensor]) -> float:
