@@ -47,9 +47,9 @@ from autost.space import SearchSpace
 from autost.tables.study import STUDY
 from autost.train import METRICS, TrainConfig, train
 from autost.validate import load_json
-from energy.estimators import estimate
-from energy.closed_form import (CALIBRATION_ARCHS, CLOSED_FORM_COUNTERS, RateTable, calibrate, calibration_archs,
-                                closed_form_energy)
+from energy.closed_form import CALIBRATION_ARCHS, RateTable, calibrate, calibration_archs, closed_form_energy
+from energy.counters import has_closed_form
+from energy.measure import measure_network
 from energy.models import DEFAULT_MODEL, get_model
 
 RESULT = "correlate.json"
@@ -181,15 +181,15 @@ def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, tar
     """The cost columns and every score a study records of ``arch`` at initialization, and the
     scores named in ``extra`` (an ensemble's members). The weights are seeded from ``seed`` and
     the architecture alone (as the search does), so a score does not depend on the order of
-    scoring. ``closed_form_mj`` needs ``rates`` and a rate-based ``energy_model``; else it is
+    scoring. ``closed_form_mj`` needs ``rates`` and an ``energy_model`` with a closed form; else it is
     ``None``."""
     # backward: grad-norm, synflow and ZiCo run a backward pass (the memory check counts it)
     ctx = Context(arch, geometry, seed=seed, lam=lam, batch=inputs, targets=targets, backward=True)
     row: dict[str, float | None] = {
         "macs": ctx.cost.macs,
-        "energy_mj": estimate(ctx.network, inputs, energy_model).total_mj,
+        "energy_mj": measure_network(ctx.network, inputs, energy_model).total_mj,
         "closed_form_mj": (closed_form_energy(arch, geometry, rates, energy_model)
-                           if rates is not None and get_model(energy_model).counter in CLOSED_FORM_COUNTERS else None),
+                           if rates is not None and has_closed_form(energy_model) else None),
     }
     for name in (*proxies()[len(COST_COLUMNS):], *extra):
         row[name] = ctx.score(name)

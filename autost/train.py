@@ -45,7 +45,7 @@ from autost.tables.train import TRAIN
 from autost.threads import current_threads
 from datasets import dataset_info, get_dataset
 from datasets import training as training_defaults
-from energy.estimators import estimate
+from energy.measure import measure_network
 from energy.models import DEFAULT_MODEL, get_model
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.json"
@@ -413,12 +413,12 @@ LAYER_VALUES = ("firing_rate", "compute_mj", "memory_mj", "energy_mj")
 
 
 def test_set_energy(model: nn.Module, loader: DataLoader, device: torch.device, energy_model: str) -> dict[str, Any]:
-    """The energy summary (``energy.estimators.ModelEnergy.to_dict``) per sample over every batch of
+    """The energy summary (``energy.record.EnergyRecord.to_dict``) per sample over every batch of
     ``loader``: each batch measured on its own, totals and per-layer rates and energies averaged
     with the batch sizes as weights, so the result is the mean over the test set's samples."""
     summaries, sizes = [], []
     for x, _ in loader:
-        summaries.append(estimate(model, x.to(device), energy_model).to_dict())
+        summaries.append(measure_network(model, x.to(device), energy_model).to_dict())
         sizes.append(len(x))
     total = sum(sizes)
 

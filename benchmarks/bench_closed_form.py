@@ -41,7 +41,7 @@ from autost.space import SearchSpace
 from benchmarks.common import write_result
 from datasets import DatasetNotFoundError, check_available
 from energy.closed_form import CALIBRATION_ARCHS, calibrate, calibration_archs, closed_form_energy
-from energy.estimators import estimate
+from energy.measure import measure_network
 
 MODELS = ("spikformer-45nm", "lemaire")  # compute only (Spikformer's convention) and memory-aware
 SETTINGS = {"digits": ("spaces/digits.yaml", "digits"), "hybrid": ("spaces/digits_hybrid.yaml", "digits"),
@@ -76,7 +76,7 @@ def compare(space_path: str, dataset: str, n: int) -> dict:
             start = time.perf_counter()
             torch.manual_seed(arch_seed(TEST_SEED, arch))
             inputs = (test_steps or {}).get(arch.steps(geometry.time_steps), test)
-            measured.append(estimate(build_model(arch, **geometry.model_kwargs()), inputs, model).total_mj)
+            measured.append(measure_network(build_model(arch, **geometry.model_kwargs()), inputs, model).total_mj)
             measure_s += time.perf_counter() - start
         table = dataclasses.replace(table)  # a fresh copy: no lookup of the previous model cached
         start = time.perf_counter()

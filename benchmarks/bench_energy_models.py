@@ -21,8 +21,8 @@ from autost.batches import real_batch
 from autost.geometry import Geometry
 from autost.model import build_model
 from benchmarks.common import write_result
-from energy.estimate import batchnorm_mode
-from energy.estimators import estimate
+from autost.batchnorm import batchnorm_mode
+from energy.measure import measure_network
 from energy.models import MODELS
 
 ARCH = Arch(2, 64, (4, 4), (4, 4))
@@ -52,7 +52,7 @@ def bench_shape(shape: str, batch_size: int, repeats: int) -> dict:
         with batchnorm_mode(model, use_batch_stats=True), torch.no_grad():
             model(x)
 
-    runs = {"forward": forward, **{name: (lambda name=name: estimate(model, x, name)) for name in MODELS}}
+    runs = {"forward": forward, **{name: (lambda name=name: measure_network(model, x, name)) for name in MODELS}}
     for fn in runs.values():  # warm-up: first calls pay for dispatch tables and allocations
         fn()
     times: dict[str, list[float]] = {name: [] for name in runs}

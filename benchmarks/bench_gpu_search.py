@@ -35,8 +35,8 @@ from autost.search.evaluate import Constraints, Evaluator
 from autost.search.generational import Evolution, EvolutionSettings, SearchState
 from autost.space import SearchSpace
 from benchmarks.common import write_result
-from energy.estimate import batchnorm_mode
-from energy.estimators import estimate
+from autost.batchnorm import batchnorm_mode
+from energy.measure import measure_network
 from energy.models import DEFAULT_MODEL
 
 TINY = "spaces/spikformer_tiny.yaml"
@@ -84,9 +84,9 @@ def per_candidate(arch: Arch, batch: torch.Tensor, repeats: int) -> dict:
         with batchnorm_mode(model, use_batch_stats=True), torch.no_grad():
             model(batch)
 
-    energy = estimate(model, batch, DEFAULT_MODEL).total_mj
+    energy = measure_network(model, batch, DEFAULT_MODEL).total_mj
     seconds = {"forward": _median_s(forward, device, repeats),
-               "estimate": _median_s(lambda: estimate(model, batch, DEFAULT_MODEL), device, repeats),
+               "estimate": _median_s(lambda: measure_network(model, batch, DEFAULT_MODEL), device, repeats),
                "evaluate": _median_s(lambda: evaluator.evaluate(arch), device, repeats)}
     return {"arch": arch.short(), "params": evaluator.cost(arch)[0], "macs": evaluator.cost(arch)[1],
             "energy_mj": energy, "median_s": seconds,

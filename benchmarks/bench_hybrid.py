@@ -28,7 +28,7 @@ from autost.search.evaluate import Constraints
 from autost.search.exact_solver import exact_flops_optimum
 from autost.space import SearchSpace
 from benchmarks.common import write_result
-from energy.estimate import estimate_energy
+from energy.measure import measure_network
 
 CIFAR = Geometry(in_channels=3, img_size=32, patch_size=4, num_classes=10, time_steps=4)
 SPIKE_OPS = ("kv", "kv_sum", "q_sum", "mask")
@@ -42,7 +42,7 @@ def per_type(batch: torch.Tensor) -> dict:
             arch = Arch(4, 384, (4,) * 4, (12,) * 4, (name,) * 4, shortcut=shortcut)
             cost = analytic_cost(arch, **CIFAR.model_kwargs())
             torch.manual_seed(0)
-            report = estimate_energy(build_model(arch, **CIFAR.model_kwargs()), batch)
+            report = measure_network(build_model(arch, **CIFAR.model_kwargs()), batch)
             masks = sum(layer.energy_mj for layer in report.layers if layer.name.rsplit(".", 1)[-1] in SPIKE_OPS)
             rows[f"{name}/{shortcut}"] = {
                 "params": cost.params, "macs": cost.macs, "energy_mj": report.total_mj, "mac_mj": report.mac_mj,

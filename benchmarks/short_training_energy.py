@@ -38,7 +38,7 @@ from autost.checkpoint import load_checkpoint
 from autost.correlate import StudyConfig, geometry_of, train_config
 from autost.model import build_model
 from autost.train import load_splits, make_loader, train
-from energy.estimators import estimate
+from energy.measure import measure_network
 from benchmarks.common import RESULTS, write_result
 
 NAME = "short_training_energy"
@@ -73,7 +73,7 @@ def recalibrated_energy(arch: Arch, config: StudyConfig, checkpoint: Path) -> fl
         model(x)
     model.eval()
     x, _ = next(iter(make_loader(splits["test"], train_cfg, torch.device("cpu"), shuffle_seed=None)))
-    return estimate(model, x, config.energy_model).total_mj
+    return measure_network(model, x, config.energy_model).total_mj
 
 
 def short_energy(arch: Arch, config: StudyConfig, steps: int, work: Path) -> tuple[float, float, float]:

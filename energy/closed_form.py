@@ -63,8 +63,10 @@ from autost.model import build_model, token_grid
 from autost.seeding import arch_seed
 from autost.space import SearchSpace
 from datasets.cache import cache_dir, digest
-from energy.estimate import PJ_PER_MJ, estimate_energy
-from energy.models import LEMAIRE, RATE, EnergyModel, get_model
+from energy.counters import closed_form_of
+from energy.models import EnergyModel, get_model
+from energy.probe import probe_layers
+from energy.record import PJ_PER_MJ, EnergyRecord
 
 _BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
 _STEPS = re.compile(r"^T\d+$")
@@ -338,7 +340,7 @@ def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, see
         torch.manual_seed(arch_seed(seed, arch))
         model = build_model(arch, **geometry.model_kwargs())
         with output_rates(model) as fired:
-            layers = estimate_energy(model, inputs).layers
+            layers = probe_layers(model, inputs)
         for layer in layers:
             add(layer.name, arch, layer.kind, layer.firing_rate, layer.once)
         for name, rate in fired.items():
@@ -400,29 +402,24 @@ def cached_table(key: dict, compute: Callable[[], RateTable],
     return table, how
 
 
-CLOSED_FORM_COUNTERS = (RATE, LEMAIRE)
+def closed_form_energy(arch: Arch, geometry: Geometry, table: RateTable, energy_model: str | EnergyModel) -> float:
+    """Init-time energy in mJ per sample of ``arch`` under ``energy_model``, whose counter must have a
+    closed form (the rate-based models and lemaire; else a one-line ``UsageError``)."""
+    return closed_form_record(arch, geometry, table, energy_model).total_mj
 
 
-def rate_model(name: str) -> EnergyModel:
-    """The energy model ``name``, which must have a closed form (the rate-based models and
-    ``lemaire``); else a one-line ``UsageError``."""
-    model = get_model(name)
-    if model.counter not in CLOSED_FORM_COUNTERS:
-        raise UsageError(f"--energy closed-form needs an energy model with a closed form (spikformer-45nm, its "
-                         f"precision variants, lemaire), not {name!r}; use --energy measure")
-    return model
+def closed_form_record(arch: Arch, geometry: Geometry, table: RateTable,
+                       energy_model: str | EnergyModel) -> EnergyRecord:
+    """``closed_form_energy`` as a record: its compute and memory parts apart (memory 0 under a
+    compute-only model), by the closed form of the model's counter (``energy.counters``)."""
+    model = get_model(energy_model)
+    return closed_form_of(model)(arch, geometry, table, model)
 
 
-def closed_form_energy(arch: Arch, geometry: Geometry, table: RateTable, energy_model: str) -> float:
-    """Init-time energy in mJ per sample of ``arch`` under ``energy_model`` (rate-based or lemaire)."""
-    return closed_form_parts(arch, geometry, table, energy_model).total_mj
-
-
-def closed_form_parts(arch: Arch, geometry: Geometry, table: RateTable, energy_model: str) -> "MemoryAwareEnergy":
-    """``closed_form_energy`` with its compute and memory parts apart (memory 0 under a compute-only model)."""
-    model = rate_model(energy_model)
-    if model.counter == LEMAIRE:
-        return lemaire_energy(arch, geometry, table)
+def rate_energy(arch: Arch, geometry: Geometry, table: RateTable, model: EnergyModel) -> EnergyRecord:
+    """The rate counter's closed form (``energy.counters.rate``): ``E_MAC x MACs`` of the layers with
+    real-valued input (a static first conv once, under a model that charges it once) and
+    ``E_AC x MACs x rate`` of the spike-input layers and spike-only operations, rates from ``table``."""
     steps, locate = arch.steps(geometry.time_steps), locator(arch)
     total_pj = 0.0
     for name, macs in layer_macs(arch, **geometry.model_kwargs()).items():
@@ -433,23 +430,10 @@ def closed_form_parts(arch: Arch, geometry: Geometry, table: RateTable, energy_m
             total_pj += macs * layer.rate * model.e_ac_pj
     for name, ops in layer_spike_ops(arch, **geometry.model_kwargs()).items():  # masks and sums: spikes only
         total_pj += ops * table.at(*locate(name)).rate * model.e_ac_pj
-    return MemoryAwareEnergy(total_pj / PJ_PER_MJ, 0.0)
+    return EnergyRecord.of_totals(model, total_pj / PJ_PER_MJ)
 
 
 WORD_BYTES = 4  # Lemaire et al.'s 32-bit accesses, as SpikingJelly's profiler counts them
-
-
-@dataclass(frozen=True)
-class MemoryAwareEnergy:
-    """The memory-aware closed form's energy per sample, in mJ: operations (with addressing) and
-    memory accesses."""
-
-    compute_mj: float
-    memory_mj: float
-
-    @property
-    def total_mj(self) -> float:
-        return self.compute_mj + self.memory_mj
 
 
 @functools.lru_cache(maxsize=1)
@@ -506,7 +490,8 @@ def _part_energy(part: Part, locate: Callable[[str], tuple[str, int]], table: Ra
     return ops_pj, memory_pj
 
 
-def lemaire_energy(arch: Arch, geometry: Geometry, table: RateTable) -> MemoryAwareEnergy:
+def lemaire_energy(arch: Arch, geometry: Geometry, table: RateTable,
+                   model: str | EnergyModel = "lemaire") -> EnergyRecord:
     """Lemaire et al. 2022 ("An analytical estimation of spiking neural networks energy
     efficiency", ICONIP, arXiv:2210.13107), counted as SpikingJelly 2.0's LemaireEnergyProfiler
     counts a forward pass of a batch of ``table.batch`` samples, in closed form: per sample and
@@ -523,7 +508,8 @@ def lemaire_energy(arch: Arch, geometry: Geometry, table: RateTable) -> MemoryAw
     every step, its spikes written to the FIFO. Each access costs SpikingJelly's per-byte price of
     its buffer's size, which for inputs and outputs holds the whole batch (as its profiler sees
     it). Products, masks, sums, BatchNorm and pooling are not in the model (SpikingJelly omits them).
-    The rates (each layer's input spikes, each LIF's output spikes) come from ``table``."""
+    The rates (each layer's input spikes, each LIF's output spikes) come from ``table``; the record's
+    compute is the operations with their addressing, its memory the accesses."""
     if table.batch < 1:
         raise UsageError("the rate table records no batch size (an old cache?); calibrate again")
     # A search meets the same stem, blocks and head again and again in other candidates: each part's
@@ -544,4 +530,4 @@ def lemaire_energy(arch: Arch, geometry: Geometry, table: RateTable) -> MemoryAw
             found = table._parts[part_key] = _part_energy(build(), locate, table, steps)
         ops_pj += found[0]
         memory_pj += found[1]
-    return MemoryAwareEnergy(ops_pj / PJ_PER_MJ, memory_pj / PJ_PER_MJ)
+    return EnergyRecord.of_totals(get_model(model), ops_pj / PJ_PER_MJ, memory_pj / PJ_PER_MJ)

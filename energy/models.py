@@ -1,5 +1,6 @@
-"""The energy models: each is data (what it counts, its per-operation costs, what it charges,
-its source); ``energy.estimators.estimate`` applies one to a network and a batch.
+"""The energy models: each is data (what counts it, its per-operation costs, what it charges,
+its source); ``energy.measure.measure_network`` applies one to a network and a batch, through
+its counter (``energy.counters``).
 
 Per-operation costs are Horowitz (2014), "Computing's energy problem", ISSCC, Fig. 1.1.9,
 45 nm at 0.9 V: FP32 add 0.9 pJ, FP32 mult 3.7 pJ; FP16 add 0.4 pJ, FP16 mult 1.1 pJ;
@@ -16,16 +17,13 @@ from dataclasses import asdict, dataclass
 from autost.registry import Registry
 
 HOROWITZ_2014 = "Horowitz 2014, ISSCC, Fig. 1.1.9 (45 nm)"
+E_MAC_PJ, E_AC_PJ = 4.6, 0.9  # FP32, the default model's (Spikformer's and AutoST's constants)
 
-# How the operations are counted.
-RATE = "rate"  # our hooks: MACs x input firing rate (Spikformer's convention), one plain forward pass
-SYNAPTIC = "synaptic"  # SpikingJelly's MACCounter / ACCounter: each spike's real fan-out
-LEMAIRE = "lemaire"  # SpikingJelly's LemaireEnergyProfiler: operations, addressing and memory
 
 @dataclass(frozen=True)
 class EnergyModel:
     name: str
-    counter: str  # RATE, SYNAPTIC or LEMAIRE
+    counter: str  # the registered counter that counts its operations (energy.counters: rate, synaptic, lemaire)
     e_mac_pj: float | None  # per MAC (real-valued input); None where the counter brings its own costs
     e_ac_pj: float | None  # per accumulate (one spike reaching one synapse)
     charges: str  # "compute" or "compute+memory"
@@ -46,8 +44,9 @@ class EnergyModel:
         return asdict(self)
 
 
-def _precision(name: str, counter: str, e_mac: float, e_ac: float, label: str, what: str) -> EnergyModel:
-    return EnergyModel(name, counter, e_mac, e_ac, "compute", counter == RATE, HOROWITZ_2014,
+def _precision(name: str, counter: str, e_mac: float, e_ac: float, label: str, what: str,
+               static_input_once: bool) -> EnergyModel:
+    return EnergyModel(name, counter, e_mac, e_ac, "compute", static_input_once, HOROWITZ_2014,
                        f"{what}, {label}: E_MAC {e_mac:g} pJ, E_AC {e_ac:g} pJ")
 
 
@@ -57,23 +56,23 @@ INT8_LABEL = "INT8 with 32-bit accumulation"
 _SPIKFORMER = "rate x MACs (Spikformer, AutoST)"
 _SYNAPTIC = "each spike's real fan-out, q AND k coincidences (SpikingJelly MAC/AC counters)"
 
-# Every energy model, by name. A new model is one ``MODELS.register(EnergyModel(...))``: under an
-# existing counter (rate, synaptic, lemaire) nothing else changes; ``energy.estimators`` applies it.
+# Every energy model, by name. A new model is one ``MODELS.register(EnergyModel(...))``: under a
+# registered counter (``energy.counters``) nothing else changes; ``energy.measure`` applies it.
 MODELS: Registry[EnergyModel] = Registry("energy model")
 for _model in (
-    EnergyModel("spikformer-45nm", RATE, 4.6, 0.9, "compute", True,
+    EnergyModel("spikformer-45nm", "rate", E_MAC_PJ, E_AC_PJ, "compute", True,
                 f"{HOROWITZ_2014}; convention of Spikformer (Zhou et al. 2023) and AutoST (Wang et al. 2023)",
                 "E_MAC 4.6 pJ x MACs of real-valued-input layers + E_AC 0.9 pJ x MACs x input firing rate of "
                 "spike-input layers (FP32, the default)"),
-    _precision("spikformer-45nm-fp16", RATE, 1.5, 0.4, "FP16", _SPIKFORMER),
-    _precision("spikformer-45nm-int8", RATE, INT8_MAC_PJ, INT32_ADD_PJ, INT8_LABEL, _SPIKFORMER),
-    EnergyModel("synaptic-45nm", SYNAPTIC, 4.6, 0.9, "compute", False,
+    _precision("spikformer-45nm-fp16", "rate", 1.5, 0.4, "FP16", _SPIKFORMER, True),
+    _precision("spikformer-45nm-int8", "rate", INT8_MAC_PJ, INT32_ADD_PJ, INT8_LABEL, _SPIKFORMER, True),
+    EnergyModel("synaptic-45nm", "synaptic", E_MAC_PJ, E_AC_PJ, "compute", False,
                 f"{HOROWITZ_2014}; counts by SpikingJelly 2.0 op_counter MACCounter/ACCounter",
                 "E_MAC 4.6 pJ per MAC + E_AC 0.9 pJ per synaptic operation actually performed: each spike's "
                 "fan-out inside the padded conv window, q AND k coincidences in q k^T (FP32)"),
-    _precision("synaptic-45nm-fp16", SYNAPTIC, 1.5, 0.4, "FP16", _SYNAPTIC),
-    _precision("synaptic-45nm-int8", SYNAPTIC, INT8_MAC_PJ, INT32_ADD_PJ, INT8_LABEL, _SYNAPTIC),
-    EnergyModel("lemaire", LEMAIRE, None, None, "compute+memory", False,
+    _precision("synaptic-45nm-fp16", "synaptic", 1.5, 0.4, "FP16", _SYNAPTIC, False),
+    _precision("synaptic-45nm-int8", "synaptic", INT8_MAC_PJ, INT32_ADD_PJ, INT8_LABEL, _SYNAPTIC, False),
+    EnergyModel("lemaire", "lemaire", None, None, "compute+memory", False,
                 "Lemaire et al. 2022, 'An analytical estimation of spiking neural networks energy efficiency' "
                 "(ICONIP, arXiv:2210.13107), via SpikingJelly 2.0 estimate_lemaire_energy",
                 "operations and addressing (INT32: add 0.1 pJ, mult 3.1 pJ) plus SRAM reads and writes of "

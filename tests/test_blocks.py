@@ -30,7 +30,9 @@ from autost.seeding import arch_seed
 from autost.space import SearchSpace
 from datasets import KNOWN, dataset_info
 from energy.closed_form import calibrate, closed_form_energy
-from energy.estimate import E_AC_PJ, PJ_PER_MJ, estimate_energy
+from energy.measure import measure_network
+from energy.models import E_AC_PJ
+from energy.record import PJ_PER_MJ
 
 TOKENS = sorted({token_grid(dataset_info(n).img_size, dataset_info(n).patch_size) ** 2 for n in KNOWN})
 REFERENCE = {"ssa": SpikingSelfAttention, "sdsa": SpikeDrivenSelfAttention, "qk": TokenQKAttention}
@@ -117,7 +119,7 @@ def test_qk_mask_is_charged_by_the_mask_spikes():
 
     model.blocks[0].attn.attn_lif.register_forward_hook(rate_of("mask"))
     model.blocks[0].attn.k_lif.register_forward_hook(rate_of("k"))
-    report = estimate_energy(model, torch.rand(8, 1, 16, 16))
+    report = measure_network(model, torch.rand(8, 1, 16, 16))
     record = {layer.name: layer for layer in report.layers}["blocks.0.attn.mask"]
     assert record.macs == 0 and record.spike_ops == layer_spike_ops(arch, **DIGITS.model_kwargs())["blocks.0.attn.mask"]
     assert record.firing_rate == pytest.approx(seen["mask"])
@@ -133,7 +135,7 @@ def test_closed_form_energy_charges_the_same_spike_operations():
     batch = torch.rand(8, 1, 16, 16)
     table = calibrate([arch], DIGITS, batch, seed=0)
     torch.manual_seed(arch_seed(0, arch))  # the weights calibrate() measured
-    measured = estimate_energy(build_model(arch, **DIGITS.model_kwargs()), batch).total_mj
+    measured = measure_network(build_model(arch, **DIGITS.model_kwargs()), batch).total_mj
     assert closed_form_energy(arch, DIGITS, table, "spikformer-45nm") == pytest.approx(measured, rel=1e-9)
     assert any(part.startswith("sdsa/tau1.5,th0.5/attn.kv_sum") for part, _ in table.layers)
 
@@ -172,7 +174,7 @@ def test_a_toy_block_type_is_one_declaration(toy, tmp_path):
     model = build_model(arch, **DIGITS.model_kwargs())
     closed = analytic_cost(arch, **DIGITS.model_kwargs())
     assert count_params(model) == closed.params and count_macs(model, torch.zeros(2, 1, 16, 16)) == closed.macs
-    assert any(r.name == "blocks.0.attn.mix.linear" for r in estimate_energy(model, torch.rand(4, 1, 16, 16)).layers)
+    assert any(r.name == "blocks.0.attn.mix.linear" for r in measure_network(model, torch.rand(4, 1, 16, 16)).layers)
     samples = {space.sample(random.Random(seed)).attention for seed in range(40)}
     assert {a for pair in samples for a in pair} == {"ssa", "toymix"}
     best = exact_flops_optimum(space, DIGITS, Constraints(), keep=1)[0]

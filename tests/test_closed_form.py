@@ -16,7 +16,7 @@ from autost.seeding import arch_seed
 from autost.space import SearchSpace
 from conftest import ROOT
 from energy.closed_form import LayerRate, RateTable, calibrate, calibration_archs, closed_form_energy
-from energy.estimate import estimate_energy
+from energy.measure import measure_network
 
 DIGITS_SPACE = str(ROOT / "spaces" / "digits.yaml")
 
@@ -28,7 +28,7 @@ def _setting(dataset: str):
 
 def _measured(arch: Arch, geometry, batch, seed: int = 0) -> float:
     torch.manual_seed(arch_seed(seed, arch))
-    return estimate_energy(build_model(arch, **geometry.model_kwargs()), batch).total_mj
+    return measure_network(build_model(arch, **geometry.model_kwargs()), batch).total_mj
 
 
 @pytest.mark.parametrize("dataset", ["digits", "ndigits"])
@@ -37,7 +37,7 @@ def test_layer_macs_name_and_count_the_layers_the_estimate_records(dataset):
     geometry, batch = _setting(dataset)
     closed = layer_macs(arch, **geometry.model_kwargs())
     model = build_model(arch, **geometry.model_kwargs())
-    assert closed == {layer.name: layer.macs for layer in estimate_energy(model, batch).layers}
+    assert closed == {layer.name: layer.macs for layer in measure_network(model, batch).layers}
     assert sum(closed.values()) == analytic_cost(arch, **geometry.model_kwargs()).macs
 
 
@@ -128,14 +128,14 @@ def test_the_memory_aware_closed_form_is_spikingjellys_lemaire_estimate_on_its_c
     every count is an exact function of the shapes and the spikes. Every layer type, attention type,
     shortcut and a TIME_STEPS gene; static and event input."""
     from energy.closed_form import lemaire_energy
-    from energy.estimators import estimate
+    from energy.measure import measure_network
 
     geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
                                 time_steps=2).for_arch(arch)
     batch = real_batch(dataset, batch_size=4, time_steps=geometry.time_steps, seed=0)
     table = calibrate([arch], geometry, batch, seed=0)
     torch.manual_seed(arch_seed(0, arch))
-    measured = estimate(build_model(arch, **geometry.model_kwargs()), batch, "lemaire")
+    measured = measure_network(build_model(arch, **geometry.model_kwargs()), batch, "lemaire")
     closed = lemaire_energy(arch, geometry, table)
     assert closed.total_mj == pytest.approx(measured.total_mj, rel=1e-9)
     assert closed.memory_mj == pytest.approx(measured.memory_mj, rel=1e-9)
@@ -144,7 +144,7 @@ def test_the_memory_aware_closed_form_is_spikingjellys_lemaire_estimate_on_its_c
 def test_the_memory_aware_closed_form_out_of_sample():
     """Against architectures, weights and images it was not calibrated on: within a few percent
     (benchmarks/bench_closed_form.py measures it over 100 per setting)."""
-    from energy.estimators import estimate
+    from energy.measure import measure_network
 
     space = SearchSpace.from_yaml(DIGITS_SPACE)
     geometry, batch = _setting("digits")
@@ -155,6 +155,6 @@ def test_the_memory_aware_closed_form_out_of_sample():
     for _ in range(6):
         arch = space.sample(rng)
         torch.manual_seed(arch_seed(1, arch))
-        measured = estimate(build_model(arch, **geometry.model_kwargs()), test_batch, "lemaire").total_mj
+        measured = measure_network(build_model(arch, **geometry.model_kwargs()), test_batch, "lemaire").total_mj
         errors.append(abs(closed_form_energy(arch, geometry, table, "lemaire") - measured) / measured)
     assert sum(errors) / len(errors) < 0.05 and max(errors) < 0.15

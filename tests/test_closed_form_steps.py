@@ -13,7 +13,7 @@ from autost.space import SearchSpace
 from conftest import ROOT
 from energy.closed_form import (CALIBRATION_ARCHS, LayerRate, RateTable, calibrate, calibration_archs,
                                 closed_form_energy, position)
-from energy.estimate import estimate_energy
+from energy.measure import measure_network
 
 DIGITS = Geometry(in_channels=1, img_size=16, patch_size=4, num_classes=10, time_steps=2)
 # A tiny hybrid space: two T's, two attention types, two thresholds.
@@ -28,7 +28,7 @@ def _batch() -> torch.Tensor:
 
 def _measured(arch: Arch, batch: torch.Tensor) -> float:
     torch.manual_seed(arch_seed(0, arch))  # the weights calibrate() measures
-    return estimate_energy(build_model(arch, **DIGITS.model_kwargs()), batch).total_mj
+    return measure_network(build_model(arch, **DIGITS.model_kwargs()), batch).total_mj
 
 
 def test_the_calibration_measures_each_t_of_the_space_on_every_block():

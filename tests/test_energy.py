@@ -6,8 +6,11 @@ from spikingjelly.activation_based.op_counter import SimpleEnergyConfig, SimpleE
 from torch import nn
 
 from autost.arch import Arch
+from autost.batchnorm import batchnorm_mode
 from autost.model import build_model
-from energy.estimate import E_AC_PJ, E_MAC_PJ, PJ_PER_MJ, batchnorm_mode, estimate_energy
+from energy.measure import measure_network
+from energy.models import E_AC_PJ, E_MAC_PJ
+from energy.record import PJ_PER_MJ
 
 ARCHS = [Arch(2, 64, (4, 4), (4, 4)), Arch(4, 384, (4,) * 4, (12,) * 4), Arch(3, 128, (2, 3, 4), (2, 4, 8))]
 DVS = dict(in_channels=2, img_size=128, patch_size=16, time_steps=4, num_classes=10)
@@ -41,7 +44,7 @@ def test_compute_energy_agrees_with_spikingjelly(arch):
     torch.manual_seed(0)
     model = build_model(arch, **DVS)
     x = (torch.rand(4, 4, 2, 128, 128) < 0.05).float()
-    ours = estimate_energy(model, x)
+    ours = measure_network(model, x)
     profiler, _ = _spikingjelly_counts(model, x)
     report = profiler.get_report()
     theirs_mj = (report.energy_mac_pj + report.energy_ac_pj) / x.shape[0] / PJ_PER_MJ
@@ -53,7 +56,7 @@ def test_per_layer_counts_match_spikingjelly_exactly_or_by_named_difference(arch
     torch.manual_seed(1)
     model = build_model(arch, **CIFAR)
     x = torch.randn(4, 3, 32, 32)
-    ours = estimate_energy(model, x)
+    ours = measure_network(model, x)
     profiler, inputs = _spikingjelly_counts(model, x)
     mac_counts, ac_counts = profiler.mac_counter.get_counts(), profiler.ac_counter.get_counts()
     scope = type(model).__name__ + "."
@@ -90,7 +93,7 @@ def test_layers_sum_to_total_and_first_conv_is_mac():
     sees other values at every step and is charged T times."""
     torch.manual_seed(0)
     model = build_model(ARCHS[0], **CIFAR)
-    report = estimate_energy(model, torch.randn(4, 3, 32, 32))
+    report = measure_network(model, torch.randn(4, 3, 32, 32))
     t = CIFAR["time_steps"]
     first, head = report.layers[0], report.layers[-1]
     assert first.name == "stem.stages.0.conv" and first.kind == "MAC" and first.once
@@ -110,7 +113,7 @@ def test_first_conv_on_event_frames_is_charged_every_step():
     torch.manual_seed(0)
     model = build_model(ARCHS[0], in_channels=2, img_size=32, patch_size=4, time_steps=3, num_classes=10)
     frames = torch.rand(2, 3, 2, 32, 32) * 3  # event counts, different at every step
-    first = estimate_energy(model, frames).layers[0]
+    first = measure_network(model, frames).layers[0]
     assert first.kind == "MAC" and not first.once
     assert first.energy_mj == pytest.approx(first.macs * E_MAC_PJ / PJ_PER_MJ)
 
@@ -120,7 +123,7 @@ def test_silent_layer_costs_zero():
     for m in model.modules():
         if isinstance(m, neuron.LIFNode):
             m.v_threshold = 1e9  # no neuron ever fires
-    report = estimate_energy(model, torch.randn(2, 3, 32, 32))
+    report = measure_network(model, torch.randn(2, 3, 32, 32))
     ac = [layer for layer in report.layers if layer.kind == "AC"]
     assert ac and all(layer.firing_rate == 0 and layer.energy_mj == 0 for layer in ac)
 
@@ -130,11 +133,11 @@ def test_estimate_leaves_model_unchanged_and_uses_running_stats_once_trained():
     model = build_model(ARCHS[0], **CIFAR).train()
     x = torch.randn(4, 3, 32, 32)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    fresh = estimate_energy(model, x)
+    fresh = measure_network(model, x)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert model.training
     model(x)  # one training-mode pass updates the running statistics: now "trained"
-    trained = estimate_energy(model, x)
-    forced = estimate_energy(model, x, use_batch_stats=True)
+    trained = measure_network(model, x)
+    forced = measure_network(model, x, use_batch_stats=True)
     assert forced.total_mj == pytest.approx(fresh.total_mj)
     assert trained.total_mj != pytest.approx(fresh.total_mj)

@@ -21,7 +21,7 @@ from torch import nn
 
 from autost.layers import MEMBRANE, SPIKE, LinearBN, Neurons
 from autost.model import Block
-from energy.estimators import estimate
+from energy.measure import measure_network
 
 PINNED = {"q": (0, 1, 2), "k": (0, 1, 2), "v": (0, 1), "proj": (0,), "fc1": (0, 1), "fc2": (0,)}
 X = torch.tensor([[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.float32)
@@ -78,16 +78,16 @@ def _input(shortcut: str) -> torch.Tensor:
 def test_every_energy_model_against_arithmetic(attention, shortcut):
     expected_pj = ATTENTION[attention] + (SPIKE_MLP if shortcut == SPIKE else MEMBRANE_MLP)
     x = _input(shortcut)
-    rate = estimate(pinned_block(attention, shortcut), x, "spikformer-45nm", use_batch_stats=False)
+    rate = measure_network(pinned_block(attention, shortcut), x, "spikformer-45nm", use_batch_stats=False)
     assert rate.total_mj * 1e9 == pytest.approx(expected_pj, rel=1e-6)
     # the precision variants price the same counts: MACs and ACs apart
-    fp16 = estimate(pinned_block(attention, shortcut), x, "spikformer-45nm-fp16", use_batch_stats=False)
+    fp16 = measure_network(pinned_block(attention, shortcut), x, "spikformer-45nm-fp16", use_batch_stats=False)
     assert fp16.total_mj == pytest.approx(rate.mac_mj * 1.5 / 4.6 + rate.ac_mj * 0.4 / 0.9, rel=1e-6)
-    int8 = estimate(pinned_block(attention, shortcut), x, "spikformer-45nm-int8", use_batch_stats=False)
+    int8 = measure_network(pinned_block(attention, shortcut), x, "spikformer-45nm-int8", use_batch_stats=False)
     assert int8.total_mj == pytest.approx(rate.mac_mj * 0.3 / 4.6 + rate.ac_mj * 0.1 / 0.9, rel=1e-6)
     # linears and products: each spike's fan-out here is exactly rate x MACs (no padded taps; each
     # q.k is 3, so the q AND k coincidences of q k^T are q's spikes x 4 keys); masks and sums are free
-    synaptic = estimate(pinned_block(attention, shortcut), x, "synaptic-45nm", use_batch_stats=False)
+    synaptic = measure_network(pinned_block(attention, shortcut), x, "synaptic-45nm", use_batch_stats=False)
     assert synaptic.total_mj * 1e9 == pytest.approx(expected_pj - SPIKE_OPS[attention], rel=1e-6)
 
 

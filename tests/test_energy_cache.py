@@ -16,7 +16,7 @@ from autost.seeding import arch_seed
 from autost.space import SearchSpace
 from conftest import ROOT
 from energy.closed_form import CACHE_SUB, RateTable, cached_table, table_key
-from energy.estimate import estimate_energy
+from energy.measure import measure_network
 
 DIGITS_SPACE = str(ROOT / "spaces" / "digits.yaml")
 GEOMETRY = Geometry(1, 16, 4, 10, 2)
@@ -115,7 +115,7 @@ def test_default_search_uses_the_cached_closed_form_and_measure_forces_forward_p
         arch = Arch.from_dict({"RETRAIN": candidate["arch"]})
         torch.manual_seed(arch_seed(0, arch))
         model = build_model(arch, **GEOMETRY.model_kwargs())
-        assert candidate["energy_mj"] == pytest.approx(estimate_energy(model, batch).total_mj)
+        assert candidate["energy_mj"] == pytest.approx(measure_network(model, batch).total_mj)
     closed = {json.dumps(c["arch"]): c["energy_mj"] for c in first["candidates"]}
     for candidate in measured["candidates"]:  # the closed form is within a few percent of the forward pass
         if json.dumps(candidate["arch"]) in closed:

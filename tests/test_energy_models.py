@@ -10,11 +10,13 @@ from torch import nn
 
 from autost.arch import Arch
 from autost.batches import real_batch
+from autost.batchnorm import batchnorm_mode
 from autost.errors import UsageError
 from autost.model import build_model
-from energy.estimate import PJ_PER_MJ, batchnorm_mode, estimate_energy
-from energy.estimators import SYNAPTIC_OPS, estimate
+from energy.counters.synaptic import SYNAPTIC_OPS
+from energy.measure import measure_network
 from energy.models import DEFAULT_MODEL, MODELS, get_model
+from energy.record import PJ_PER_MJ
 
 TINY = [Arch(1, 16, (1,), (1,)), Arch(2, 32, (2, 2), (2, 4))]
 T = 2
@@ -57,7 +59,7 @@ def _spikingjelly_mac_ac_mj(model, x, cost=SimpleEnergyCostConfig()):
 @pytest.mark.parametrize("arch", TINY, ids=Arch.short)
 def test_synaptic_model_equals_spikingjelly_mac_ac_energy(arch, geometry):
     model, x = _model(arch, geometry), _random_input(geometry)
-    ours = estimate(model, x, "synaptic-45nm")
+    ours = measure_network(model, x, "synaptic-45nm")
     theirs, others = _spikingjelly_mac_ac_mj(model, x)
     assert ours.total_mj == pytest.approx(theirs, rel=0.01)
     assert ours.memory_mj == 0 and ours.ac_mj > 0
@@ -67,17 +69,17 @@ def test_synaptic_model_equals_spikingjelly_mac_ac_energy(arch, geometry):
     # rate x MACs is an upper bound of the real fan-out (padding, q AND k), with the first layer
     # charged every step as SpikingJelly executes it
     every_step = replace(MODELS["spikformer-45nm"], static_input_once=False)
-    assert estimate(model, x, every_step).total_mj >= ours.total_mj
+    assert measure_network(model, x, every_step).total_mj >= ours.total_mj
 
 
 @pytest.mark.parametrize("dataset", ["digits", "ndigits"])
 def test_synaptic_model_on_real_data(dataset):
     model = _model(TINY[1], dataset)
     x = real_batch(dataset, batch_size=4, time_steps=T, seed=0)
-    ours = estimate(model, x, "synaptic-45nm")
+    ours = measure_network(model, x, "synaptic-45nm")
     theirs, _ = _spikingjelly_mac_ac_mj(model, x)
     assert ours.total_mj == pytest.approx(theirs, rel=0.01)
-    fp16 = estimate(model, x, "synaptic-45nm-fp16")
+    fp16 = measure_network(model, x, "synaptic-45nm-fp16")
     theirs_fp16, _ = _spikingjelly_mac_ac_mj(model, x, SimpleEnergyCostConfig.fp16())
     assert fp16.total_mj == pytest.approx(theirs_fp16, rel=0.01)
 
@@ -85,7 +87,7 @@ def test_synaptic_model_on_real_data(dataset):
 @pytest.mark.parametrize("geometry", ["digits", "ndigits", "dvs"])
 def test_lemaire_model_equals_spikingjelly_lemaire_estimate(geometry):
     model, x = _model(TINY[1], geometry), _random_input(geometry)
-    ours = estimate(model, x, "lemaire")
+    ours = measure_network(model, x, "lemaire")
     with batchnorm_mode(model, use_batch_stats=True), pytest.warns(RuntimeWarning):
         theirs = estimate_lemaire_energy(model, x, config=LemaireEnergyConfig(strict=False))
     per_sample = x.shape[0] * PJ_PER_MJ
@@ -100,7 +102,7 @@ def test_lemaire_model_equals_spikingjelly_lemaire_estimate(geometry):
 def test_lemaire_on_real_digits_and_its_ann_twin():
     model = _model(TINY[0], "digits")
     x = real_batch("digits", batch_size=4, time_steps=T, seed=0)
-    ours = estimate(model, x, "lemaire")
+    ours = measure_network(model, x, "lemaire")
     with batchnorm_mode(model, use_batch_stats=True), pytest.warns(RuntimeWarning):
         theirs = estimate_lemaire_energy(model, x, config=LemaireEnergyConfig(strict=False))
     assert ours.total_mj == pytest.approx(theirs.total_pj / 4 / PJ_PER_MJ, rel=0.01)
@@ -110,8 +112,8 @@ def test_lemaire_on_real_digits_and_its_ann_twin():
 
 def test_default_model_is_todays_estimate_and_precision_variants_reprice_it():
     model, x = _model(TINY[1], "cifar"), _random_input("cifar")
-    today = estimate_energy(model, x)
-    default = estimate(model, x)
+    today = measure_network(model, x)
+    default = measure_network(model, x)
     assert default.model.name == DEFAULT_MODEL == "spikformer-45nm"
     assert default.total_mj == today.total_mj and default.ann_mj == pytest.approx(today.ann_mj)
     # Horowitz 2014's per-precision costs: SpikingJelly's fp16 preset; INT8 with a 32-bit accumulator (an 8-bit
@@ -120,7 +122,7 @@ def test_default_model_is_todays_estimate_and_precision_variants_reprice_it():
     for precision, preset in (("fp16", SimpleEnergyCostConfig.fp16()), ("int8", int8)):
         m = get_model(f"spikformer-45nm-{precision}")
         assert (m.e_mac_pj, m.e_ac_pj) == pytest.approx((preset.e_mac_pj, preset.e_ac_pj))
-        priced = estimate(model, x, m.name)
+        priced = measure_network(model, x, m.name)
         expected = today.mac_mj * preset.e_mac_pj / 4.6 + today.ac_mj * preset.e_ac_pj / 0.9
         assert priced.total_mj == pytest.approx(expected)
 
@@ -133,13 +135,13 @@ def test_a_model_can_charge_a_static_first_layer_once():
     every_step = replace(once, static_input_once=False)
     model = _model(TINY[0], "cifar")
     x = _random_input("cifar")
-    per_step, single = estimate(model, x, every_step), estimate(model, x, once)
+    per_step, single = measure_network(model, x, every_step), measure_network(model, x, once)
     assert single.layers[0].compute_mj == pytest.approx(per_step.layers[0].compute_mj / T)
     assert [l.compute_mj for l in single.layers[1:]] == [l.compute_mj for l in per_step.layers[1:]]
     events = _random_input("ndigits")  # frames differ per step: nothing to save
     event_model = _model(TINY[0], "ndigits")
-    assert estimate(event_model, events, once).total_mj == pytest.approx(
-        estimate(event_model, events, every_step).total_mj)
+    assert measure_network(event_model, events, once).total_mj == pytest.approx(
+        measure_network(event_model, events, every_step).total_mj)
 
 
 def test_unknown_model_is_one_line_listing_the_names():
@@ -151,7 +153,7 @@ def test_unknown_model_is_one_line_listing_the_names():
 
 
 def test_fast_binary_check_agrees_with_the_elementwise_definition():
-    from energy.estimate import is_binary
+    from energy.probe import is_binary
 
     torch.manual_seed(0)
     spikes = (torch.rand(3, 4, 5) < 0.3).float()
@@ -174,10 +176,10 @@ def test_the_int8_ann_twin_under_each_model(name):
     which is SpikingJelly's own curve with breakpoints (4x, y / 4)."""
     from spikingjelly.activation_based.op_counter import LemaireEnergyCostConfig
 
-    from energy.estimators import ann_twin
+    from energy.counters.lemaire import ann_twin
 
     model, x = _model(TINY[1], "digits"), real_batch("digits", batch_size=4, time_steps=T, seed=0)
-    result = estimate(model, x, name)
+    result = measure_network(model, x, name)
     ann_macs_one_step = sum(layer.macs for layer in result.layers) / T
     if name != "lemaire":
         assert result.ann_int8_mj == pytest.approx(ann_macs_one_step * 0.3 / PJ_PER_MJ)

@@ -9,7 +9,7 @@ from autost.cli import main
 from autost.model import build_model
 from conftest import ROOT
 from energy.breakdown import layer_type
-from energy.estimators import estimate
+from energy.measure import measure_network
 from energy.models import MODELS
 from autost.report.run import RunData, load_run, write_report
 
@@ -43,7 +43,7 @@ def test_unknown_model_on_the_command_line_is_one_line(tmp_path, capsys):
 def _metrics(model_name):
     torch.manual_seed(0)
     model = build_model(ARCH, in_channels=1, img_size=16, patch_size=4, time_steps=2, num_classes=10)
-    energy = estimate(model, torch.rand(4, 1, 16, 16), model_name).to_dict()
+    energy = measure_network(model, torch.rand(4, 1, 16, 16), model_name).to_dict()
     return {"arch": ARCH.to_dict()["RETRAIN"], "dataset": "digits", "params": 1, "macs": 1, "test_acc": 0.5,
             "epochs": [{"epoch": 1, "train_loss": 1.0, "val_acc": 0.5}], "firing_rates": {},
             "energy_model": energy["energy_model"], "energy_source": energy["energy_source"],

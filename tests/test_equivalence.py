@@ -288,8 +288,9 @@ def _spikingjelly_synaptic_mj(model: nn.Module, x: torch.Tensor, use_batch_stats
     (BatchNorm, LIF and pooling ignored; residual additions and means are not synapses)."""
     from spikingjelly.activation_based.op_counter import SimpleEnergyConfig, SimpleEnergyProfiler
 
-    from energy.estimate import PJ_PER_MJ, batchnorm_mode
-    from energy.estimators import SYNAPTIC_OPS
+    from autost.batchnorm import batchnorm_mode
+    from energy.counters.synaptic import SYNAPTIC_OPS
+    from energy.record import PJ_PER_MJ
 
     profiler = SimpleEnergyProfiler(config=SimpleEnergyConfig(extra_ignore_modules=NOT_SYNAPTIC))
     profiler.bind_model(model)
@@ -314,7 +315,7 @@ def test_spikformer_4_384_energy_against_spikingjellys_estimator(excited):
     conv are 16% of its taps); the synaptic model, which counts the exact fan-out, is within 0.2%."""
     from dataclasses import replace
 
-    from energy.estimators import estimate
+    from energy.measure import measure_network
     from energy.models import MODELS
 
     torch.manual_seed(0)
@@ -325,6 +326,6 @@ def test_spikformer_4_384_energy_against_spikingjellys_estimator(excited):
     x = torch.rand(4, 3, 32, 32)
     reference = _spikingjelly_synaptic_mj(theirs, x, use_batch_stats=not excited)
     every_step = replace(MODELS["spikformer-45nm"], static_input_once=False)
-    rate = estimate(ours, x, every_step).total_mj
+    rate = measure_network(ours, x, every_step).total_mj
     assert reference <= rate <= reference * (1.02 if excited else 1.01)
-    assert estimate(ours, x, "synaptic-45nm").total_mj == pytest.approx(reference, rel=0.002)
+    assert measure_network(ours, x, "synaptic-45nm").total_mj == pytest.approx(reference, rel=0.002)

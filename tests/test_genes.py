@@ -162,7 +162,7 @@ def test_a_search_on_event_data_runs_each_candidate_on_frames_of_its_own_t(tmp_p
     from autost.geometry import resolve_geometry
     from autost.search.generational import EvolutionSettings
     from autost.search.runner import SearchConfig, run_search
-    from energy.estimators import estimate
+    from energy.measure import measure_network
 
     path = tmp_path / "space.yaml"
     path.write_text(HYBRID)
@@ -180,7 +180,7 @@ def test_a_search_on_event_data_runs_each_candidate_on_frames_of_its_own_t(tmp_p
         assert batch.shape[1] == steps
         torch.manual_seed(arch_seed(0, arch))
         model = build_model(arch, **geometry.model_kwargs())
-        assert record["energy_mj"] == pytest.approx(estimate(model, batch, config.energy_model).total_mj, rel=1e-6)
+        assert record["energy_mj"] == pytest.approx(measure_network(model, batch, config.energy_model).total_mj, rel=1e-6)
         checked.add(steps)
     assert checked - {geometry.time_steps}, "no candidate ran at another T"
 
@@ -188,7 +188,7 @@ def test_a_search_on_event_data_runs_each_candidate_on_frames_of_its_own_t(tmp_p
 def test_a_study_on_event_data_scores_each_architecture_on_frames_of_its_own_t(tmp_path):
     from autost.batches import real_batch
     from autost.geometry import resolve_geometry
-    from energy.estimators import estimate
+    from energy.measure import measure_network
 
     path = tmp_path / "space.yaml"
     path.write_text(HYBRID)
@@ -203,7 +203,7 @@ def test_a_study_on_event_data_scores_each_architecture_on_frames_of_its_own_t(t
         torch.manual_seed(arch_seed(0, arch))
         model = build_model(arch, **geometry.model_kwargs())
         batch = real_batch("ndigits", batch_size=4, time_steps=arch.steps(2), seed=0)
-        assert row["energy_mj"] == pytest.approx(estimate(model, batch, "spikformer-45nm").total_mj, rel=1e-6)
+        assert row["energy_mj"] == pytest.approx(measure_network(model, batch, "spikformer-45nm").total_mj, rel=1e-6)
     assert {Arch.from_dict(row["arch"]).steps(2) for row in study["table"]} - {2}, "no architecture at another T"
 
 

@@ -14,7 +14,7 @@ from autost.batches import real_batch
 from autost.convert import MODEL_FILE, from_spikingjelly, save_import
 from data_formats import write_cifar_binary
 from datasets.files import CIFAR
-from energy.estimators import estimate
+from energy.measure import measure_network
 from test_equivalence import excite
 
 
@@ -45,7 +45,7 @@ def test_import_then_energy_of_spikformer_cifar10(tmp_path, cifar_root, capsys):
     result = json.loads((tmp_path / "energy" / "energy.json").read_text())
     batch = real_batch("cifar10", batch_size=4, time_steps=4, seed=0, data_root=cifar_root, split="test")
     assert result["stage"] == "trained"
-    assert result["energy_mj"] == pytest.approx(estimate(from_spikingjelly(theirs), batch).total_mj, rel=1e-9)
+    assert result["energy_mj"] == pytest.approx(measure_network(from_spikingjelly(theirs), batch).total_mj, rel=1e-9)
 
 
 def test_import_refuses_a_state_dict_of_another_model(tmp_path, capsys):

@@ -21,8 +21,8 @@ from autost.space import SearchSpace
 from conftest import ROOT
 from datasets import DATASETS, DatasetInfo, get_dataset
 from datasets.training import EMBEDDED
-from energy.estimators import estimate
-from energy.models import MODELS, RATE, EnergyModel
+from energy.measure import measure_network
+from energy.models import MODELS, EnergyModel
 
 DIGITS_SPACE = str(ROOT / "spaces" / "digits.yaml")
 DIGITS = Geometry(in_channels=1, img_size=16, patch_size=4, num_classes=10, time_steps=2)
@@ -179,13 +179,13 @@ def test_a_toy_dataset_feeds_geometry_batches_and_a_search(tmp_path):
 # --- a toy energy model: the default's costs doubled ---------------------------------------------
 
 def test_a_toy_energy_model_is_applied_by_the_estimator_and_the_cli(tmp_path, capsys):
-    toy = EnergyModel("toy-double", RATE, 9.2, 1.8, "compute", True, "a test's toy", "twice spikformer-45nm")
+    toy = EnergyModel("toy-double", "rate", 9.2, 1.8, "compute", True, "a test's toy", "twice spikformer-45nm")
     arch = Arch(1, 32, (2,), (2,))
     torch.manual_seed(0)
     model = build_model(arch, **DIGITS.model_kwargs())
     x = torch.rand(4, 1, 16, 16)
     with MODELS.registered(toy):
-        assert estimate(model, x, "toy-double").total_mj == pytest.approx(2 * estimate(model, x).total_mj, rel=1e-9)
+        assert measure_network(model, x, "toy-double").total_mj == pytest.approx(2 * measure_network(model, x).total_mj, rel=1e-9)
         path = tmp_path / "a.yaml"
         arch.to_yaml(path)
         runs = {}

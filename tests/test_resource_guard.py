@@ -48,7 +48,7 @@ import torch
 from autost.arch import Arch
 from autost.model import build_model
 from autost.scores.codes import activation_scores
-from energy.estimate import estimate_energy
+from energy.measure import measure_network
 def status(key):  # VmRSS now, VmHWM the peak (ru_maxrss would start at the parent's peak)
     return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key))
 use, depth = sys.argv[1], int(sys.argv[2])
@@ -57,7 +57,7 @@ x = torch.rand(16, 1, 16, 16)
 base = status("VmRSS:")
 model = build_model(arch, in_channels=1, img_size=16, patch_size=4, num_classes=10, time_steps=4)
 if use == "forward":
-    estimate_energy(model, x)
+    measure_network(model, x)
 elif use == "codes":
     activation_scores(model, x)
 else:

@@ -22,7 +22,7 @@ def profile(args: argparse.Namespace) -> dict:
     from autost.memory import check_fits
     from autost.model import build_model
     from autost.scores.codes import activation_scores
-    from energy.estimators import estimate
+    from energy.measure import measure_network
     from energy.models import get_model
 
     get_model(args.energy_model)
@@ -43,7 +43,7 @@ def profile(args: argparse.Namespace) -> dict:
     if args.dataset:
         batch = real_batch(args.dataset, batch_size=args.batch_size, time_steps=geo.time_steps, seed=args.seed,
                            data_root=args.data_root)
-        result.update(estimate(model, batch, args.energy_model).to_dict())
+        result.update(measure_network(model, batch, args.energy_model).to_dict())
         scores = activation_scores(model, batch)
         result.update(naswot=scores.naswot, sahd=scores.sahd)
     return result

@@ -18,7 +18,7 @@ from autost.memory import check_fits
 from autost.model import build_model
 from autost.search.algorithms import ALGORITHMS
 from autost.seeding import arch_seed
-from energy.estimators import estimate
+from energy.measure import measure_network
 from energy.models import DEFAULT_MODEL
 
 
@@ -62,7 +62,7 @@ def compare_searches(search_a: dict, search_b: dict, *, data_root: str | None = 
         energies = []
         for model in (model_a, model_b):
             torch.manual_seed(arch_seed(settings["seed"], arch))
-            energies.append(estimate(build_model(arch, **geometry.model_kwargs()), batch, model).total_mj)
+            energies.append(measure_network(build_model(arch, **geometry.model_kwargs()), batch, model).total_mj)
         rows.append({"arch": key, "run": run, "params": c["params"], "macs": c["macs"], "score": c["score"],
                      "energy_a": energies[0], "energy_b": energies[1],
                      "within_a_limit": None if limit is None else energies[0] <= limit})

@@ -9,7 +9,7 @@ runs identical to uninterrupted ones).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Sequence
 
@@ -22,8 +22,7 @@ from autost.options import check_fields, finite
 from autost.scores import Context, Score, get_score
 from autost.tables.common import PARAM_LIMITS
 from autost.tables.search import ENERGY_LIMIT
-from energy.closed_form import RateTable, closed_form_parts
-from energy.estimators import estimate
+from energy.method import EnergyMethod, MeasuredEnergy
 from energy.models import DEFAULT_MODEL, get_model
 
 
@@ -58,8 +57,10 @@ class Constraints:
 @dataclass
 class Evaluator:
     """Scores candidates under ``score``; ``batch`` (a real data batch, with its ``targets``)
-    enables energy and the scores that need data, measured on the batch's device (a CUDA batch
-    runs each candidate on that GPU). An ensemble score needs ``reference`` (``set_reference``)."""
+    enables energy, obtained by the method ``energy`` (``energy.method``: a forward pass under the
+    default model unless the search chose otherwise), and the scores that need data, measured on
+    the batch's device (a CUDA batch runs each candidate on that GPU). An ensemble score needs
+    ``reference`` (``set_reference``)."""
 
     score: str
     geometry: Geometry
@@ -67,8 +68,7 @@ class Evaluator:
     targets: torch.Tensor | None = None
     lam: float = 0.0
     seed: int = 0
-    energy_model: str = DEFAULT_MODEL  # a name in energy.models
-    rates: RateTable | None = None  # with a table, energy comes from the closed form: no forward pass
+    energy: EnergyMethod = field(default_factory=lambda: MeasuredEnergy(get_model(DEFAULT_MODEL)))
     # event frames binned at each T of a TIME_STEPS gene (an event batch holds one T): an
     # architecture runs on the frames of its own T when they are here, else on ``batch``
     step_batches: dict[int, torch.Tensor] | None = None
@@ -82,7 +82,6 @@ class Evaluator:
         return self.batch
 
     def __post_init__(self) -> None:
-        get_model(self.energy_model)
         if self.scorer.needs_data(self.lam) and self.batch is None:
             raise ValueError(f"--score {self.score} needs real data: give --dataset")
 
@@ -107,20 +106,15 @@ class Evaluator:
         return c.params, c.macs
 
     def evaluate(self, arch: Arch) -> dict:
-        """A candidate record: arch, params, macs, energy_mj (None without data; under
-        ``energy_model``, with its memory part as energy_memory_mj when the model charges memory),
+        """A candidate record: arch, params, macs, energy_mj (None without data; by the method
+        ``energy``, with its memory part as energy_memory_mj when the model charges memory),
         the value of every score computed on the way under its name (NASWOT for ``autost``, the
         members of an ensemble), and score."""
         ctx = self.context(arch)
         record = {"arch": arch.to_dict()["RETRAIN"], "params": ctx.cost.params, "macs": ctx.cost.macs,
                   "energy_mj": None}
-        if self.rates is not None:
-            energy = closed_form_parts(arch, self.geometry, self.rates, self.energy_model)
-            record["energy_mj"] = energy.total_mj
-            if get_model(self.energy_model).has_memory:
-                record["energy_memory_mj"] = energy.memory_mj
-        elif ctx.batch is not None:
-            energy = estimate(ctx.network, ctx.batch, self.energy_model)
+        if ctx.batch is not None:
+            energy = self.energy.record(arch, self.geometry, lambda: ctx.network, ctx.batch)
             record["energy_mj"] = energy.total_mj
             if energy.model.has_memory:
                 record["energy_memory_mj"] = energy.memory_mj

@@ -46,8 +46,9 @@ from autost.space import SearchSpace
 from autost.threads import current_threads
 from autost.options import check_fields, default
 from autost.tables.search import SEARCH
-from energy.closed_form import (CALIBRATION_ARCHS, CLOSED_FORM_COUNTERS, RateTable, cached_table, calibrate,
-                                calibration_archs, expected_positions, rate_model, table_key)
+from energy.closed_form import (CALIBRATION_ARCHS, RateTable, cached_table, calibrate, calibration_archs,
+                                expected_positions, table_key)
+from energy.method import ClosedFormEnergy, EnergyMethod, MeasuredEnergy, resolve_method
 from energy.models import DEFAULT_MODEL, get_model
 
 CHECKPOINT = "checkpoint.json"
@@ -70,7 +71,7 @@ class SearchConfig:
     # NSGA-II's; also those of the reported front
     objectives: tuple[str, ...] = tuple(default(SEARCH, "objectives").split(","))
     energy_model: str = DEFAULT_MODEL  # the model of every candidate's energy (limit and objective)
-    # how a candidate's energy is obtained (autost.tables.search.ENERGY_METHODS; energy_method resolves "auto")
+    # how a candidate's energy is obtained (energy.method.METHODS; energy_method resolves "auto")
     energy: str = default(SEARCH, "energy")
     supernet: str | None = None  # the folder of a trained supernet (--score supernet)
     # the baseline's RETRAIN mapping: its params and energy become the limits (``match_baseline``)
@@ -96,14 +97,10 @@ class SearchConfig:
 
 
 def energy_method(config: SearchConfig) -> str | None:
-    """How the search obtains each candidate's energy: ``None`` without data (no energy),
-    else ``config.energy``, "auto" resolved to the closed form when the energy model is
-    rate-based (the closed form can express it: no forward pass) and to "measure" otherwise."""
-    if not config.dataset:
-        return None
-    if config.energy != "auto":
-        return config.energy
-    return "closed-form" if get_model(config.energy_model).counter in CLOSED_FORM_COUNTERS else "measure"
+    """How the search obtains each candidate's energy: ``None`` without data (no energy), else
+    ``config.energy`` resolved for its energy model (``energy.method.resolve_method``: "auto" is the
+    closed form when the model's counter has one, a forward pass otherwise)."""
+    return resolve_method(config.energy, config.energy_model) if config.dataset else None
 
 
 def model_use(config: SearchConfig) -> str | None:
@@ -123,11 +120,9 @@ def validate(config: SearchConfig) -> SearchSpace:
     """Every check that needs no search, so bad input fails before any work."""
     algorithm = ALGORITHMS.get(config.algorithm)
     check_score(config.score)
-    get_model(config.energy_model)
-    if config.energy == "closed-form":
-        if not config.dataset:
-            raise UsageError(f"--energy {config.energy} calibrates firing rates on real data: give --dataset")
-        rate_model(config.energy_model)
+    if config.energy == "closed-form" and not config.dataset:
+        raise UsageError(f"--energy {config.energy} calibrates firing rates on real data: give --dataset")
+    resolve_method(config.energy, config.energy_model)  # an unknown model, or one without a closed form
     c = config.constraints
     space = SearchSpace.from_yaml(config.space)
     check_space(space, config.geometry, config.batch_size, use=model_use(config))
@@ -170,12 +165,21 @@ def rate_table(config: SearchConfig, space: SearchSpace, batch: torch.Tensor,
                         expected_positions(archs, config.geometry))
 
 
-def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dict]:
-    """The evaluator, and what search.json records about its energy (method, rate-table cache);
-    an ensemble score's reference set scored."""
-    batch = targets = rates = None
-    method = energy_method(config)
-    about: dict = {"method": method}
+def _energy(config: SearchConfig, space: SearchSpace, batch: torch.Tensor | None,
+            per_step: dict[int, torch.Tensor] | None) -> EnergyMethod:
+    """The search's energy method (``energy_method``) as the object its evaluator calls, with the
+    closed form's rate table calibrated or read from the cache. Without data it is a forward pass
+    that no candidate runs (none has a batch)."""
+    model = get_model(config.energy_model)
+    if energy_method(config) == ClosedFormEnergy.name:
+        table, cache = rate_table(config, space, batch, per_step)
+        return ClosedFormEnergy(model, table, cache)
+    return MeasuredEnergy(model)
+
+
+def _evaluator(config: SearchConfig, space: SearchSpace) -> Evaluator:
+    """The evaluator, its energy method built once; an ensemble score's reference set scored."""
+    batch = targets = None
     if config.dataset:
         batch, targets = labeled_batch(config.dataset, batch_size=config.batch_size,
                                        time_steps=config.geometry.time_steps, seed=config.seed,
@@ -183,15 +187,13 @@ def _evaluator(config: SearchConfig, space: SearchSpace) -> tuple[Evaluator, dic
     per_step = step_batches(config.dataset, space.time_steps, time_steps=config.geometry.time_steps,
                             batch_size=config.batch_size, seed=config.seed, data_root=config.data_root,
                             img_size=config.geometry.img_size)
-    if method == "closed-form":
-        rates, about["rate_table_cache"] = rate_table(config, space, batch, per_step)
     evaluator = Evaluator(config.score, config.geometry, batch=batch, targets=targets, lam=config.lam,
-                          seed=config.seed, energy_model=config.energy_model, rates=rates, step_batches=per_step,
+                          seed=config.seed, energy=_energy(config, space, batch, per_step), step_batches=per_step,
                           supernet=config.supernet)
     if config.score.startswith(ENSEMBLE):
         evaluator.set_reference(reference_archs(space, config.seed,
                                                 lambda arch: config.constraints.params_ok(evaluator.cost(arch)[0])))
-    return evaluator, about
+    return evaluator
 
 
 def baseline_params(config: SearchConfig) -> SearchConfig:
@@ -270,7 +272,7 @@ def distinct_costs(records: list[dict]) -> list[dict]:
 
 
 def _write_results(out: Path, config: SearchConfig, candidates: list[dict], history: list[dict],
-                   elapsed_s: float, rates: RateTable | None, energy: dict, matched: dict | None) -> dict:
+                   elapsed_s: float, energy: EnergyMethod, matched: dict | None) -> dict:
     pareto = pareto_front(config, candidates)
     if ALGORITHMS.get(config.algorithm).front_first:
         # a multi-objective search hands on its front first, then the rest by score
@@ -286,8 +288,8 @@ def _write_results(out: Path, config: SearchConfig, candidates: list[dict], hist
         "score": config.score,
         "seed": config.seed,
         "energy_model": get_model(config.energy_model).describe(),
-        "energy_method": energy,
-        "energy_rates": None if rates is None else rates.to_dict(),
+        "energy_method": energy.describe() if config.dataset else {"method": None},
+        "energy_rates": None if energy.table is None else energy.table.to_dict(),
         "match_baseline": matched,
         "settings": config.to_dict(),
         "threads": current_threads(),
@@ -320,7 +322,7 @@ def _run_in(out: Path, config: SearchConfig, space: SearchSpace, resume: bool, p
     _refuse_without_resume(out, resume)
     # the limits before the checkpoint is read: a resumed search computes the same ones
     config = baseline_params(config)
-    evaluator, energy = _evaluator(config, space)
+    evaluator = _evaluator(config, space)
     config, matched = match_baseline(config, evaluator, space)
     state = _load_checkpoint(out, config, space)
     with scoring_pool(evaluator, workers=workers, ray_address=ray_address) as score:
@@ -331,7 +333,7 @@ def _run_in(out: Path, config: SearchConfig, space: SearchSpace, resume: bool, p
             raise UsageError("no evaluated architecture has at most the baseline's params and energy; choose a larger "
                              "baseline or a space with smaller architectures")
         raise UsageError("no evaluated architecture met the constraints; loosen --param-limits or --energy-limit")
-    return _write_results(out, config, candidates, state.history, state.elapsed_s, evaluator.rates, energy, matched)
+    return _write_results(out, config, candidates, state.history, state.elapsed_s, evaluator.energy, matched)
 
 
 def _search(config: SearchConfig, space: SearchSpace, evaluator: Evaluator, state: SearchState, out: Path,

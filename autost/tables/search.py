@@ -11,10 +11,7 @@ from autost.options import Option, at_least, finite, fraction, positive
 from autost.search.algorithms.nsga2 import OBJECTIVES
 from autost.tables.catalog import score_help, score_metavar
 from autost.tables.common import ENERGY_MODEL, GEOMETRY, OUT, PARAM_LIMITS, SPACE
-
-# How a candidate's energy is obtained; auto: the closed form under an energy model that has one
-# (rate-based, lemaire), else a forward pass
-ENERGY_METHODS = ("auto", "closed-form", "measure")
+from energy.method import METHODS as ENERGY_METHODS
 
 
 def algorithms() -> Any:
@@ -74,7 +71,8 @@ SEARCH = (
     ENERGY_MODEL,
     Option("energy", str, "auto", choices=lambda: ENERGY_METHODS,
            help="how each candidate's energy (--energy-limit, the NSGA-II objective, search.json) is obtained with "
-                "--dataset. auto (default): closed-form under a rate-based --energy-model, else measure; "
+                "--dataset. auto (default): closed-form under an --energy-model that has one (the rate-based ones, "
+                "lemaire), else measure; "
                 "closed-form: init-time firing rates per layer position calibrated once on a few architectures of "
                 "the space (cached in $AUTOST_CACHE or ~/.cache/autost), then no forward pass; measure: a forward "
                 "pass per candidate"),
