@@ -7,11 +7,11 @@ For each setting (a committed space on a real dataset of its geometry), side by 
 1. a rate table calibrated as a search calibrates it (``energy.closed_form.calibration_archs``,
    seed 0): weights seeded with seed 0, on a real training batch of 32 drawn with seed 0;
 2. ``--n`` random architectures of the space (drawn with seed 1), NOT the calibration's, each
-   measured (``energy.estimate``) with other weights (seed 1) on another real batch (the test
+   measured (``energy.measure``) with other weights (seed 1) on another real batch (the test
    split, drawn with seed 1): calibration and test share neither architectures, weights nor
    images, so the error covers all three;
 3. under each energy model, compute-only (spikformer-45nm) and memory-aware (lemaire, SpikingJelly's
-   LemaireEnergyProfiler through ``energy.estimators``): the relative error |closed form - measured|
+   LemaireEnergyProfiler through ``energy.counters.lemaire``): the relative error |closed form - measured|
    / measured (mean, median, 90th percentile, max), and the candidates per second of each (closed
    form from cold lookup caches, measurement), and the closed form's candidates per second over
    5,000 random candidates in a row, as a search prices them (they share stems and blocks).

@@ -124,7 +124,7 @@ def test_search_with_closed_form_energy_records_the_table_and_its_energies(tmp_p
 @pytest.mark.parametrize("dataset", ["digits", "ndigits"])
 def test_the_memory_aware_closed_form_is_spikingjellys_lemaire_estimate_on_its_calibration(arch, dataset):
     """Calibrated on the architecture itself (its rates measured on the same pass), the closed form of
-    Lemaire's model equals SpikingJelly's LemaireEnergyProfiler (through ``energy.estimators``): its
+    Lemaire's model equals SpikingJelly's LemaireEnergyProfiler (``energy.counters.lemaire``): its
     every count is an exact function of the shapes and the spikes. Every layer type, attention type,
     shortcut and a TIME_STEPS gene; static and event input."""
     from energy.closed_form import lemaire_energy
