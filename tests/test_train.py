@@ -299,7 +299,7 @@ def test_trained_energy_covers_the_whole_test_split(straight):
     """Measured batch by batch and weighted by batch size, the test split's energy equals one pass
     over all of it at once: in eval mode a sample's spikes do not depend on its batch."""
     from autost.train import load_splits, make_loader, test_set_energy
-    from energy.estimators import estimate
+    from energy.measure import measure_network
 
     out, metrics = straight
     cfg = config()
@@ -309,7 +309,7 @@ def test_trained_energy_covers_the_whole_test_split(straight):
     batched = test_set_energy(model, make_loader(test, cfg, torch.device("cpu"), shuffle_seed=None),
                               torch.device("cpu"), cfg.energy_model)
     whole = torch.stack([test[i][0] for i in range(len(test))])
-    at_once = estimate(model, whole, cfg.energy_model).to_dict()
+    at_once = measure_network(model, whole, cfg.energy_model).to_dict()
     assert batched["samples"] == len(test) == 32 and batched["batches"] == 2
     assert batched["energy_mj"] == pytest.approx(at_once["energy_mj"], rel=1e-9)
     assert metrics["energy_samples"] == 32 and metrics["energy_mj"] == pytest.approx(at_once["energy_mj"], rel=1e-9)
