@@ -1,6 +1,9 @@
 import json
 
+import pytest
+
 from autost.arch import Arch
+from autost.pareto import knee_point
 from autost.cli import main
 from autost.geometry import Geometry
 from autost.search.evaluate import Constraints, Evaluator
@@ -54,3 +57,20 @@ def test_nsga2_needs_data_for_energy(tmp_path, capsys):
     assert main(["search", "--space", TINY, "--input-shape", "3x32x32", "--num-classes", "10", "--patch-size", "4",
                  "--algorithm", "nsga2", "--out", str(tmp_path / "x")]) == 2
     assert "needs --dataset" in capsys.readouterr().err
+
+
+FRONT = [{"name": n, "score": s, "energy_mj": e}
+         for n, s, e in (("big", 1.0, 10.0), ("knee", 0.9, 3.0), ("mid", 0.5, 1.0), ("small", 0.0, 0.0))]
+OBJECTIVES = [lambda r: -r["score"], lambda r: r["energy_mj"]]
+
+
+def test_knee_is_the_point_farthest_from_the_chord_and_ignores_units():
+    # scaled: big (0, 1), knee (0.1, 0.3), mid (0.5, 0.1), small (1, 0); distances to x + y = 1: 0, .6, .4, 0
+    assert knee_point(FRONT, OBJECTIVES)["name"] == "knee"
+    in_joules = [{**r, "energy_mj": r["energy_mj"] * 1e-3} for r in FRONT]
+    assert knee_point(in_joules, OBJECTIVES)["name"] == "knee"
+    bulging = FRONT[:2] + [{"name": "mid", "score": 0.8, "energy_mj": 0.5}] + FRONT[3:]
+    assert knee_point(bulging, OBJECTIVES)["name"] == "mid"  # (0.2, 0.05): 0.75 from the chord
+    assert knee_point(FRONT[:1], OBJECTIVES)["name"] == "big"
+    with pytest.raises(ValueError, match="two objectives"):
+        knee_point(FRONT, OBJECTIVES[:1])
