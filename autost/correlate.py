@@ -47,7 +47,8 @@ from autost.space import SearchSpace
 from autost.tables.study import STUDY
 from autost.train import METRICS, TrainConfig, train
 from autost.validate import load_json
-from energy.closed_form import CALIBRATION_ARCHS, RateTable, calibrate, calibration_archs, closed_form_energy
+from energy.closed_form import (CALIBRATION_ARCHS, RateTable, calibrate, calibration_archs, closed_form_energy,
+                                stem_archs)
 from energy.counters import has_closed_form
 from energy.measure import measure_network
 from energy.models import DEFAULT_MODEL, get_model
@@ -171,8 +172,8 @@ def study_rates(space: SearchSpace, geometry: Geometry, inputs: torch.Tensor, se
                 step_inputs: dict[int, torch.Tensor] | None = None) -> RateTable:
     """The closed form's rate table of a study: calibrated on the scoring batch (and its frames at
     each T of a TIME_STEPS gene), as a search would."""
-    return calibrate(calibration_archs(space, CALIBRATION_ARCHS, seed), geometry, inputs, seed=seed,
-                     step_batches=step_inputs)
+    archs = calibration_archs(space, CALIBRATION_ARCHS, seed)
+    return calibrate(archs, geometry, inputs, seed=seed, step_batches=step_inputs, stems=stem_archs(space))
 
 
 def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, targets: torch.Tensor, *,

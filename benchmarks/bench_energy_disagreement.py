@@ -39,7 +39,8 @@ from autost.geometry import resolve_geometry  # noqa: E402
 from autost.pareto import non_dominated  # noqa: E402
 from autost.space import SearchSpace  # noqa: E402
 from benchmarks.common import RESULTS, write_result  # noqa: E402
-from energy.closed_form import CALIBRATION_ARCHS, calibrate, calibration_archs, closed_form_energy  # noqa: E402
+from energy.closed_form import (CALIBRATION_ARCHS, calibrate, calibration_archs, closed_form_energy,  # noqa: E402
+                                 stem_archs)
 
 SPACES = {"tiny": "spaces/spikformer_tiny.yaml", "hybrid_tiny": "spaces/hybrid_tiny.yaml"}
 DATASET = "fashion-mnist"
@@ -56,7 +57,8 @@ def study(space_path: str, n: int) -> tuple[dict, list[dict]]:
     geometry = resolve_geometry(dataset=DATASET, input_shape=None, num_classes=None, patch_size=None, time_steps=4)
     batch = real_batch(DATASET, batch_size=32, time_steps=4, seed=0, split="train")
     per_step = step_batches(DATASET, space.time_steps, time_steps=4, batch_size=32, seed=0, split="train")
-    table = calibrate(calibration_archs(space, CALIBRATION_ARCHS, 0), geometry, batch, seed=0, step_batches=per_step)
+    archs = calibration_archs(space, CALIBRATION_ARCHS, 0)
+    table = calibrate(archs, geometry, batch, seed=0, step_batches=per_step, stems=stem_archs(space))
     rng = random.Random(1)
     rows = []
     for _ in range(n):

@@ -47,13 +47,14 @@ import re
 import sys
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Collection, Iterator
+from typing import Callable, Collection, Iterator, NamedTuple
 
 import torch
 
 from autost.arch import Arch
 from autost.blocks import DEFAULT_ATTENTION
-from autost.cost import Part, block_part, head_part, layer_macs, layer_spike_ops, lif_elements, stem_part
+from autost.cost import (Part, WeightLayer, block_part, head_part, layer_macs, layer_spike_ops, lif_elements,
+                         stem_part)
 from autost.layers import DEFAULT_SHORTCUT, SHORTCUTS, SPIKFORMER_TAU, SPIKFORMER_THRESHOLD
 from autost.errors import UsageError
 from autost.geometry import Geometry
@@ -70,14 +71,20 @@ from energy.record import PJ_PER_MJ, EnergyRecord
 
 _BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
 _STEPS = re.compile(r"^T\d+$")
+_WIDTH = re.compile(r"^D(\d+)$")
 # Architectures whose forward passes calibrate a table: the error against the measured
 # estimate does not shrink with more (benchmarks/results/energy_closed_form.json).
 CALIBRATION_ARCHS = 6
 # Bumped whenever what a table measures changes (the model's layers, the rate definition):
 # older cached tables then miss instead of being reused.
 # 2: T is part of a position (TIME_STEPS gene); 3: the SHORTCUT gene (spike by default); 4: LIF output
-# rates (kind "neuron") and the batch size, for the memory-aware closed form
-TABLE_VERSION = 4
+# rates (kind "neuron") and the batch size, for the memory-aware closed form; 5: the stem's rates per
+# width (``D32/``) and not the shortcut, measured at every (width, tau, threshold, T) of the space
+TABLE_VERSION = 5
+# Forward passes that measure the stems of ``stem_archs``, shared out as weight draws of each: a narrow
+# stem's rates vary from draw to draw (at D16 the rate into its last conv by 12%, docs/energy.md) and
+# the table wants their mean; a space with many stems (widths x tau x threshold x T) gets one draw each.
+STEM_PASSES = 16
 CACHE_SUB = "energy_rates"
 
 
@@ -85,9 +92,15 @@ def network_setting(arch: Arch) -> str:
     """The network-level genes that change every rate, as a position prefix: ``""`` for
     Spikformer's (spike shortcut, tau 2, threshold 1), else e.g. ``"membrane,tau1.5,th0.5"``."""
     parts = [] if arch.shortcut == DEFAULT_SHORTCUT else [arch.shortcut]
-    if (arch.tau, arch.threshold) != (SPIKFORMER_TAU, SPIKFORMER_THRESHOLD):
-        parts.append(f"tau{arch.tau:g},th{arch.threshold:g}")
-    return ",".join(parts)
+    neurons = neuron_setting(arch)
+    return ",".join(parts + [neurons] if neurons else parts)
+
+
+def neuron_setting(arch: Arch) -> str:
+    """``network_setting`` without the shortcut: ``""`` at Spikformer's tau 2 and threshold 1, else e.g. ``"tau1.5,th0.5"``."""
+    if (arch.tau, arch.threshold) == (SPIKFORMER_TAU, SPIKFORMER_THRESHOLD):
+        return ""
+    return f"tau{arch.tau:g},th{arch.threshold:g}"
 
 
 def _is_network(token: str) -> bool:
@@ -99,7 +112,9 @@ def position(name: str, arch: Arch | None = None) -> tuple[str, int]:
     With ``arch``, a block of another attention type than SSA, and every layer of a network with
     another shortcut or other neuron parameters, get a prefix naming them
     (``("qk/attn.q.linear", 2)``, ``("membrane,tau1.5,th0.5/head", -1)``), and so does the T of an
-    architecture with a TIME_STEPS gene, last (``("qk/T2/attn.q.linear", 2)``)."""
+    architecture with a TIME_STEPS gene (``("qk/T2/attn.q.linear", 2)``); a stem layer's position
+    names the width last and not the shortcut, which changes no stem rate
+    (``("tau1.5/T2/D32/stem.stages.3.conv", -1)``): a narrow stem fires differently (``stem_archs``)."""
     if arch is not None:
         return locator(arch)(name)
     match = _BLOCK.match(name)
@@ -111,26 +126,44 @@ def locator(arch: Arch) -> Callable[[str], tuple[str, int]]:
     looks up some fifty layers of every candidate)."""
     network = network_setting(arch)
     tail = [network] if network else []
-    if arch.time_steps is not None:
-        tail.append(f"T{arch.time_steps}")
-    stem = "".join(f"{p}/" for p in tail)
-    blocks = ["".join(f"{p}/" for p in ([a] if a != DEFAULT_ATTENTION else []) + tail) for a in arch.attention]
+    steps = [f"T{arch.time_steps}"] if arch.time_steps is not None else []
+    network_prefix = "".join(f"{p}/" for p in tail + steps)
+    neurons = neuron_setting(arch)
+    stem = "".join(f"{p}/" for p in ([neurons] if neurons else []) + steps) + f"D{arch.embed_dim}/"
+    blocks = ["".join(f"{p}/" for p in ([a] if a != DEFAULT_ATTENTION else []) + tail + steps) for a in arch.attention]
 
     def locate(name: str) -> tuple[str, int]:
         if name.startswith("blocks."):
             index, part = name[7:].split(".", 1)
             block = int(index)
             return blocks[block] + part, block
-        return stem + name, -1
+        return (stem if is_stem(name) else network_prefix) + name, -1
     return locate
 
 
+def is_stem(name: str) -> bool:
+    """A layer of the stem (``stem.stages.0.conv``, ``stem.lifs.3``, ...), whose positions carry the width."""
+    return name.startswith("stem.")
+
+
 def _split(part: str) -> tuple[tuple[str, ...], int | None, str]:
-    """``"qk/T2/attn.q.linear"`` -> ``(("qk",), 2, "attn.q.linear")``: setting, T (None without), layer."""
+    """``"qk/T2/attn.q.linear"`` -> ``(("qk",), 2, "attn.q.linear")``: setting, T (None without), layer
+    (with a stem's width: ``"T2/D32/stem.lifs.0"`` -> ``((), 2, "D32/stem.lifs.0")``)."""
     *prefix, layer = part.split("/")
+    if prefix and _WIDTH.match(prefix[-1]):  # a stem's width belongs to its layer: ``D32/stem.lifs.0``
+        layer = f"{prefix.pop()}/{layer}"
     if prefix and _STEPS.match(prefix[-1]):
         return tuple(prefix[:-1]), int(prefix[-1][1:]), layer
     return tuple(prefix), None, layer
+
+
+def _unwidth(part: str) -> tuple[str, int | None]:
+    """``"T2/D32/stem.lifs.0"`` -> ``("T2/*/stem.lifs.0", 32)``; a position without a width: ``(part, None)``."""
+    *prefix, layer = part.split("/")
+    match = _WIDTH.match(prefix[-1]) if prefix else None
+    if match is None:
+        return part, None
+    return "/".join([*prefix[:-1], "*", layer]), int(match.group(1))
 
 
 def _genes(setting: tuple[str, ...]) -> tuple[str, str]:
@@ -190,8 +223,18 @@ class RateTable:
         return self.layers[key]
 
     @cached_property
-    def _parts(self) -> dict[tuple, object]:
+    def _parts(self) -> dict[tuple, tuple[float, float]]:
         """The memory-aware closed form's energies of network parts already worked out (``lemaire_energy``)."""
+        return {}
+
+    @cached_property
+    def _terms(self) -> dict[tuple, tuple]:
+        """The memory-aware closed form's terms of each part shape already met (``lemaire_energy``)."""
+        return {}
+
+    @cached_property
+    def _rates(self) -> dict[tuple, tuple[tuple[str, float], ...]]:
+        """The (kind, rate) of each layer of each part position and its layer names already met (``lemaire_energy``)."""
         return {}
 
     @cached_property
@@ -223,6 +266,32 @@ class RateTable:
         return dataclasses.replace(base, rate=_shifted(base.rate, before, after))
 
     @cached_property
+    def _by_width(self) -> dict[str, dict[int, str]]:
+        """A stem position with its width as ``*`` (``"T2/*/stem.lifs.0"``) -> {width: the measured part}."""
+        index: dict[str, dict[int, str]] = {}
+        for part in self._deepest:
+            key, width = _unwidth(part)
+            if width is not None:
+                index.setdefault(key, {})[width] = part
+        return index
+
+    def _across_widths(self, part: str) -> LayerRate | None:
+        """A stem at a width not measured at its neuron setting and T (outside the space: the
+        calibration measures every width of it, ``stem_archs``): linear in the width between the
+        nearest measured widths, the nearest one's rate beyond them; None when none was measured."""
+        key, width = _unwidth(part)
+        own = self._by_width.get(key) if width is not None else None
+        if not own:
+            return None
+        below = max((w for w in own if w <= width), default=min(own))
+        above = min((w for w in own if w >= width), default=max(own))
+        low, high = self.layers[(own[below], -1)], self.layers[(own[above], -1)]
+        if below == above:
+            return low
+        share = (width - below) / (above - below)
+        return dataclasses.replace(low, rate=low.rate + share * (high.rate - low.rate))
+
+    @cached_property
     def _found(self) -> dict[tuple[str, int], LayerRate]:
         """Lookups already resolved: a search asks for the same positions again and again, and the
         nearest block and the T fallback scan the table."""
@@ -235,7 +304,10 @@ class RateTable:
         """The rate at a position (``position``, ``locator``)."""
         found = self._found.get((part, block))
         if found is None:
-            found = self._at(part, block) if part in self._deepest else self._across_steps(part, block)
+            if part in self._deepest:
+                found = self._at(part, block)
+            else:
+                found = self._across_widths(part) or self._across_steps(part, block)
             if found is None:
                 raise ValueError(f"the firing-rate table has no calibration for {part}; calibrate on architectures "
                                  "of the space being searched")
@@ -314,19 +386,42 @@ def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
     return archs
 
 
-def expected_positions(archs: list[Arch], geometry: Geometry) -> set[tuple[str, int]]:
-    """The positions that a calibration on ``archs`` measures, from the closed form's layer names
-    (no model built): every MAC layer, spike operation and LIF of every architecture."""
+def stem_archs(space: SearchSpace) -> list[Arch]:
+    """A single-block architecture for each (width, tau, threshold, T) of ``space``, at Spikformer's
+    spike shortcut where the space has it, whose stems ``calibrate`` measures. The stem carries
+    most of a small network's memory-aware energy, and its rates depend on the width (its first
+    stages are D/8 and D/4 channels wide) in a way that depends on the neurons: the rate into its
+    last conv rose from 0.20 at D16 to 0.24 at D96 on digits at T 4, yet fell from D64 to D96 at T 2
+    (docs/energy.md). A table averaged over the calibration's widths missed a D16 network's energy
+    by up to a fifth. The shortcut changes no stem rate (only whether its last LIF exists), so a
+    stem position does not name it (``locator``)."""
+    shortcut = DEFAULT_SHORTCUT if DEFAULT_SHORTCUT in space.shortcut else space.shortcut[0]
+    return [Arch(1, width, (min(space.mlp_ratio),), (min(space.heads_for(width)),), (space.attention[0],), steps,
+                 tau=tau, threshold=threshold, shortcut=shortcut)
+            for width in space.embed_dim for tau in space.tau for threshold in space.threshold
+            for steps in (space.time_steps or (None,))]
+
+
+def _layer_names(arch: Arch, geometry: Geometry) -> tuple[str, ...]:
     kwargs = geometry.model_kwargs()
-    return {position(name, arch) for arch in archs
-            for name in (*layer_macs(arch, **kwargs), *layer_spike_ops(arch, **kwargs), *lif_elements(arch, **kwargs))}
+    return (*layer_macs(arch, **kwargs), *layer_spike_ops(arch, **kwargs), *lif_elements(arch, **kwargs))
+
+
+def expected_positions(archs: list[Arch], geometry: Geometry, stems: list[Arch] = ()) -> set[tuple[str, int]]:
+    """The positions that a calibration on ``archs`` and ``stems`` measures, from the closed form's
+    layer names (no model built): every MAC layer, spike operation and LIF of every architecture,
+    and every stem layer of ``stems``."""
+    return ({position(name, arch) for arch in archs for name in _layer_names(arch, geometry)}
+            | {position(name, arch) for arch in stems for name in _layer_names(arch, geometry) if is_stem(name)})
 
 
 def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, seed: int,
-              step_batches: dict[int, torch.Tensor] | None = None) -> RateTable:
+              step_batches: dict[int, torch.Tensor] | None = None, stems: list[Arch] = ()) -> RateTable:
     """Measure every layer's input firing rate on ``batch`` for each of ``archs`` (weights seeded
     as the search seeds them) and average them by position. ``step_batches``: event frames
-    binned at each T of a TIME_STEPS gene, which an architecture of that T runs on instead."""
+    binned at each T of a TIME_STEPS gene, which an architecture of that T runs on instead.
+    ``stems`` (``stem_archs``): architectures whose stem layers are measured too, into the same
+    averages, with ``STEM_PASSES / len(stems)`` weight draws of each (at least one)."""
     sums: dict[tuple[str, int], list] = {}
 
     def add(name: str, arch: Arch, kind: str, rate: float, once: bool) -> None:
@@ -334,17 +429,22 @@ def calibrate(archs: list[Arch], geometry: Geometry, batch: torch.Tensor, *, see
         entry[1] += rate
         entry[2] += 1
 
-    for arch in archs:
+    draws = max(1, STEM_PASSES // len(stems)) if stems else 0
+    runs = [(arch, arch_seed(seed, arch), False) for arch in archs]
+    runs += [(arch, (arch_seed(seed, arch) + draw) % 2 ** 32, True) for arch in stems for draw in range(draws)]
+    for arch, weights, stem_only in runs:
         inputs = (step_batches or {}).get(arch.steps(geometry.time_steps), batch)
         check_fits(arch, geometry, len(inputs), use="forward")
-        torch.manual_seed(arch_seed(seed, arch))
+        torch.manual_seed(weights)
         model = build_model(arch, **geometry.model_kwargs())
         with output_rates(model) as fired:
             layers = probe_layers(model, inputs)
         for layer in layers:
-            add(layer.name, arch, layer.kind, layer.firing_rate, layer.once)
+            if not stem_only or is_stem(layer.name):
+                add(layer.name, arch, layer.kind, layer.firing_rate, layer.once)
         for name, rate in fired.items():
-            add(name, arch, "neuron", rate, False)
+            if not stem_only or is_stem(name):
+                add(name, arch, "neuron", rate, False)
     layers = {key: LayerRate(kind, total / count, once) for key, (kind, total, count, once) in sums.items()}
     return RateTable(layers, tuple(arch.short() for arch in archs), len(batch))
 
@@ -456,38 +556,65 @@ def _fifo_bytes() -> int:
     return LemaireEnergyConfig().snn_fifo_capacity_elements * WORD_BYTES
 
 
-def _part_energy(part: Part, locate: Callable[[str], tuple[str, int]], table: RateTable,
-                 steps: int) -> tuple[float, float]:
-    """(operations, memory) in pJ per sample of one part of a network under Lemaire's model."""
-    cost, batch, fifo = _lemaire_costs(), table.batch, _pj_per_byte(_fifo_bytes())
+class _Terms(NamedTuple):
+    """The pJ per sample one layer or LIF costs under Lemaire's model, apart from its rate and
+    proportional to it: operations and memory = fixed + per_rate x the firing rate (of a layer's
+    input, of a LIF's output). Every term of the model is linear in the rate: the spikes read,
+    the accumulates, the weights read and the potentials read and written each scale with it."""
+
+    fixed_ops: float
+    fixed_memory: float
+    ops_per_rate: float
+    memory_per_rate: float
+
+
+def _layer_terms(layer: WeightLayer, steps: int, batch: int) -> dict[str, _Terms]:
+    """A conv or linear's terms with spike input (``"AC"``) and with real-valued input (``"MAC"``),
+    as ``lemaire_energy`` describes them; a table says which input the layer has."""
+    cost, fifo = _lemaire_costs(), _pj_per_byte(_fifo_bytes())
     add, mul_add = cost.e_add_pj, cost.e_mul_pj + cost.e_add_pj
-    ops_pj = memory_pj = 0.0
-    for layer in part.layers:
-        x, out = steps * layer.in_elements, steps * layer.out_elements
-        params = _pj_per_byte(layer.params * WORD_BYTES) * WORD_BYTES
-        if layer.bias:
-            ops_pj += out * add
-            memory_pj += out * params
-        rate = table.at(*locate(layer.name))
-        if rate.kind == "AC":
-            active = rate.rate * x
-            fanout = active * layer.out_channels * layer.taps
-            ops_pj += 2 * fanout * add + (2 * active * mul_add if layer.conv else 0.0)
-            potentials = _pj_per_byte(batch * out * WORD_BYTES) * WORD_BYTES
-            memory_pj += active * WORD_BYTES * fifo + fanout * params + 2 * fanout * potentials
-        else:
-            dense = out * layer.fan_in
-            # the kernel is addressed once per call, which carries the whole batch
-            kernel = layer.out_channels * layer.taps / batch if layer.conv else 0.0
-            ops_pj += dense * mul_add + (x + out + kernel) * add
-            inputs = _pj_per_byte(batch * x * WORD_BYTES) * WORD_BYTES
-            memory_pj += (dense if layer.conv else x) * inputs + dense * params
-    for name, elements in part.lifs.items():
-        values = steps * elements
-        spikes = table.at(*locate(name)).rate * values
-        ops_pj += values * mul_add + spikes * add
-        memory_pj += 2 * values * _pj_per_byte(batch * elements * WORD_BYTES) * WORD_BYTES + spikes * WORD_BYTES * fifo
-    return ops_pj, memory_pj
+    x, out = steps * layer.in_elements, steps * layer.out_elements
+    params = _pj_per_byte(layer.params * WORD_BYTES) * WORD_BYTES
+    bias_ops, bias_memory = (out * add, out * params) if layer.bias else (0.0, 0.0)
+    fanout = layer.out_channels * layer.taps  # per active input
+    potentials = _pj_per_byte(batch * out * WORD_BYTES) * WORD_BYTES
+    spikes = _Terms(bias_ops, bias_memory, x * (2 * fanout * add + (2 * mul_add if layer.conv else 0.0)),
+                    x * (WORD_BYTES * fifo + fanout * params + 2 * fanout * potentials))
+    dense = out * layer.fan_in
+    kernel = fanout / batch if layer.conv else 0.0  # the kernel is addressed once per call, which carries the batch
+    inputs = _pj_per_byte(batch * x * WORD_BYTES) * WORD_BYTES
+    real = _Terms(bias_ops + dense * mul_add + (x + out + kernel) * add,
+                  bias_memory + (dense if layer.conv else x) * inputs + dense * params, 0.0, 0.0)
+    return {"AC": spikes, "MAC": real}
+
+
+def _lif_terms(elements: int, steps: int, batch: int) -> dict[str, _Terms]:
+    """A LIF's terms (kind ``"neuron"``): the leak's multiply-add and its potentials read and written
+    at every value, an add and a FIFO write per spike."""
+    cost, fifo = _lemaire_costs(), _pj_per_byte(_fifo_bytes())
+    values = steps * elements
+    return {"neuron": _Terms(values * (cost.e_mul_pj + cost.e_add_pj),
+                             2 * values * _pj_per_byte(batch * elements * WORD_BYTES) * WORD_BYTES,
+                             values * cost.e_add_pj, values * WORD_BYTES * fifo)}
+
+
+def _part_terms(part: Part, steps: int, batch: int, prefix: str = "") -> tuple[tuple[str, ...], tuple[dict, ...]]:
+    """The names (``prefix`` cut off: a block's are the same in every block) and terms of every
+    layer and LIF of one part of a network, in the same order."""
+    names = (*(layer.name for layer in part.layers), *part.lifs)
+    terms = (*(_layer_terms(layer, steps, batch) for layer in part.layers),
+             *(_lif_terms(elements, steps, batch) for elements in part.lifs.values()))
+    return tuple(name[len(prefix):] for name in names), terms
+
+
+def _priced(terms: tuple[dict[str, _Terms], ...], rates: tuple[tuple[str, float], ...]) -> tuple[float, float]:
+    """(operations, memory) in pJ per sample of a part: its terms at its (kind, rate)s, in the same order."""
+    ops = memory = 0.0
+    for by_kind, (kind, rate) in zip(terms, rates):
+        fixed_ops, fixed_memory, ops_per_rate, memory_per_rate = by_kind[kind]
+        ops += fixed_ops + ops_per_rate * rate
+        memory += fixed_memory + memory_per_rate * rate
+    return ops, memory
 
 
 def lemaire_energy(arch: Arch, geometry: Geometry, table: RateTable,
@@ -513,21 +640,31 @@ def lemaire_energy(arch: Arch, geometry: Geometry, table: RateTable,
     if table.batch < 1:
         raise UsageError("the rate table records no batch size (an old cache?); calibrate again")
     # A search meets the same stem, blocks and head again and again in other candidates: each part's
-    # energy is kept on the table, keyed by everything it depends on.
-    steps, d, locate = arch.steps(geometry.time_steps), arch.embed_dim, locator(arch)
-    where = (network_setting(arch), arch.time_steps, geometry.in_channels, geometry.img_size, geometry.patch_size,
-             geometry.num_classes, steps)
+    # energy is kept on the table, keyed by its shape and its rates' position; a part not met yet
+    # is its shape's terms (kept by shape) at its position's rates (kept by position).
+    steps, d, network, ts = arch.steps(geometry.time_steps), arch.embed_dim, _network(arch), arch.time_steps
+    g = (geometry.in_channels, geometry.img_size, geometry.patch_size, geometry.num_classes)
     tokens = token_grid(geometry.img_size, geometry.patch_size) ** 2
-    keyed = [(("stem", d, where), lambda: stem_part(arch, in_channels=geometry.in_channels, img_size=geometry.img_size,
-                                                    patch_size=geometry.patch_size)[0])]
-    keyed += [(("block", i, d, arch.hidden_dim(i), arch.num_heads[i], arch.attention[i], where),
-               lambda i=i: block_part(arch, i, tokens)) for i in range(arch.depth)]
-    keyed.append((("head", d, where), lambda: head_part(arch, geometry.num_classes)))
+    # (shape, position, the names' prefix, how to build the part)
+    keyed = [(("stem", d, arch.shortcut, g, steps), ("stem", d, network, ts), "",
+              lambda: stem_part(arch, in_channels=g[0], img_size=g[1], patch_size=g[2])[0])]
+    keyed += [(("block", d, arch.hidden_dim(i), arch.num_heads[i], arch.attention[i], arch.shortcut, tokens, steps),
+               ("block", i, arch.attention[i], network, ts), f"blocks.{i}.", lambda i=i: block_part(arch, i, tokens))
+              for i in range(arch.depth)]
+    keyed.append((("head", d, g[3], steps), ("head", network, ts), "", lambda: head_part(arch, g[3])))
     ops_pj = memory_pj = 0.0
-    for part_key, build in keyed:
-        found = table._parts.get(part_key)
+    parts, locate = table._parts, None
+    for shape, where, prefix, build in keyed:
+        found = parts.get((shape, where))
         if found is None:
-            found = table._parts[part_key] = _part_energy(build(), locate, table, steps)
+            names, terms = table._terms.get(shape) or table._terms.setdefault(
+                shape, _part_terms(build(), steps, table.batch, prefix))
+            rates = table._rates.get((where, names))
+            if rates is None:
+                locate = locate or locator(arch)
+                rates = table._rates[(where, names)] = tuple((rate.kind, rate.rate) for rate in (
+                    table.at(*locate(prefix + name)) for name in names))
+            found = parts[(shape, where)] = _priced(terms, rates)
         ops_pj += found[0]
         memory_pj += found[1]
     return EnergyRecord.of_totals(get_model(model), ops_pj / PJ_PER_MJ, memory_pj / PJ_PER_MJ)

@@ -47,7 +47,7 @@ from autost.threads import current_threads
 from autost.options import check_fields, default
 from autost.tables.search import SEARCH
 from energy.closed_form import (CALIBRATION_ARCHS, RateTable, cached_table, calibrate, calibration_archs,
-                                expected_positions, table_key)
+                                expected_positions, stem_archs, table_key)
 from energy.method import ClosedFormEnergy, EnergyMethod, MeasuredEnergy, resolve_method
 from energy.models import DEFAULT_MODEL, get_model
 
@@ -160,9 +160,10 @@ def rate_table(config: SearchConfig, space: SearchSpace, batch: torch.Tensor,
     calibrated the same one; with "hit", "miss" or "recomputed" (``energy.closed_form.cached_table``)."""
     key = table_key(space, config.geometry, config.dataset, config.seed, config.batch_size)
     archs = calibration_archs(space, CALIBRATION_ARCHS, config.seed)
+    stems = stem_archs(space)
     return cached_table(key, lambda: calibrate(archs, config.geometry, batch, seed=config.seed,
-                                               step_batches=step_batches),
-                        expected_positions(archs, config.geometry))
+                                               step_batches=step_batches, stems=stems),
+                        expected_positions(archs, config.geometry, stems))
 
 
 def _energy(config: SearchConfig, space: SearchSpace, batch: torch.Tensor | None,
