@@ -7,8 +7,11 @@ sampled from the space give a table of rates per position, and an architecture's
 then ``sum of E x MACs x rate`` over its layers, with the MACs in closed form
 (``autost.cost.layer_macs``): no model is built.
 
-Positions: the stem's layers by name; a block's layers by their name inside the block and the
-block's index, a block deeper than any calibrated one taking the deepest calibrated block's
+Positions: the stem's layers by name and the network's width (``D32/``: a narrow stem's 2- and
+4-channel first stages fire at other rates than a wide one's, and the stem carries most of a small
+network's memory-aware energy), measured at every (width, tau, threshold, T) of the space by
+single-block networks (``stem_archs``), several weight draws each where the space is small; a
+block's layers by their name inside the block and the block's index, a block deeper than any calibrated one taking the deepest calibrated block's
 rates (and a block missing from the calibration the nearest calibrated one's). A block whose
 attention is not Spikformer's SSA, and any layer of a network whose neurons are not at
 Spikformer's tau 2 and threshold 1 or whose shortcut is not Spikformer's spike shortcut, are
@@ -635,8 +638,9 @@ def lemaire_energy(arch: Arch, geometry: Geometry, table: RateTable,
     every step, its spikes written to the FIFO. Each access costs SpikingJelly's per-byte price of
     its buffer's size, which for inputs and outputs holds the whole batch (as its profiler sees
     it). Products, masks, sums, BatchNorm and pooling are not in the model (SpikingJelly omits them).
-    The rates (each layer's input spikes, each LIF's output spikes) come from ``table``; the record's
-    compute is the operations with their addressing, its memory the accesses."""
+    The rates (each layer's input spikes, each LIF's output spikes) come from ``table``; every term
+    is linear in them (``_Terms``), so a part costs its shape's terms at its position's rates. The
+    record's compute is the operations with their addressing, its memory the accesses."""
     if table.batch < 1:
         raise UsageError("the rate table records no batch size (an old cache?); calibrate again")
     # A search meets the same stem, blocks and head again and again in other candidates: each part's
