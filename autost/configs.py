@@ -15,11 +15,12 @@ from autost.arch import Arch
 from autost.errors import BadInput
 from autost.geometry import resolve_geometry
 from autost.options import read
+from autost.rungs import Halving
 from autost.search.evaluate import Constraints
 from autost.search.generational import EvolutionSettings
 from autost.search.runner import SearchConfig
 from autost.tables.search import EVOLUTION, SEARCH, SEARCH_RUN
-from autost.tables.train import TRAIN, TRAIN_RUN
+from autost.tables.train import HALVING, TRAIN, TRAIN_RUN
 from autost.train import TrainConfig
 
 
@@ -29,8 +30,27 @@ def read_search(mapping: Mapping[str, Any], where: str | None = None) -> dict[st
 
 
 def read_train(mapping: Mapping[str, Any], where: str | None = None) -> dict[str, Any]:
-    """The training options and its run options (``top_k``, ``workers``, ``ray_address``), checked."""
-    return read(TRAIN + TRAIN_RUN, mapping, where, "run.py train")
+    """The training options and its run options (``top_k``, ``workers``, ``ray_address``, halving), checked."""
+    return read(TRAIN + TRAIN_RUN + HALVING, mapping, where, "run.py train")
+
+
+def halving_from(values: Mapping[str, Any], where: str | None = None) -> Halving | None:
+    """The ``Halving`` that ``read_train``'s values ask for, or ``None``; options of it without
+    ``halving``, or beside what it cannot go with, are one line naming the key."""
+    given = [key for key in ("rung_epochs", "eta", "survivors") if values[key] is not None]
+    if not values["halving"]:
+        if given:
+            raise BadInput(f"{_key(given[0], where)} goes with {_key('halving', where)}")
+        return None
+    if values["rung_epochs"] is None:
+        raise BadInput(f"{_key('halving', where)} needs {_key('rung_epochs', where)} (the first rung's epochs)")
+    if values["workers"] is not None:
+        raise BadInput(f"{_key('halving', where)} trains in-process, or on Ray with {_key('ray_address', where)}; "
+                       f"remove {_key('workers', where)}")
+    if values["ray_address"] and values["survivors"] is not None:
+        raise BadInput(f"{_key('survivors', where)} is the in-process scheduler's; ASHA (with "
+                       f"{_key('ray_address', where)}) keeps the best 1/eta at every rung: remove it")
+    return Halving(values["rung_epochs"], values["eta"] or 2, values["survivors"] or 1)
 
 
 def search_config(mapping: Mapping[str, Any], where: str | None = None) -> SearchConfig:

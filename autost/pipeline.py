@@ -38,13 +38,14 @@ from typing import Any, Callable, Mapping
 from autost.arch import Arch
 from autost.baseline import Baseline, read_baseline
 from autost.batches import real_batch
-from autost.configs import read_search, read_train, search_config, train_config, with_baseline
+from autost.configs import halving_from, read_search, read_train, search_config, train_config, with_baseline
 from autost.errors import UsageError
 from autost.fingerprint import refuse_changes
 from autost.geometry import resolve_geometry
 from autost.io import atomic_write_json
 from autost.options import Option, at_least, read
 from autost.rundir import claim, out_exists
+from autost.rungs import Halving
 from autost.search.runner import SearchConfig
 from autost.space import SearchSpace
 from autost.train import TrainConfig
@@ -80,6 +81,7 @@ class TrainStage:
     workers: int | None = None
     ray_address: str | None = None
     seeds: tuple[int, ...] | None = None  # train.seeds: one run per seed, in OUT/train/DATASET/seedS/
+    halving: Halving | None = None  # train.halving: the top-k by successive halving (the baseline trains in full)
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ def stages(config: dict, data_root: str | None = None) -> Stages:
         options = {**options, **root, **model, "dataset": dataset, "resume": True}
         run = read_train(options, "train")
         train[dataset] = TrainStage(train_config(options, "train"), run["top_k"], run["workers"], run["ray_address"],
-                                    seeds)
+                                    seeds, halving_from(run, "train"))
     report = read(REPORT, config["report"], "report", "the pipeline's report section")
     return Stages(search=search_cfg, search_workers=search_run["workers"],
                   search_ray_address=search_run["ray_address"], train=train, energy=energy, report_out=report["out"],
@@ -274,18 +276,26 @@ def _run(config: dict, plan: Stages, out: Path, resume: bool, log: Callable[[str
 
 def _train_stage(dataset: str, stage: TrainStage, baseline: Baseline | None, search_dir: Path, train_dir: Path,
                  log: Callable[[str], None]) -> list[tuple[str, Arch]]:
-    """Train the top-k (and the baseline, first) on ``dataset``, once per seed; returns them."""
+    """Train the top-k (and the baseline, first) on ``dataset``, once per seed; returns them. With
+    ``train.halving`` the top-k go through successive halving and the baseline trains in full."""
+    from autost.halving import successive_halving
     from autost.parallel import top_architectures, train_archs
 
-    archs = top_architectures(search_dir, stage.top_k)
+    top = top_architectures(search_dir, stage.top_k)
+    archs = top
     if baseline is not None and dataset in baseline.datasets:
         archs = [(BASELINE, baseline.arch), *archs]
     for seed in stage.seeds or (None,):
         config, folder = stage.config, train_dir
         if seed is not None:
             config, folder = replace(stage.config, seed=seed), train_dir / f"seed{seed}"
-        log(f"train: {', '.join(name for name, _ in archs)} on {dataset}" + ("" if seed is None else f", seed {seed}"))
-        train_archs(archs, config, folder, log=log, workers=stage.workers, ray_address=stage.ray_address)
+        log(f"train: {', '.join(name for name, _ in archs)} on {dataset}" + ("" if seed is None else f", seed {seed}")
+            + (" (the top-k by successive halving)" if stage.halving else ""))
+        if stage.halving:
+            train_archs(archs[:len(archs) - len(top)], config, folder, log=log, ray_address=stage.ray_address)
+            successive_halving(top, config, folder, stage.halving, log=log, ray_address=stage.ray_address)
+        else:
+            train_archs(archs, config, folder, log=log, workers=stage.workers, ray_address=stage.ray_address)
     return archs
 
 

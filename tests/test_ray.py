@@ -138,3 +138,52 @@ def test_correlate_on_ray_matches_a_serial_study(cluster, tmp_path):
     parallel = json.loads((tmp_path / "ray" / "correlate.json").read_text())
     assert parallel["table"] == serial["table"] and all(row["test_acc"] is not None for row in parallel["table"])
     assert parallel["stats"] == serial["stats"]
+
+
+def test_halving_on_asha_records_its_rungs_and_trains_the_survivors_to_the_end(cluster, tmp_path):
+    """Four candidates, rungs of 1 and 2 epochs, 4 in all, on Ray Tune's ASHA. ASHA decides
+    asynchronously, so the test checks what holds whatever the order: its rung epochs are ours,
+    every rung is recorded with the scores the checkpoints hold, a stopped candidate was not
+    trained past its rung, and a finished one ends as one uninterrupted run of the schedule."""
+    pytest.importorskip("ray.tune", reason="Ray Tune's dependencies are missing: pip install -r requirements-ray.txt")
+    from ray.tune.schedulers import ASHAScheduler
+
+    from autost.rungs import Halving
+    from autost.train import TrainConfig, train
+
+    halving = Halving(rung_epochs=1, eta=2)
+    asha = ASHAScheduler(time_attr="epoch", metric="val_acc", mode="max", max_t=4, grace_period=1, reduction_factor=2)
+    assert sorted(milestone for milestone, _ in asha._brackets[0]._rungs) == halving.milestones(4)
+    archs = {"01": Arch(1, 32, (2,), (2,)), "02": Arch(1, 48, (2,), (4,)), "03": Arch(2, 32, (2, 2), (1, 1)),
+             "04": Arch(1, 32, (4,), (1,))}
+    for name, arch in archs.items():
+        arch.to_yaml(tmp_path / "search" / "top" / f"{name}.yaml")
+    out = tmp_path / "out"
+    options = ["--dataset", "digits", "--epochs", "4", "--warmup-epochs", "0", "--limit", "64", "--batch-size", "16",
+               "--time-steps", "2"]
+    assert main(["train", "--from-search", str(tmp_path / "search"), *options, "--halving", "--rung-epochs", "1",
+                 "--ray-address", "local", "--out", str(out)]) == 0
+    rungs = json.loads((out / "rungs.json").read_text())
+    assert rungs["scheduler"] == "asha" and rungs["eta"] == 2
+    assert [r["epochs"] for r in rungs["rungs"]][:1] == [1] and len(rungs["rungs"][0]["candidates"]) == 4
+    finished = set()
+    for rung, following in zip(rungs["rungs"], rungs["rungs"][1:] + [None]):
+        for c in rung["candidates"]:
+            history = load_checkpoint(out / c["name"] / "last.pt")["history"]["epochs"]
+            assert c["arch"] == archs[c["name"]].short()
+            assert c["val_acc"] == max(e["val_acc"] for e in history if e["epoch"] <= rung["epochs"])
+            if not c["kept"]:
+                assert len(history) == rung["epochs"] and not (out / c["name"] / "metrics.json").exists()
+            elif rung["epochs"] == 4:
+                finished.add(c["name"])
+        if following:
+            assert {c["name"] for c in following["candidates"]} == {c["name"] for c in rung["candidates"] if c["kept"]}
+    assert finished, "no candidate was trained to the end"
+    config = TrainConfig.for_dataset("digits", epochs=4, warmup_epochs=0, limit=64, batch_size=16, time_steps=2)
+    name = sorted(finished)[0]
+    straight = train(archs[name], config, tmp_path / "straight")
+    halved = json.loads((out / name / "metrics.json").read_text())
+    for metrics in (straight, halved):
+        for epoch in metrics["epochs"]:
+            epoch.pop("time_s")
+    assert halved == straight

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from autost import recipes
 from autost.commands.arguments import add_options, mapping
 from autost.errors import UsageError
-from autost.tables.train import TRAIN, TRAIN_COMMAND, TRAIN_RUN
+from autost.tables.train import HALVING, TRAIN, TRAIN_COMMAND, TRAIN_RUN
 from datasets.training import TrainingDefaults
 
 if TYPE_CHECKING:
@@ -60,7 +60,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     from autost.arch import Arch
     from autost.distributed import is_main_process
-    from autost.parallel import train_top
+    from autost.configs import halving_from, read_train
+    from autost.halving import successive_halving
+    from autost.parallel import top_architectures, train_top
     from autost.space import SearchSpace
     from autost.train import train
 
@@ -69,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if (args.workers or args.ray_address) and args.arch:
         raise UsageError("--workers and --ray-address go with --from-search (one candidate per worker)")
     config = config_from_args(args)
+    halving = halving_from(read_train(mapping(args, TRAIN + TRAIN_RUN + HALVING)))
+    if halving and args.arch:
+        raise UsageError("--halving goes with --from-search, not --arch")
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -81,8 +86,12 @@ def run(args: argparse.Namespace) -> int:
         if is_main_process():  # under torchrun, one line for the whole group
             print(_summary(args.arch.stem, metrics, args.out))
         return 0
-    results = train_top(args.from_search, args.top_k, config, args.out, log=log, workers=args.workers,
-                        ray_address=args.ray_address)
+    if halving:  # the candidates trained to the end
+        results = successive_halving(top_architectures(args.from_search, args.top_k), config, args.out, halving,
+                                     log=log, ray_address=args.ray_address)
+    else:
+        results = train_top(args.from_search, args.top_k, config, args.out, log=log, workers=args.workers,
+                            ray_address=args.ray_address)
     for name, metrics in results.items():
         print(_summary(name, metrics, args.out / name))
     return 0

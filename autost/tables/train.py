@@ -74,6 +74,19 @@ TRAIN_RUN = (
            help="with --from-search: one candidate per Ray task on the cluster at ADDR ('local' starts one; one GPU "
                 "per task when GPUs exist; --out must be on a shared file system)"),
 )
+# Successive halving of the top-k (autost.halving).
+HALVING = (
+    Option("halving", bool, False,
+           "with --from-search: spend the training by successive halving (train all for --rung-epochs, keep the "
+           "best 1/--eta by validation accuracy, continue them; rungs.json records every rung); on Ray Tune's ASHA "
+           "scheduler with --ray-address"),
+    Option("rung_epochs", int, metavar="E", check=at_least(1),
+           help="with --halving: epochs of the first rung (rung r ends at E * eta^r; required)"),
+    Option("eta", int, metavar="ETA", check=at_least(2),
+           help="with --halving: keep the best 1/ETA per rung (default 2)"),
+    Option("survivors", int, metavar="N", check=at_least(1),
+           help="with --halving, in-process: train the last N to the full --epochs (default 1)"),
+)
 TRAIN_COMMAND = (
     replace(ARCH, group="source", help="architecture YAML (AutoST's RETRAIN format)"),
     Option("from_search", Path, group="source", metavar="DIR",
@@ -82,4 +95,5 @@ TRAIN_COMMAND = (
     OUT,
     *TRAIN,
     *TRAIN_RUN,
+    *HALVING,
 )
