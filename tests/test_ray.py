@@ -1,6 +1,7 @@
 """The --ray-address paths, run on a real local Ray instance (2 CPUs, no dashboard, loopback only).
 
-Ray is a test requirement (requirements-ray.txt, installed by `make test`): these tests do not skip.
+Ray is a test requirement (requirements-ray.txt, installed by `make test`): these tests do not skip, except the
+ASHA test in an environment installed before requirements-ray.txt asked for Ray Tune's extra (it says so).
 """
 import json
 import os
