@@ -96,7 +96,7 @@ def test_ray_address_without_ray_is_one_line_naming_the_install(tmp_path, capsys
         assert main(args) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "pip install -r requirements-ray.txt" in err
-    assert (ROOT / "requirements-ray.txt").read_text().count("ray==") == 1
+    assert (ROOT / "requirements-ray.txt").read_text().count("ray[tune]==") == 1
     assert not out.exists()
 
 
