@@ -92,6 +92,15 @@ def test_each_rung_keeps_the_better_half_by_validation_accuracy(halved):
     assert list(results) == [winner["name"]] and results[winner["name"]]["best_val_acc"] == winner["val_acc"]
 
 
+def test_the_report_shows_the_rungs_and_does_not_call_stopped_candidates_unfinished(halved):
+    from autost.report.run import load_run
+
+    out, _, rungs = halved
+    run = load_run(out)
+    assert run.rungs == [("run", rungs)]
+    assert not [line for line in run.missing if line.startswith("Training of")]
+
+
 def test_the_survivor_ends_as_one_uninterrupted_run_of_the_full_schedule(halved, tmp_path):
     """Rungs only stop and resume a candidate: its warm-up and cosine decay are the full run's."""
     _, results, _ = halved

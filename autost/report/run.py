@@ -84,9 +84,11 @@ def _load_search(run_dir: Path, data: RunData) -> None:
 
 def _missing_training(run_dir: Path, train_dir: Path, data: RunData) -> list[str]:
     """What the report cannot show of the training, and why."""
+    stopped = {(train_dir if label == "run" else train_dir / label) / c["name"]  # successive halving stopped them
+               for label, record in data.rungs for rung in record["rungs"] for c in rung["candidates"] if not c["kept"]}
     missing = [f"Training of {path.parent}: it has {path.name} but no metrics.json, so it did not finish; rerun "
                "it with --resume" for path in sorted(train_dir.rglob("last.pt"))
-               if not (path.parent / "metrics.json").is_file()]
+               if not (path.parent / "metrics.json").is_file() and path.parent not in stopped]
     if not data.trained:
         missing.append(f"Training and trained energy: no metrics.json under {train_dir} (nothing trained into this "
                        "folder)")
