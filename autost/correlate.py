@@ -43,6 +43,7 @@ from autost.rundir import claim
 from autost.scores import SCORES, Context
 from autost.scores.ensemble import members, rank_sum
 from autost.search.evaluate import Constraints
+from autost.size_control import METHOD as SIZE_CONTROL, describe_bins, interval, size_controlled
 from autost.space import SearchSpace
 from autost.tables.study import STUDY
 from autost.train import METRICS, TrainConfig, train
@@ -215,9 +216,13 @@ def correlation_stats(table: Sequence[Mapping[str, Any]], columns: Sequence[str]
     ``table`` that have a target, with percentile bootstrap intervals at ``level``: the
     architectures are resampled with replacement ``resamples`` times (seeded). A statistic that
     is undefined (a constant column) is ``None``; so are resamples where it is undefined, which
-    are left out of the interval. ``columns``: the proxies (default: ``proxies()``)."""
+    are left out of the interval. ``columns``: the proxies (default: ``proxies()``). Each proxy's
+    ``size_controlled`` entry holds the same correlation with the MACs held fixed
+    (``autost.size_control``: partial rank correlation given log MACs, and Kendall's tau within
+    bins of near-equal MACs), with intervals from the same resamples."""
     rows = [row for row in table if row.get(target) is not None]
     y = np.array([row[target] for row in rows], dtype=float)
+    macs = np.array([row["macs"] for row in rows], dtype=float)
     draws = np.random.default_rng(seed).integers(0, len(rows), size=(resamples, len(rows)))
     result = {}
     for proxy in columns or proxies():
@@ -233,27 +238,24 @@ def correlation_stats(table: Sequence[Mapping[str, Any]], columns: Sequence[str]
             "n": len(rows),
             "kendall_tau": _finite(tau.statistic),
             "kendall_p": _finite(tau.pvalue),
-            "kendall_ci": _interval(boot[:, 0], level),
+            "kendall_ci": interval(boot[:, 0], level),
             "spearman_rho": _finite(rho.statistic),
             "spearman_p": _finite(rho.pvalue),
-            "spearman_ci": _interval(boot[:, 1], level),
+            "spearman_ci": interval(boot[:, 1], level),
+            "size_controlled": size_controlled(x, y, macs, draws, level),
         }
     return result
 
 
-def _interval(values: np.ndarray, level: float) -> list[float] | None:
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return None
-    tail = 50 * (1 - level)
-    return [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))]
+def ranking(proxy_stats: Mapping[str, Mapping[str, Any]], size_controlled: bool = False) -> list[str]:
+    """Proxies by Kendall's tau, highest first (undefined ones last); with ``size_controlled``, by
+    the tau within bins of near-equal MACs. Signed: every score is used by maximizing it, so a
+    proxy that ranks accuracy backwards is a bad one."""
+    def tau(proxy: str) -> float | None:
+        s = proxy_stats[proxy]
+        return s["size_controlled"]["binned_kendall"] if size_controlled else s["kendall_tau"]
 
-
-def ranking(proxy_stats: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Proxies by Kendall's tau, highest first (undefined ones last). Signed: every score is
-    used by maximizing it, so a proxy that ranks accuracy backwards is a bad one."""
-    return sorted(proxy_stats, key=lambda p: -np.inf if proxy_stats[p]["kendall_tau"] is None
-                  else proxy_stats[p]["kendall_tau"], reverse=True)
+    return sorted(proxy_stats, key=lambda p: -np.inf if tau(p) is None else tau(p), reverse=True)
 
 
 class _Study:
@@ -310,6 +312,9 @@ class _Study:
             "trained": trained,
             "stats": proxy_stats,
             "ranking": ranking(proxy_stats) if proxy_stats else None,
+            "size_control": {"method": SIZE_CONTROL, "bins": describe_bins(np.array([row["macs"] for row in self.table],
+                                                                                      dtype=float))},
+            "size_controlled_ranking": ranking(proxy_stats, size_controlled=True) if proxy_stats else None,
             "energy_target": ENERGY_TARGET,
             "energy_stats": energy_stats,
             "energy_ranking": ranking(energy_stats) if energy_stats else None,
