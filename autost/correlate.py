@@ -21,6 +21,7 @@ import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -55,6 +56,9 @@ from energy.measure import measure_network
 from energy.models import DEFAULT_MODEL, get_model
 
 RESULT = "correlate.json"
+SUPERNET = "supernet"  # the score of a trained supernet (autost.scores.supernet)
+# What only the scoring uses: a rescored study may add or change them without training again.
+SCORING_ONLY = ("ensembles", "supernet")
 RUNS = "runs"
 TARGET = "test_acc"
 # The second target: the trained network's energy per sample (a test batch, running statistics,
@@ -85,25 +89,31 @@ class StudyConfig:
     resamples: int = default(STUDY, "resamples")  # bootstrap resamples of the architectures
     energy_model: str = DEFAULT_MODEL  # the model of the energy_mj proxy (energy.models)
     ensembles: tuple[str, ...] = ()  # rank ensembles recorded too ("ensemble:flops+zico")
+    supernet: str | None = None  # a trained supernet's folder: its score is recorded too
+    patience: int | None = None  # stop a network's training at a plateau (TrainConfig.patience)
     data_root: str | None = None
 
     def __post_init__(self) -> None:
         check_fields(self, STUDY)  # each setting's check, from its option
 
     def to_dict(self) -> dict[str, Any]:
-        """What identifies a study (a resumed one must match it); the data root may move, and a
-        study without ensembles matches one written before they existed."""
+        """What identifies a study (a resumed one must match it); the data root and the supernet's
+        folder may move (the study's settings hold the supernet's own), and a study without
+        ensembles or patience matches one written before they existed."""
         data = asdict(self)
-        data.pop("data_root")
-        if not data["ensembles"]:
-            data.pop("ensembles")
+        for key in ("data_root", "supernet"):
+            data.pop(key)
+        for key in ("ensembles", "patience"):
+            if not data[key]:
+                data.pop(key)
         return json.loads(json.dumps(data))  # tuples as lists, as read back from the file
 
 
-def proxies(ensembles: Sequence[str] = ()) -> tuple[str, ...]:
+def proxies(ensembles: Sequence[str] = (), supernet: bool = False) -> tuple[str, ...]:
     """A study's proxy columns: the cost columns, every registered score a study records (in the
-    registry's order), then ``ensembles``."""
-    return (*COST_COLUMNS, *(name for name, score in SCORES.items() if score.study), *ensembles)
+    registry's order), the supernet's when it has one, then ``ensembles``."""
+    return (*COST_COLUMNS, *(name for name, score in SCORES.items() if score.study),
+            *((SUPERNET,) if supernet else ()), *ensembles)
 
 
 def validate(config: StudyConfig) -> SearchSpace:
@@ -114,9 +124,31 @@ def validate(config: StudyConfig) -> SearchSpace:
 
     check_available(config.dataset, config.data_root)
     space = SearchSpace.from_yaml(config.space)
+    if config.supernet is not None:
+        supernet_summary(config, space)
     # every architecture runs a backward pass twice: grad-norm and synflow, then its training
     check_space(space, geometry_of(config), max(config.batch_size, training.batch_size), use="train")
     return space
+
+
+def supernet_summary(config: StudyConfig, space: SearchSpace) -> dict[str, Any]:
+    """The summary (supernet.json) of the supernet in ``config.supernet``; a one-line error
+    unless it was trained on this study's space, dataset and T."""
+    from autost.supernet import SUMMARY, WEIGHTS
+
+    folder = Path(config.supernet)
+    if not (folder / WEIGHTS).exists() or not (folder / SUMMARY).exists():
+        raise UsageError(f"--supernet {folder} holds no trained supernet; train one with run.py supernet train "
+                         f"--space {config.space} --dataset {config.dataset} --out {folder}")
+    summary = load_json(folder / SUMMARY, "supernet summary", ("settings", "steps_done", "elapsed_s"))
+    settings = summary["settings"]
+    if (settings.get("space") != space.to_dict()["SEARCH_SPACE"] or settings.get("dataset") != config.dataset
+            or settings.get("time_steps") != config.time_steps):
+        raise UsageError(f"--supernet {folder} was trained on {settings.get('dataset')} at T "
+                         f"{settings.get('time_steps')} with another space, dataset or T than this study's; train "
+                         f"one with run.py supernet train --space {config.space} --dataset {config.dataset} "
+                         f"--time-steps {config.time_steps}")
+    return summary
 
 
 def geometry_of(config: StudyConfig) -> Geometry:
@@ -131,7 +163,7 @@ def train_config(config: StudyConfig, *, resume: bool) -> TrainConfig:
     return TrainConfig.for_dataset(
         config.dataset, epochs=config.epochs, warmup_epochs=min(recipe.warmup_epochs, config.epochs // 3),
         batch_size=config.train_batch_size, time_steps=config.time_steps, limit=config.limit, seed=config.seed,
-        data_root=config.data_root, energy_model=config.energy_model, resume=resume)
+        data_root=config.data_root, energy_model=config.energy_model, patience=config.patience, resume=resume)
 
 
 def sample_architectures(space: SearchSpace, n: int, rng: random.Random, geometry: Geometry,
@@ -179,22 +211,28 @@ def study_rates(space: SearchSpace, geometry: Geometry, inputs: torch.Tensor, se
 
 def score_architecture(arch: Arch, geometry: Geometry, inputs: torch.Tensor, targets: torch.Tensor, *,
                        seed: int, lam: float, energy_model: str = DEFAULT_MODEL,
-                       rates: RateTable | None = None, extra: Sequence[str] = ()) -> dict[str, float | None]:
-    """The cost columns and every score a study records of ``arch`` at initialization, and the
-    scores named in ``extra`` (an ensemble's members). The weights are seeded from ``seed`` and
-    the architecture alone (as the search does), so a score does not depend on the order of
-    scoring. ``closed_form_mj`` needs ``rates`` and an ``energy_model`` with a closed form; else it is
-    ``None``."""
+                       rates: RateTable | None = None, extra: Sequence[str] = (), supernet: str | None = None,
+                       seconds: dict[str, float] | None = None) -> dict[str, float | None]:
+    """The cost columns and every score a study records of ``arch`` at initialization, the
+    supernet's score with ``supernet`` (a trained supernet's folder), and the scores named in
+    ``extra`` (an ensemble's members). The weights are seeded from ``seed`` and the architecture
+    alone (as the search does), so a score does not depend on the order of scoring.
+    ``closed_form_mj`` needs ``rates`` and an ``energy_model`` with a closed form; else it is ``None``.
+    ``seconds``, when given, accumulates each score's time by name (a score that reads another
+    is charged for it only when computed first)."""
     # backward: grad-norm, synflow and ZiCo run a backward pass (the memory check counts it)
-    ctx = Context(arch, geometry, seed=seed, lam=lam, batch=inputs, targets=targets, backward=True)
+    ctx = Context(arch, geometry, seed=seed, lam=lam, batch=inputs, targets=targets, backward=True, supernet=supernet)
     row: dict[str, float | None] = {
         "macs": ctx.cost.macs,
         "energy_mj": measure_network(ctx.network, inputs, energy_model).total_mj,
         "closed_form_mj": (closed_form_energy(arch, geometry, rates, energy_model)
                            if rates is not None and has_closed_form(energy_model) else None),
     }
-    for name in (*proxies()[len(COST_COLUMNS):], *extra):
+    for name in (*proxies(supernet=supernet is not None)[len(COST_COLUMNS):], *extra):
+        start = time.perf_counter()
         row[name] = ctx.score(name)
+        if seconds is not None:
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
     return row
 
 
@@ -270,22 +308,36 @@ class _Study:
     def path(self) -> Path:
         return self.out / RESULT
 
-    def load(self) -> None:
+    def load(self, rescore: bool = False) -> None:
+        """Read the study back; it must have the same settings, except, with ``rescore``, those only
+        the scoring uses (``SCORING_ONLY``)."""
         try:
             data = json.loads(self.path.read_text())
             saved, table, timing = data["settings"], data["table"], data["timing"]
         except (ValueError, KeyError, TypeError) as err:
             raise UsageError(f"{self.path} is not a readable study ({err}); delete the folder to start over") from err
-        refuse_changes(saved, self.settings(), self.path)
+        current = self.settings()
+        if rescore:
+            saved, current = ({k: v for k, v in d.items() if k not in SCORING_ONLY} for d in (saved, current))
+        refuse_changes(saved, current, self.path)
         self.table, self.timing = table, timing
 
     def settings(self) -> dict[str, Any]:
-        """The study's fingerprint: its settings, with the space's content in place of its path."""
-        return {**self.config.to_dict(), "space": self.space.to_dict()["SEARCH_SPACE"], "network": NETWORK}
+        """The study's fingerprint: its settings, with the space's content in place of its path
+        and a supernet's own settings in place of its folder."""
+        data = {**self.config.to_dict(), "space": self.space.to_dict()["SEARCH_SPACE"], "network": NETWORK}
+        if self.config.supernet is not None:
+            data[SUPERNET] = {**self.supernet["settings"], "steps_done": self.supernet["steps_done"]}
+        return data
+
+    @cached_property
+    def supernet(self) -> dict[str, Any]:
+        """The supernet's summary (supernet.json)."""
+        return supernet_summary(self.config, self.space)
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return proxies(self.config.ensembles)
+        return proxies(self.config.ensembles, supernet=self.config.supernet is not None)
 
     def run_dir(self, index: int) -> Path:
         return self.out / RUNS / f"{index:03d}"
@@ -315,6 +367,7 @@ class _Study:
             "size_control": {"method": SIZE_CONTROL, "bins": describe_bins(np.array([row["macs"] for row in self.table],
                                                                                       dtype=float))},
             "size_controlled_ranking": ranking(proxy_stats, size_controlled=True) if proxy_stats else None,
+            "supernet_cost": self.supernet_cost(),
             "energy_target": ENERGY_TARGET,
             "energy_stats": energy_stats,
             "energy_ranking": ranking(energy_stats) if energy_stats else None,
@@ -322,6 +375,31 @@ class _Study:
             "table": self.table,
         }
         atomic_write_json(self.path, data)
+
+    def record(self, row: dict[str, Any], metrics: Mapping[str, Any]) -> None:
+        """Record a training run finished by a worker (once), and write the file."""
+        if row[TARGET] is not None:
+            return
+        self.timing["training_s"] += sum(epoch["time_s"] for epoch in metrics["epochs"])
+        row.update(_trained(metrics))
+        self.write()
+
+    def supernet_cost(self) -> dict[str, Any] | None:
+        """What the supernet's score cost: its training, against the mean training of one of the
+        study's networks, and rating the study's architectures with it."""
+        if self.config.supernet is None:
+            return None
+        trained = sum(row[TARGET] is not None for row in self.table)
+        per_network = self.timing["training_s"] / trained if trained else None
+        return {"training_s": self.supernet["elapsed_s"], "steps": self.supernet["steps_done"],
+                "per_network_training_s": per_network,
+                "relative_to_one_network": self.supernet["elapsed_s"] / per_network if per_network else None,
+                "rating_s": self.timing.get("per_score_s", {}).get(SUPERNET)}
+
+
+def _trained(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's training results, from its run's metrics."""
+    return {TARGET: metrics["test_acc"], "best_val_acc": metrics["best_val_acc"], ENERGY_TARGET: metrics.get("energy_mj")}
 
 
 def _read_metrics(path: Path, arch: Arch) -> dict[str, Any]:
@@ -359,7 +437,7 @@ def _run_study(config: StudyConfig, space: SearchSpace, out: Path, resume: bool,
     if study.path.exists():
         if not resume:
             raise UsageError(f"{out} already holds a study; pass --resume to continue it or choose another --out")
-        study.load()
+        study.load(rescore)
     elif (out / RUNS).exists():
         raise UsageError(f"{out / RUNS} exists but {RESULT} does not; delete it or choose another --out")
     if rescore and not study.table:
@@ -370,10 +448,16 @@ def _run_study(config: StudyConfig, space: SearchSpace, out: Path, resume: bool,
     if workers is not None or ray_address:
         from autost.parallel import make_jobs, run_jobs
 
-        untrained = [(study.run_dir(row["index"]).name, Arch.from_dict(row["arch"])) for row in study.table
-                     if not (study.run_dir(row["index"]) / METRICS).exists()]
+        rows = {study.run_dir(row["index"]).name: row for row in study.table}
+        for name, row in rows.items():  # trained while this study's process was stopped
+            if (out / RUNS / name / METRICS).exists():
+                study.record(row, _read_metrics(out / RUNS / name / METRICS, Arch.from_dict(row["arch"])))
+        untrained = [(name, Arch.from_dict(row["arch"])) for name, row in rows.items()
+                     if not (out / RUNS / name / METRICS).exists()]
+        # each architecture is recorded as its job finishes: a study stopped early keeps them in its file
         run_jobs(make_jobs(untrained, train_config(config, resume=True), out / RUNS), workers=workers or 1,
-                 ray_address=ray_address, log=log or (lambda message: None))
+                 ray_address=ray_address, log=log or (lambda message: None),
+                 on_result=lambda name, metrics: study.record(rows[name], metrics))
     bar = tqdm(study.table, desc="training", unit="arch", disable=not progress, file=sys.stderr)
     recorded_s, training_s = study.timing["training_s"], 0.0
     for row in bar:
@@ -389,8 +473,7 @@ def _run_study(config: StudyConfig, space: SearchSpace, out: Path, resume: bool,
         if training_s is not None:  # summed from every run's epochs, whichever session trained them
             training_s += sum(epoch["time_s"] for epoch in metrics["epochs"])
         study.timing["training_s"] = recorded_s if training_s is None else training_s
-        row.update(test_acc=metrics["test_acc"], best_val_acc=metrics["best_val_acc"],
-                   **{ENERGY_TARGET: metrics.get("energy_mj")})
+        row.update(_trained(metrics))
         study.write()
         bar.set_postfix(acc=f"{row[TARGET]:.3f}", refresh=False)
         if on_trained:
@@ -425,16 +508,18 @@ def _score_all(study: _Study, space: SearchSpace, progress: bool) -> None:
     start = time.perf_counter()
     rates = study_rates(space, geometry, inputs, config.seed, per_step)
     extra = sorted({m for name in config.ensembles for m in members(name)} - set(study.columns))
+    seconds: dict[str, float] = {}
     for index, arch in enumerate(tqdm(archs, desc="scoring", unit="arch", disable=not progress, file=sys.stderr)):
         scores = score_architecture(arch, geometry, per_step.get(arch.steps(config.time_steps), inputs), targets,
                                     seed=config.seed, lam=config.lam, energy_model=config.energy_model, rates=rates,
-                                    extra=extra)
+                                    extra=extra, supernet=config.supernet, seconds=seconds)
         kept = (TARGET, "best_val_acc", ENERGY_TARGET)
         trained = {k: old[index].get(k) for k in kept} if old else dict.fromkeys(kept)
         study.table.append({"index": index, "arch": arch.to_dict()["RETRAIN"], "label": arch.short(), **scores,
                             **trained})
     add_ensembles(study.table, config.ensembles)
     study.timing["scoring_s"] = time.perf_counter() - start
+    study.timing["per_score_s"] = seconds
 
 
 def _plot(study: _Study, proxy_stats: dict[str, dict[str, Any]]) -> None:

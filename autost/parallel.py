@@ -119,7 +119,8 @@ def run_job(job: Job) -> dict:
     return train(Arch.from_dict(job.arch), TrainConfig(**job.config), job.out_dir)
 
 
-def _run_local(jobs: list[Job], workers: int, retries: int, log: Callable[[str], None]) -> dict[str, dict]:
+def _run_local(jobs: list[Job], workers: int, retries: int, log: Callable[[str], None],
+               on_result: Callable[[str, dict], None]) -> dict[str, dict]:
     results: dict[str, dict] = {}
     attempts = {job.name: 0 for job in jobs}
     pending = list(jobs)
@@ -138,6 +139,7 @@ def _run_local(jobs: list[Job], workers: int, retries: int, log: Callable[[str],
                 try:
                     results[job.name] = future.result()
                     log(f"{job.name}: done")
+                    on_result(job.name, results[job.name])
                 except cf.process.BrokenProcessPool:
                     broken.append(job)
         if broken:
@@ -146,7 +148,8 @@ def _run_local(jobs: list[Job], workers: int, retries: int, log: Callable[[str],
     return results
 
 
-def _run_ray(jobs: list[Job], address: str, retries: int, log: Callable[[str], None]) -> dict[str, dict]:
+def _run_ray(jobs: list[Job], address: str, retries: int, log: Callable[[str], None],
+             on_result: Callable[[str, dict], None]) -> dict[str, dict]:
     import torch
 
     with ray_session(address) as ray:
@@ -161,18 +164,22 @@ def _run_ray(jobs: list[Job], address: str, retries: int, log: Callable[[str], N
             job = names[ref]
             results[job.name] = ray_result(ray, ref, f"candidate {job.name} (see {job.out_dir})")
             log(f"{job.name}: done")
+            on_result(job.name, results[job.name])
     return results
 
 
 def run_jobs(jobs: list[Job], *, workers: int = 1, ray_address: str | None = None, retries: int = 2,
-             log: Callable[[str], None] = lambda message: None) -> dict[str, dict]:
+             log: Callable[[str], None] = lambda message: None,
+             on_result: Callable[[str, dict], None] = lambda name, metrics: None) -> dict[str, dict]:
     """Train every job, ``workers`` at a time locally or on the Ray cluster at ``ray_address``
     ("local" starts one in-process); a job whose worker dies is retried up to ``retries``
-    times. Returns metrics by job name, in job order. Output folders must be visible to
-    every worker (a shared file system on a real cluster)."""
+    times. ``on_result(name, metrics)`` is called in this process as each job finishes (a
+    study records it at once). Returns metrics by job name, in job order. Output folders must
+    be visible to every worker (a shared file system on a real cluster)."""
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
-    results = _run_ray(jobs, ray_address, retries, log) if ray_address else _run_local(jobs, workers, retries, log)
+    results = (_run_ray(jobs, ray_address, retries, log, on_result) if ray_address
+               else _run_local(jobs, workers, retries, log, on_result))
     return {job.name: results[job.name] for job in jobs}
 
 

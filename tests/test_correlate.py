@@ -256,3 +256,86 @@ def test_trained_energy_is_a_second_target(straight):
     y = [row["trained_energy_mj"] for row in result["table"]]
     x = [row["energy_mj"] for row in result["table"]]
     assert energy["energy_mj"]["kendall_tau"] == pytest.approx(stats.kendalltau(x, y).statistic)
+
+
+# --- size control, the supernet, recording as workers finish --------------------------------------
+
+def test_every_proxy_has_a_size_controlled_entry_and_a_ranking_by_it(straight):
+    result, _ = straight
+    for proxy in COLUMNS:
+        controlled = result["stats"][proxy]["size_controlled"]
+        assert set(controlled) == {"partial_spearman", "partial_spearman_ci", "binned_kendall", "binned_kendall_ci"}
+    assert result["stats"]["macs"]["size_controlled"]["partial_spearman"] is None  # MACs given MACs: nothing left
+    assert sorted(result["size_controlled_ranking"]) == sorted(COLUMNS)
+    assert set(result["size_control"]["method"]) == {"partial_spearman", "binned_kendall"}
+    assert sum(b["n"] for b in result["size_control"]["bins"]) == N
+
+
+@pytest.fixture(scope="module")
+def tiny_supernet(tiny_space, tmp_path_factory) -> str:
+    from autost.supernet import SupernetConfig, train_supernet
+
+    out = tmp_path_factory.mktemp("supernet")
+    train_supernet(SupernetConfig(space=tiny_space, dataset="digits", steps=2, batch_size=8, time_steps=2, limit=32),
+                   out, progress=False)
+    return str(out)
+
+
+def _copy_study(out, dest, runs=()):
+    """``out``'s correlate.json (and the named run folders) in ``dest``."""
+    import shutil
+
+    dest.mkdir()
+    shutil.copy(out / RESULT, dest / RESULT)
+    for name in runs:
+        shutil.copytree(out / "runs" / name, dest / "runs" / name)
+    return dest
+
+
+def test_a_rescore_adds_the_supernet_with_its_cost(tiny_space, straight, tiny_supernet, tmp_path):
+    result, out = straight
+    copy = _copy_study(out, tmp_path / "study")
+    config = _config(tiny_space, supernet=tiny_supernet)
+    with pytest.raises(UsageError, match="supernet changed"):  # a new column needs --rescore
+        run_study(config, copy, resume=True, progress=False)
+    again = run_study(config, copy, resume=True, rescore=True, progress=False)
+    assert "supernet" in again["proxies"] and "supernet" in again["stats"]
+    assert all(0 <= row["supernet"] <= 1 for row in again["table"])
+    assert [row["test_acc"] for row in again["table"]] == [row["test_acc"] for row in result["table"]]
+    assert again["settings"]["supernet"]["steps_done"] == 2 and again["settings"]["supernet"]["dataset"] == "digits"
+    cost = again["supernet_cost"]
+    per_network = result["timing"]["training_s"] / N
+    assert cost["per_network_training_s"] == pytest.approx(per_network)
+    assert cost["relative_to_one_network"] == pytest.approx(cost["training_s"] / per_network)
+    assert cost["rating_s"] > 0 and again["timing"]["per_score_s"]["supernet"] == cost["rating_s"]
+    assert run_study(config, copy, resume=True, progress=False)["table"] == again["table"]  # now it matches
+
+
+def test_a_supernet_of_another_space_or_dataset_is_refused_in_one_line(straight, tiny_supernet, tmp_path):
+    digits_space = str(ROOT / "spaces" / "digits.yaml")
+    with pytest.raises(UsageError, match="another space"):
+        run_study(_config(digits_space, supernet=tiny_supernet), tmp_path / "never", progress=False)
+    with pytest.raises(UsageError, match="holds no trained supernet"):
+        run_study(_config(digits_space, supernet=str(tmp_path)), tmp_path / "never", progress=False)
+    assert not (tmp_path / "never").exists()
+
+
+def test_workers_record_each_architecture_as_it_finishes(tiny_space, straight, tmp_path):
+    """Two run folders already hold finished runs and two architectures are left to train: by the
+    time the study walks its table, all four are in its file (a study stopped early keeps them)."""
+    result, out = straight
+    copy = _copy_study(out, tmp_path / "study", runs=("000", "001"))
+    saved = json.loads((copy / RESULT).read_text())
+    for row in saved["table"]:
+        row.update(test_acc=None, best_val_acc=None, trained_energy_mj=None)
+    saved["timing"]["training_s"] = 0.0
+    (copy / RESULT).write_text(json.dumps(saved))
+
+    def stop_at_once(index, row):
+        raise Stop
+
+    with pytest.raises(Stop):
+        run_study(_config(tiny_space), copy, resume=True, progress=False, workers=2, on_trained=stop_at_once)
+    recorded = json.loads((copy / RESULT).read_text())
+    assert [row["test_acc"] for row in recorded["table"]] == [row["test_acc"] for row in result["table"]]
+    assert recorded["trained"] == N and recorded["timing"]["training_s"] > 0

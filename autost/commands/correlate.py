@@ -21,7 +21,7 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
     values = {o.name: getattr(args, o.name) for o in STUDY}
     values.update(space=str(args.space), data_root=str(args.data_root) if args.data_root else None,
                   param_limits=tuple(args.param_limits) if args.param_limits else None,
-                  ensembles=tuple(args.ensembles or ()))
+                  ensembles=tuple(args.ensembles or ()), supernet=str(args.supernet) if args.supernet else None)
     return StudyConfig(**values)
 
 
@@ -42,14 +42,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_table(title: str, order: list[str], stats: dict) -> None:
-    print(title)
-    print(f"{'proxy':10s} {'Kendall tau':>11s} {'95% interval':>16s} {'Spearman rho':>13s}")
+    print(title + " (size-controlled: Kendall tau within bins of near-equal MACs, partial Spearman given log MACs)")
+    print(f"{'proxy':22s} {'Kendall tau':>11s} {'95% interval':>16s} {'Spearman rho':>13s} "
+          f"{'binned tau':>10s} {'95% interval':>16s} {'partial rho':>11s}")
     for proxy in order:
-        s = stats[proxy]
-        tau = "n/a" if s["kendall_tau"] is None else f"{s['kendall_tau']:+.3f}"
-        ci = "" if not s["kendall_ci"] else f"[{s['kendall_ci'][0]:+.2f}, {s['kendall_ci'][1]:+.2f}]"
-        rho = "n/a" if s["spearman_rho"] is None else f"{s['spearman_rho']:+.3f}"
-        print(f"{proxy:10s} {tau:>11s} {ci:>16s} {rho:>13s}")
+        s, c = stats[proxy], stats[proxy]["size_controlled"]
+        print(f"{proxy:22s} {_num(s['kendall_tau']):>11s} {_ci(s['kendall_ci']):>16s} {_num(s['spearman_rho']):>13s} "
+              f"{_num(c['binned_kendall']):>10s} {_ci(c['binned_kendall_ci']):>16s} {_num(c['partial_spearman']):>11s}")
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.3f}"
+
+
+def _ci(interval: list[float] | None) -> str:
+    return "" if not interval else f"[{interval[0]:+.2f}, {interval[1]:+.2f}]"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,9 +64,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "correlate", help="rank-correlate every training-free proxy with trained accuracy",
         description="Sample N architectures of a space (stratified over depth and width), score each at "
                     "initialization with every proxy (MACs, init-time energy and every registered score: params, "
-                    "AutoST's MACs + lambda/NASWOT, NASWOT, SAHD, synflow, grad-norm, ZiCo), train each for "
+                    "AutoST's MACs + lambda/NASWOT, NASWOT, SAHD, synflow, grad-norm, ZiCo; a trained supernet's with "
+                    "--supernet), train each for "
                     "--epochs, and write Kendall's tau and Spearman's rho of each proxy against test accuracy and against the trained network's "
-                    "energy, with bootstrap intervals, to "
+                    "energy, overall and size-controlled (within bins of near-equal MACs; partial rank correlation "
+                    "given log MACs), with bootstrap intervals, to "
                     "OUT/correlate.json, with plots. Training runs go to OUT/runs/NNN; a killed study continues "
                     "with --resume.")
     add_options(p, OPTIONS)

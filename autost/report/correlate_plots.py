@@ -1,5 +1,6 @@
 """Plots of a proxy-accuracy correlation study (autost.correlate): proxy against accuracy for
-every proxy, and each proxy's Kendall tau with its bootstrap interval."""
+every proxy, and each proxy's Kendall tau, overall and within bins of near-equal MACs, with its
+bootstrap interval."""
 from __future__ import annotations
 
 import math
@@ -18,14 +19,17 @@ LABELS = {
     "autost": "AutoST (MACs + λ/NASWOT)",
     "synflow": "synflow",
     "grad_norm": "grad-norm",
+    "zico": "ZiCo",
+    "supernet": "supernet (inherited weights)",
 }
 
 
 def _tau_text(stat: Mapping[str, Any]) -> str:
+    """The panel's title: overall tau with its interval, then the tau within MACs bins."""
     tau, ci = stat["kendall_tau"], stat["kendall_ci"]
-    if tau is None:
-        return "τ undefined"
-    return f"τ = {tau:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+    binned = stat["size_controlled"]["binned_kendall"]
+    overall = "τ undefined" if tau is None else f"τ = {tau:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+    return overall + "\n" + ("binned τ undefined" if binned is None else f"within MACs bins τ = {binned:.2f}")
 
 
 def proxy_scatter(table: Sequence[Mapping[str, Any]], proxies: Sequence[str], stats: Mapping[str, Mapping[str, Any]],
@@ -58,16 +62,28 @@ def proxy_scatter(table: Sequence[Mapping[str, Any]], proxies: Sequence[str], st
     return _save(fig, path)
 
 
+def _bars(ax: Any, positions: list[float], values: list[float | None], intervals: list[list[float] | None],
+          **style: Any) -> None:
+    """Bars at ``positions`` with their intervals as error bars; an undefined value is left empty."""
+    taus = [0.0 if v is None else v for v in values]
+    low = [t - ci[0] if ci else 0.0 for t, ci in zip(taus, intervals)]
+    high = [ci[1] - t if ci else 0.0 for t, ci in zip(taus, intervals)]
+    ax.bar(positions, taus, yerr=[low, high], capsize=3, **style)
+
+
 def tau_bars(stats: Mapping[str, Mapping[str, Any]], path: Path, title: str = "") -> Path:
-    """Kendall's tau of each proxy against accuracy, with its bootstrap interval as an error bar;
-    an undefined tau is left empty."""
+    """Kendall's tau of each proxy against accuracy, overall and within bins of near-equal MACs,
+    with bootstrap intervals as error bars; an undefined tau is left empty."""
     proxies = list(stats)
-    taus = [stats[p]["kendall_tau"] if stats[p]["kendall_tau"] is not None else 0.0 for p in proxies]
-    low = [t - stats[p]["kendall_ci"][0] if stats[p]["kendall_ci"] else 0.0 for p, t in zip(proxies, taus)]
-    high = [stats[p]["kendall_ci"][1] - t if stats[p]["kendall_ci"] else 0.0 for p, t in zip(proxies, taus)]
+    width = 0.4
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(proxies)), 3.8))
-    colors = ["#1f77b4" if t >= 0 else "#d62728" for t in taus]
-    ax.bar(range(len(proxies)), taus, yerr=[low, high], capsize=4, color=colors)
+    _bars(ax, [i - width / 2 for i in range(len(proxies))], [stats[p]["kendall_tau"] for p in proxies],
+          [stats[p]["kendall_ci"] for p in proxies], width=width, color="#1f77b4", label="overall")
+    controlled = [stats[p]["size_controlled"] for p in proxies]
+    _bars(ax, [i + width / 2 for i in range(len(proxies))], [c["binned_kendall"] for c in controlled],
+          [c["binned_kendall_ci"] for c in controlled], width=width, color="#ff7f0e",
+          label="within bins of near-equal MACs")
+    ax.legend(fontsize=8, loc="lower left")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(proxies)), [LABELS.get(p, p) for p in proxies], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("Kendall τ vs test accuracy")

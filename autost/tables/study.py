@@ -3,6 +3,7 @@ command's own (``STUDY_COMMAND``)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from autost.errors import BadInput
 from autost.options import Option, at_least, finite
@@ -48,6 +49,12 @@ STUDY = (
            dest="lam", check=finite),
     Option("ensemble", str, dest="ensembles", repeat=True, metavar="ensemble:A+B", check=ensemble_names,
            help="also record this rank ensemble of registered scores (repeatable)"),
+    Option("supernet", Path, metavar="DIR",
+           help="also record the score of the supernet trained into DIR (run.py supernet train on this space and "
+                "dataset), and its cost"),
+    Option("patience", int, check=at_least(1), metavar="EPOCHS",
+           help="stop a network's training once validation accuracy has not improved for this many epochs "
+                "(--epochs is then the most it trains)"),
     Option("resamples", int, 1000, "bootstrap resamples (default 1000)", check=at_least(1)),
     ENERGY_MODEL,
 )
@@ -61,6 +68,6 @@ STUDY_COMMAND = (
     Option("resume", bool, False, "continue the study in OUT"),
     Option("rescore", bool, False,
            help="with --resume: score the study's architectures again with the current proxies, keeping their "
-                "training results (after a proxy's definition changed)"),
+                "training results (after a proxy's definition changed, or to add --ensemble or --supernet)"),
     Option("verbose", bool, False, "print the training's per-epoch lines"),
 )
