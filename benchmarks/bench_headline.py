@@ -45,7 +45,7 @@ from autost.search.generational import EvolutionSettings
 from autost.search.runner import SearchConfig, run_search
 from autost.stats import mean, paired_differences, t_interval
 from autost.train import METRICS, TrainConfig
-from benchmarks.common import RESULTS, write_result
+from benchmarks.common import RESULTS, train_step_seconds, write_result
 
 SPACES = {"tiny": "spaces/headline_cpu.yaml", "hybrid": "spaces/headline_cpu_hybrid.yaml"}
 STOPPING_RULE = ("AdamW with a warm-up and a cosine schedule over at most `epochs_max` epochs; stop once validation "
@@ -299,31 +299,12 @@ def plan(profile: Profile, found: dict[str, list[dict]]) -> dict:
             arch = Arch.from_dict({"RETRAIN": arch_dict})
             geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
                                         time_steps=arch.steps(config.time_steps))
-            per_arch[(dataset, label)] = _step_seconds(build_model(arch, **geometry.model_kwargs()), geometry,
-                                                       config.batch_size) / config.batch_size
+            per_arch[(dataset, label)] = train_step_seconds(build_model(arch, **geometry.model_kwargs()), geometry,
+                                                            config.batch_size) / config.batch_size
         seconds += per_arch[(dataset, label)] * images
     return {"runs": len(distinct_runs(profile, found)), "load_average_1min": os.getloadavg()[0],
             "cpu_hours_upper_bound": seconds / 3600, "wall_hours_upper_bound": seconds / 3600 / profile.workers,
             "seconds_per_image": {f"{d} {a}": s for (d, a), s in per_arch.items()}}
-
-
-def _step_seconds(model, geometry, batch: int) -> float:
-    import torch
-    from spikingjelly.activation_based import functional
-
-    shape = (batch, geometry.in_channels, geometry.img_size, geometry.img_size)
-    x, y = torch.rand(shape), torch.randint(0, geometry.num_classes, (batch,))
-    optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
-    times = []
-    for _ in range(4):
-        start = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        functional.reset_net(model)
-        times.append(time.perf_counter() - start)
-    return sorted(times[1:])[1]
 
 
 def verdict_line(dataset: str, result: dict) -> str:
