@@ -57,8 +57,8 @@ DIGITS = Converged(
 # Fashion-MNIST: 5,000 images of each split, each network trained until validation accuracy has not
 # improved for 3 epochs (at most 10, as in the headline study), the 28x28 sets' recipe otherwise
 # (batch 64, lr 2e-3, 3 warm-up epochs), on the headline study's CPU space up to 50,000 parameters:
-# the plan of the whole space was 9.4 CPU-hours at 12 epochs, and this one fits about 4 (the
-# README's section gives the plan's figures). The supernet: 400 steps (51,200 image passes, about
+# the plan of the whole space was at most 9.4 CPU-hours at 12 epochs, this one's at most 5.1, about 4
+# with the plateau's early stops (benchmarks/README.md gives the plans' figures). The supernet: 400 steps (51,200 image passes, about
 # one network's 10 epochs).
 FASHION = Converged(
     StudyConfig(space="spaces/headline_cpu.yaml", dataset="fashion-mnist", n=30, epochs=10, patience=3, limit=5000,
