@@ -46,6 +46,7 @@ from autost.threads import current_threads
 from datasets import dataset_info, get_dataset
 from datasets import training as training_defaults
 from energy.measure import measure_network
+from energy.record import EnergyRecord
 from energy.models import DEFAULT_MODEL, get_model
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.json"
@@ -407,29 +408,15 @@ def _metrics(run: _Run, geometry: Geometry, device: torch.device, final: dict[st
     }
 
 
-# the per-sample totals of an energy summary, averaged over a test set's batches
-ENERGY_TOTALS = ("energy_mj", "compute_mj", "memory_mj", "mac_mj", "ac_mj", "ann_mj", "ann_int8_mj")
-LAYER_VALUES = ("firing_rate", "compute_mj", "memory_mj", "energy_mj")
-
-
 def test_set_energy(model: nn.Module, loader: DataLoader, device: torch.device, energy_model: str) -> dict[str, Any]:
     """The energy summary (``energy.record.EnergyRecord.to_dict``) per sample over every batch of
-    ``loader``: each batch measured on its own, totals and per-layer rates and energies averaged
-    with the batch sizes as weights, so the result is the mean over the test set's samples."""
-    summaries, sizes = [], []
+    ``loader``: each batch measured on its own, the records averaged with the batch sizes as
+    weights, so the result is the mean over the test set's samples (``samples`` says how many)."""
+    records, sizes = [], []
     for x, _ in loader:
-        summaries.append(measure_network(model, x.to(device), energy_model).to_dict())
+        records.append(measure_network(model, x.to(device), energy_model))
         sizes.append(len(x))
-    total = sum(sizes)
-
-    def mean_of(values: list[float | None]) -> float | None:
-        return None if any(v is None for v in values) else sum(v * n for v, n in zip(values, sizes)) / total
-
-    merged = {**summaries[0], **{key: mean_of([s[key] for s in summaries]) for key in ENERGY_TOTALS}}
-    merged["layers"] = [{**layer, **{key: mean_of([s["layers"][i][key] for s in summaries]) for key in LAYER_VALUES}}
-                        for i, layer in enumerate(summaries[0]["layers"])]
-    merged["batches"], merged["samples"] = len(sizes), total
-    return merged
+    return {**EnergyRecord.weighted_mean(records, sizes).to_dict(), "batches": len(sizes), "samples": sum(sizes)}
 
 
 def _final(run: _Run, best_path: Path, test_loader: DataLoader, device: torch.device) -> dict[str, Any]:

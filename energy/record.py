@@ -6,8 +6,8 @@ totals it works out without a network (compute and memory) and leaves the rest `
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence
 
 from energy.models import EnergyModel
 
@@ -68,6 +68,22 @@ class EnergyRecord:
                    ac_mj=sum(layer.compute_mj for layer in layers if layer.kind == "AC"),
                    ann_mj=ann_mj, ann_int8_mj=ann_int8_mj, macs=sum(layer.macs for layer in layers),
                    layers=layers, notes=tuple(notes))
+
+    @classmethod
+    def weighted_mean(cls, records: Sequence["EnergyRecord"], weights: Sequence[float]) -> "EnergyRecord":
+        """The mean of measured records of one network (the same rows in the same order), e.g. of a
+        test set's batches weighted by their sizes: each row's rate, operations and energies
+        averaged, the totals summed from the averaged rows as ``of_layers`` sums them."""
+        total = sum(weights)
+
+        def mean(value) -> float:
+            return sum(value(r) * w for r, w in zip(records, weights)) / total
+
+        first = records[0]
+        layers = [replace(layer, ops=mean(lambda r: r.layers[i].ops), firing_rate=mean(lambda r: r.layers[i].firing_rate),
+                          compute_mj=mean(lambda r: r.layers[i].compute_mj),
+                          memory_mj=mean(lambda r: r.layers[i].memory_mj)) for i, layer in enumerate(first.layers)]
+        return cls.of_layers(first.model, layers, mean(lambda r: r.ann_mj), mean(lambda r: r.ann_int8_mj), first.notes)
 
     @classmethod
     def of_totals(cls, model: EnergyModel, compute_mj: float, memory_mj: float = 0.0) -> "EnergyRecord":
