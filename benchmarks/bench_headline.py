@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
     if args.workers:
-        profile = Profile(**{**{f: getattr(profile, f) for f in profile.__dataclass_fields__}, "workers": args.workers})
+        profile = replace(profile, workers=args.workers)
     if args.table:
         print(markdown_table(json.loads((RESULTS / f"headline_{profile.name}.json").read_text())))
         return 0

@@ -28,12 +28,17 @@ def _write(tmp_path, config):
     return path
 
 
+def _pipeline(tmp_path_factory, name: str, config: dict):
+    """A finished pipeline run of ``config`` in a fresh folder: its output folder."""
+    tmp = tmp_path_factory.mktemp(name)
+    out = tmp / "run"
+    assert main(["pipeline", "--config", str(_write(tmp, config)), "--out", str(out)]) == 0
+    return out
+
+
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pipe")
-    out = tmp / "run"
-    assert main(["pipeline", "--config", str(_write(tmp, CONFIG)), "--out", str(out)]) == 0
-    return out
+    return _pipeline(tmp_path_factory, "pipe", CONFIG)
 
 
 def test_report_numbers_equal_the_json_files(pipeline_run):
@@ -121,10 +126,7 @@ COMPARISON_HEAD = ["dataset", "architecture", "seeds", "test accuracy (%)", "95%
 
 @pytest.fixture(scope="module")
 def baseline_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("base")
-    out = tmp / "run"
-    assert main(["pipeline", "--config", str(_write(tmp, BASELINE_CONFIG)), "--out", str(out)]) == 0
-    return out
+    return _pipeline(tmp_path_factory, "base", BASELINE_CONFIG)
 
 
 def _metrics(run, seed, name):
