@@ -10,6 +10,9 @@ Arms, per dataset (``ARMS``):
     ratio 4, head width 32, T 4, tau 2, threshold 1);
   * searched, per space: AutoST's flow (the evolutionary search, score FLOPs) constrained to the
     baseline's params and closed-form energy (``search --match-baseline``), its best architecture;
+  * searched by the best accuracy signal, on the tiny space: once the converged Fashion-MNIST
+    correlation study (``SIGNAL_STUDY``) is complete, the same search maximizing its best score by
+    size-controlled Kendall (``best_signal``), unless that is FLOPs;
   * random control, per space: per seed one architecture drawn from the same constrained set: the
     space's sampler (uniform per gene) filtered by the same limits, as a random search of the same
     space sees them (``--algorithm random``), then one of its legal candidates picked by a seeded
@@ -48,6 +51,11 @@ from autost.train import METRICS, TrainConfig
 from benchmarks.common import RESULTS, train_step_seconds, write_result
 
 SPACES = {"tiny": "spaces/headline_cpu.yaml", "hybrid": "spaces/headline_cpu_hybrid.yaml"}
+# The converged accuracy-signal study on the tiny space (benchmarks/bench_correlate_converged.py):
+# once complete, its best score by size-controlled Kendall is searched as one more arm of that space.
+SIGNAL_STUDY = RESULTS / "correlate_converged_fashion-mnist"
+SIGNAL_SPACE = "tiny"
+COLUMN_SCORES = {"macs": "flops"}  # a study's cost column whose search score has another name
 STOPPING_RULE = ("AdamW with a warm-up and a cosine schedule over at most `epochs_max` epochs; stop once validation "
                  "accuracy (the whole validation split) has not improved for `patience` epochs; test accuracy and "
                  "energy are the best-validation checkpoint's")
@@ -94,15 +102,56 @@ def train_config(profile: Profile, dataset: str, seed: int) -> TrainConfig:
 
 
 def _search(profile: Profile, dataset: str, space: str, algorithm: str, settings: EvolutionSettings,
-            out: Path) -> dict:
+            out: Path, score: str = "flops", supernet: str | None = None) -> dict:
     """A search of ``space`` within the baseline's params and closed-form energy (resumed or reused)."""
     if (out / "search.json").exists():
         return json.loads((out / "search.json").read_text())
     geometry = resolve_geometry(dataset=dataset, input_shape=None, num_classes=None, patch_size=None,
                                 time_steps=profile.baseline.steps(4))
-    config = SearchConfig(space=space, geometry=geometry, dataset=dataset, algorithm=algorithm, score="flops",
-                          settings=settings, top_k=1, seed=0, match_baseline=profile.baseline.to_dict()["RETRAIN"])
+    config = SearchConfig(space=space, geometry=geometry, dataset=dataset, algorithm=algorithm, score=score,
+                          settings=settings, top_k=1, seed=0, match_baseline=profile.baseline.to_dict()["RETRAIN"],
+                          supernet=supernet)
     return run_search(config, out, resume=True, progress=False)
+
+
+def best_signal(study: dict) -> dict | None:
+    """The search score with the highest size-controlled Kendall (within bins of equal MACs) in a
+    complete converged study (correlate.json's content), with its tau and interval; ``None`` while
+    the study is incomplete or when its best is FLOPs, which the searched arm already maximizes.
+    Columns that are no search score (the energies: a constraint here) are passed over."""
+    if not study.get("complete") or not study.get("size_controlled_ranking"):
+        return None
+    from autost.scores import ENSEMBLE, SCORES
+
+    for column in study["size_controlled_ranking"]:
+        score = COLUMN_SCORES.get(column, column)
+        if score in SCORES or score.startswith(ENSEMBLE):
+            if score == "flops":
+                return None
+            controlled = study["stats"][column]["size_controlled"]
+            return {"score": score, "column": column, "binned_kendall": controlled["binned_kendall"],
+                    "binned_kendall_ci": controlled["binned_kendall_ci"], "study": str(SIGNAL_STUDY)}
+    return None
+
+
+def _signal_arm(profile: Profile, dataset: str, space_name: str, work: Path, constraints: dict) -> dict | None:
+    """The searched arm of the converged study's best size-controlled signal, on the space and dataset
+    it was measured on; ``None`` while that study is not complete (the study then runs without it)."""
+    path = SIGNAL_STUDY / "correlate.json"
+    if space_name != SIGNAL_SPACE or not path.exists():
+        return None
+    study = json.loads(path.read_text())
+    signal = best_signal(study)
+    if signal is None or study["settings"]["dataset"] != dataset:
+        return None
+    needs_supernet = "supernet" in signal["score"]
+    searched = _search(profile, dataset, SPACES[space_name], "evolution", profile.search,
+                       work / dataset / f"search_{space_name}_{signal['score']}", score=signal["score"],
+                       supernet=str(SIGNAL_STUDY / "supernet") if needs_supernet else None)
+    return {"name": f"searched {space_name} ({signal['score']})", "role": "searched", "space": SPACES[space_name],
+            "archs": {s: searched["best"]["arch"] for s in profile.seeds},
+            "closed_form": {s: searched["best"]["energy_mj"] for s in profile.seeds},
+            "constraints": constraints, "signal": signal}
 
 
 def arms(profile: Profile, dataset: str, work: Path) -> tuple[list[dict], dict]:
@@ -119,6 +168,9 @@ def arms(profile: Profile, dataset: str, work: Path) -> tuple[list[dict], dict]:
                       "archs": {s: searched["best"]["arch"] for s in profile.seeds},
                       "closed_form": {s: searched["best"]["energy_mj"] for s in profile.seeds},
                       "constraints": constraints[space_name]})
+        signal = _signal_arm(profile, dataset, space_name, work, constraints[space_name])
+        if signal is not None:
+            found.append(signal)
         drawn = _search(profile, dataset, space, "random", profile.control_draws, work / dataset / f"draws_{space_name}")
         pool = sorted(drawn["candidates"], key=lambda r: Arch.from_dict(r["arch"]).short())  # score-blind order
         picks = {s: random.Random(f"control {space_name} {s}").choice(pool) for s in profile.seeds}
@@ -225,8 +277,9 @@ def summarize(dataset_arms: list[dict], runs: dict[tuple[str, int], dict], seeds
                             "train_s": sum(e["time_s"] for e in runs[(name, s)]["epochs"])} for s in seeds]}
         if arm.get("pool") is not None:
             record["drawn_from"] = arm["pool"]
-        if arm.get("constraints") is not None:
-            record["constraints"] = arm["constraints"]
+        for key in ("constraints", "signal"):
+            if arm.get(key) is not None:
+                record[key] = arm[key]
         out.append(record)
     base = out[0]
     for record in out[1:]:
@@ -376,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
                 "verdict_rule": VERDICT_RULE, "train": train_config(profile, head, 0).to_dict(),
                 "search": asdict(profile.search), "control_draws": asdict(profile.control_draws),
                 "plan": cost, "search_s": search_s,
-                "cpu_hours_measured": sum(sum(e["time_s"] for e in m["epochs"]) for m in runs.values()) / 3600}
+                # arms that share a network share its runs: each run counted once
+                "cpu_hours_measured": sum(sum(e["time_s"] for e in m["epochs"])
+                                          for m in {id(m): m for m in runs.values()}.values()) / 3600}
     results = {}
     for dataset in profile.datasets:
         results[dataset] = summarize(found[dataset], {(a, s): m for (d, a, s), m in runs.items() if d == dataset},

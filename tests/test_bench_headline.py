@@ -3,7 +3,7 @@ intervals checked against SciPy's paired t-test."""
 import pytest
 from scipy import stats
 
-from benchmarks.bench_headline import markdown_table, network, summarize
+from benchmarks.bench_headline import best_signal, markdown_table, network, summarize
 
 BASE = {"DEPTH": 2, "EMBED_DIM": 32, "MLP_RATIO": [4, 4], "NUM_HEADS": [1, 1]}
 WIDE = {"DEPTH": 1, "EMBED_DIM": 40, "MLP_RATIO": [3], "NUM_HEADS": [1]}
@@ -50,3 +50,19 @@ def test_summary_has_the_results_fields_and_scipys_paired_interval():
     assert "paired_diff_vs_baseline" not in base and control["drawn_from"] == 9
     table = markdown_table({"datasets": {"fashion-mnist": result}})
     assert table.count("\n") == 4 and "dominates" in table
+
+
+def _study(ranking: list[str], complete: bool = True) -> dict:
+    stats = {c: {"size_controlled": {"binned_kendall": 0.3 - 0.1 * i, "binned_kendall_ci": [0.0, 0.5]}}
+             for i, c in enumerate(ranking)}
+    return {"complete": complete, "size_controlled_ranking": ranking, "stats": stats}
+
+
+def test_the_signal_arm_takes_the_best_size_controlled_search_score():
+    # the energies are constraints, not search scores: the best score after them is taken
+    signal = best_signal(_study(["closed_form_mj", "energy_mj", "zico", "macs"]))
+    assert signal["score"] == "zico" and signal["binned_kendall"] == pytest.approx(0.1)
+    assert best_signal(_study(["ensemble:flops+zico", "zico"]))["score"] == "ensemble:flops+zico"
+    # MACs is the study's column of the FLOPs score, which the searched arm already maximizes
+    assert best_signal(_study(["macs", "zico"])) is None
+    assert best_signal(_study(["zico", "macs"], complete=False)) is None
