@@ -201,7 +201,9 @@ def _train_one(job: tuple[dict, dict, str]) -> dict:
     from autost.train import train
 
     torch.set_num_threads(1)
-    arch, config, out = Arch.from_dict({"RETRAIN": job[0]}), TrainConfig(**job[1]), job[2]
+    # the job carries the run's settings (TrainConfig.to_dict, which leaves out how a session starts):
+    # every job resumes its folder, so an interrupted study goes on where it stopped
+    arch, config, out = Arch.from_dict({"RETRAIN": job[0]}), TrainConfig(**job[1], resume=True), job[2]
     start = time.perf_counter()
     metrics = train(arch, config, out)
     return {**metrics, "session_s": time.perf_counter() - start}

@@ -66,3 +66,16 @@ def test_the_signal_arm_takes_the_best_size_controlled_search_score():
     # MACs is the study's column of the FLOPs score, which the searched arm already maximizes
     assert best_signal(_study(["macs", "zico"])) is None
     assert best_signal(_study(["zico", "macs"], complete=False)) is None
+
+
+def test_a_study_job_resumes_the_run_folder_it_left(tmp_path):
+    """A job carries TrainConfig.to_dict(), which leaves ``resume`` out; the job must still resume
+    its folder, or a study interrupted mid-run fails there when continued."""
+    from autost.train import TrainConfig
+    from benchmarks.bench_headline import _train_one
+
+    config = TrainConfig.for_dataset("digits", epochs=1, limit=64, batch_size=32, seed=0).to_dict()
+    job = ({"DEPTH": 1, "EMBED_DIM": 16, "MLP_RATIO": [2], "NUM_HEADS": [1]}, config, str(tmp_path / "run"))
+    first = _train_one(job)
+    again = _train_one(job)  # the folder now holds last.pt: resumed (here, already complete)
+    assert again["test_acc"] == first["test_acc"] and len(again["epochs"]) == 1
