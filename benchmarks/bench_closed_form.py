@@ -173,7 +173,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="random test architectures per setting (default 100)")
     parser.add_argument("--draws-all", type=int, default=1, metavar="K",
                         help="also measure every test architecture with K weight draws under the memory-aware model "
-                             "and report the error against their mean (default 1: off)")
+                             "and report the error against their mean and median (default 1: off)")
     parser.add_argument("--settings", nargs="+", choices=sorted(SETTINGS), default=list(SETTINGS))
     args = parser.parse_args()
     results, skipped = {}, {}
