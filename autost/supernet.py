@@ -19,7 +19,8 @@ seed and the step number, so a resumed run continues exactly. Files in ``--out``
 
 Rating a candidate (``rate``): its inherited weights, BatchNorm statistics recalibrated on a few
 training batches (the shared running statistics belong to no one candidate), then its accuracy on
-a held-out validation batch.
+``validation_images`` held-out validation images (256 by default: one batch of 32 would give
+only 33 possible scores, and many candidates would tie).
 """
 from __future__ import annotations
 
@@ -67,6 +68,7 @@ class SupernetConfig:
     limit: int | None = None  # the first N training samples only
     save_every: int = default(SUPERNET, "save_every")
     calibration_batches: int = default(SUPERNET, "calibration_batches")  # BatchNorm recalibration when rated
+    validation_images: int = default(SUPERNET, "validation_images")  # what a candidate is rated on
     data_root: str | None = None
 
     def __post_init__(self) -> None:
@@ -79,9 +81,10 @@ class SupernetConfig:
     def to_dict(self) -> dict[str, Any]:
         """What identifies a supernet (a resumed one must match it): not the data root, which may
         move, nor the steps and the checkpoint interval (a constant learning rate: a resumed run
-        may train on for more steps, and ends where one run of that many steps would)."""
+        may train on for more steps, and ends where one run of that many steps would), nor the
+        validation images, which only the rating uses (supernet.json records them)."""
         data = asdict(self)
-        for key in ("data_root", "steps", "save_every"):
+        for key in ("data_root", "steps", "save_every", "validation_images"):
             data.pop(key)
         return data
 
@@ -161,7 +164,8 @@ def train_supernet(config: SupernetConfig, out: str | Path, *, resume: bool = Fa
     space = SearchSpace.from_yaml(config.space)
     check_space(space)
     for flag, value in (("--steps", config.steps), ("--batch-size", config.batch_size),
-                        ("--save-every", config.save_every), ("--calibration-batches", config.calibration_batches)):
+                        ("--save-every", config.save_every), ("--calibration-batches", config.calibration_batches),
+                        ("--validation-images", config.validation_images)):
         if value < 1:
             raise BadInput(f"{flag} must be at least 1, got {value}")
     from datasets import check_available
@@ -194,7 +198,7 @@ def _train(config: SupernetConfig, space: SearchSpace, out: Path, resume: bool, 
         step, elapsed = saved["step"], saved["elapsed_s"]
     data = _split(config, "train")
     supernet.train()
-    start = time.perf_counter() - elapsed
+    resumed_at, start = step, time.perf_counter() - elapsed
     bar = tqdm(total=config.steps, initial=step, desc="supernet", unit="step", disable=not progress, file=sys.stderr)
     while step < config.steps:
         g = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
@@ -213,18 +217,31 @@ def _train(config: SupernetConfig, space: SearchSpace, out: Path, resume: bool, 
         if step % config.save_every == 0 or step == config.steps:
             _save(out, config, space, supernet, optimizer, step, time.perf_counter() - start)
     bar.close()
+    if step == resumed_at:  # nothing left to train: the summary still takes the rating's settings
+        _write_summary(out, config, space, step, elapsed)
     return json.loads((out / SUMMARY).read_text())
 
 
 def _save(out: Path, config: SupernetConfig, space: SearchSpace, supernet: nn.Module,
           optimizer: torch.optim.Optimizer, step: int, elapsed_s: float) -> None:
-    settings = _fingerprint(config, space)
-    atomic_torch_save(out / WEIGHTS, {"settings": json.dumps(settings), "model": supernet.state_dict(),
-                                      "optimizer": optimizer.state_dict(), "step": step, "elapsed_s": elapsed_s})
-    atomic_write_json(out / SUMMARY, {"settings": settings, "data_root": config.data_root, "steps_done": step,
-                                      "elapsed_s": round(elapsed_s, 3), "largest": largest(space).short(),
-                                      "smallest": smallest(space).short(),
+    atomic_torch_save(out / WEIGHTS, {"settings": json.dumps(_fingerprint(config, space)),
+                                      "model": supernet.state_dict(), "optimizer": optimizer.state_dict(),
+                                      "step": step, "elapsed_s": elapsed_s})
+    _write_summary(out, config, space, step, elapsed_s)
+
+
+def _write_summary(out: Path, config: SupernetConfig, space: SearchSpace, step: int, elapsed_s: float) -> None:
+    atomic_write_json(out / SUMMARY, {"settings": _fingerprint(config, space), "data_root": config.data_root,
+                                      "steps_done": step, "elapsed_s": round(elapsed_s, 3),
+                                      "validation_images": config.validation_images,
+                                      "largest": largest(space).short(), "smallest": smallest(space).short(),
                                       "passes_per_step": 2 + RANDOM_PER_STEP})
+
+
+def validation_images(summary: dict[str, Any]) -> int:
+    """The validation images a supernet's candidates are rated on: as its supernet.json says, the
+    default for one written before the setting existed."""
+    return summary.get("validation_images", default(SUPERNET, "validation_images"))
 
 
 @dataclass
@@ -236,7 +253,7 @@ class Loaded:
     top: Arch
     supernet: nn.Module
     calibration: list[torch.Tensor]
-    validation: tuple[torch.Tensor, torch.Tensor]
+    validation: list[tuple[torch.Tensor, torch.Tensor]]  # batches of held-out images and their labels
 
 
 def load(folder: str) -> Loaded:
@@ -244,17 +261,18 @@ def load(folder: str) -> Loaded:
     path = Path(folder) / WEIGHTS
     if not path.exists():
         raise BadInput(f"--supernet {folder} holds no {WEIGHTS}; train one with run.py supernet train --out {folder}")
-    return _load(folder, path.stat().st_mtime_ns)
+    return _load(folder, path.stat().st_mtime_ns, (Path(folder) / SUMMARY).stat().st_mtime_ns)
 
 
 @lru_cache(maxsize=2)
-def _load(folder: str, mtime_ns: int) -> Loaded:
+def _load(folder: str, weights_mtime_ns: int, summary_mtime_ns: int) -> Loaded:
     path = Path(folder) / WEIGHTS
     saved = torch.load(path, map_location="cpu", weights_only=True)
     settings = json.loads(saved["settings"])
     summary = json.loads((Path(folder) / SUMMARY).read_text())
     fields = {k: v for k, v in settings.items() if k not in ("space", "network")}
-    config = SupernetConfig(**{**fields, "space": "", "data_root": summary["data_root"]})
+    config = SupernetConfig(**{**fields, "space": "", "data_root": summary["data_root"],
+                               "validation_images": validation_images(summary)})
     top = largest(SearchSpace.from_dict({"SEARCH_SPACE": settings["space"]}))
     supernet = build_model(top, **config.geometry().model_kwargs())
     supernet.load_state_dict(saved["model"])
@@ -262,7 +280,8 @@ def _load(folder: str, mtime_ns: int) -> Loaded:
     g = torch.Generator().manual_seed(config.seed)
     calibration = [_batch(train_data, torch.randint(len(train_data), (config.batch_size,), generator=g))[0]
                    for _ in range(config.calibration_batches)]
-    validation = _batch(val_data, torch.randperm(len(val_data), generator=g)[:config.batch_size])
+    order = torch.randperm(len(val_data), generator=g)[:config.validation_images]
+    validation = [_batch(val_data, chunk) for chunk in order.split(config.batch_size)]
     return Loaded(config, top, supernet, calibration, validation)
 
 
@@ -284,5 +303,5 @@ def rate(loaded: Loaded, arch: Arch, geometry: Geometry) -> float:
     for x in loaded.calibration:
         network(x)
     network.eval()
-    x, y = loaded.validation
-    return float((network(x).argmax(dim=1) == y).float().mean())
+    correct = sum(int((network(x).argmax(dim=1) == y).sum()) for x, y in loaded.validation)
+    return correct / sum(len(y) for _, y in loaded.validation)

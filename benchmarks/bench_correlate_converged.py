@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from autost.correlate import (RESULT, StudyConfig, correlation_stats, geometry_of, proxies, ranking, run_study,
-                              sample_architectures, validate)
+from autost.correlate import (RESULT, SUPERNET, StudyConfig, correlation_stats, geometry_of, proxies, ranking,
+                              run_study, sample_architectures, supernet_settings, validate)
 from autost.search.evaluate import Constraints
 from autost.supernet import SUMMARY, SupernetConfig, train_supernet
 from benchmarks.common import RESULTS, train_step_seconds
@@ -76,12 +76,16 @@ def study_config(profile: Converged) -> StudyConfig:
 
 
 def needs_rescore(out: Path, config: StudyConfig) -> bool:
-    """Whether the study in ``out`` lacks a column ``config`` records (scored before it had it)."""
+    """Whether the study in ``out`` lacks a column ``config`` records (scored before it had it), or
+    rated its supernet column with other settings than its supernet's now (its validation images)."""
     if not (out / RESULT).exists():
         return False
-    table = json.loads((out / RESULT).read_text())["table"]
+    saved = json.loads((out / RESULT).read_text())
     columns = proxies(config.ensembles, supernet=config.supernet is not None)
-    return any(column not in row for row in table for column in columns)
+    if any(column not in row for row in saved["table"] for column in columns):
+        return True
+    summary = Path(config.supernet or "") / SUMMARY
+    return summary.exists() and saved["settings"].get(SUPERNET) != supernet_settings(json.loads(summary.read_text()))
 
 
 def run(profile: Converged, workers: int) -> dict[str, Any]:

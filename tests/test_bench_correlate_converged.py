@@ -1,5 +1,6 @@
 """The converged correlation studies' profiles and bookkeeping (benchmarks/bench_correlate_converged.py)."""
 import json
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,25 +18,34 @@ def test_the_profiles_are_the_converged_studies_asked_for():
         assert profile.supernet.time_steps == profile.study.time_steps and config.ensembles
 
 
-def _study_file(path, columns, n=30, seed=0):
+def _study_file(path, columns, n=30, seed=0, supernet=None):
     rng = np.random.default_rng(seed)
     table = []
     for i in range(n):
         row = {c: float(rng.normal()) for c in columns}
         row.update(macs=float(rng.lognormal(15, 1)), test_acc=float(rng.uniform()))
         table.append(row)
-    path.write_text(json.dumps({"settings": {"resamples": 50, "seed": 0}, "proxies": list(columns), "table": table}))
+    settings = {"resamples": 50, "seed": 0, **({"supernet": supernet} if supernet else {})}
+    path.write_text(json.dumps({"settings": settings, "proxies": list(columns), "table": table}))
     return path
 
 
-def test_a_study_without_the_supernet_column_needs_a_rescore(tmp_path):
-    config = study_config(DIGITS)
+def test_a_study_without_the_supernet_column_or_rated_otherwise_needs_a_rescore(tmp_path):
+    config = replace(study_config(DIGITS), supernet=str(tmp_path / "supernet"))
+    (tmp_path / "supernet").mkdir()
+    summary = {"settings": {"dataset": "digits"}, "steps_done": 200, "validation_images": 256}
+    (tmp_path / "supernet" / "supernet.json").write_text(json.dumps(summary))
+    rated = {"dataset": "digits", "steps_done": 200, "validation_images": 256}
     columns = proxies(config.ensembles)  # without the supernet's
     assert not needs_rescore(tmp_path, config)  # no study yet
-    _study_file(tmp_path / "correlate.json", columns)
+    _study_file(tmp_path / "correlate.json", columns, supernet=rated)
     assert needs_rescore(tmp_path, config)
-    _study_file(tmp_path / "correlate.json", proxies(config.ensembles, supernet=True))
+    _study_file(tmp_path / "correlate.json", proxies(config.ensembles, supernet=True), supernet=rated)
     assert not needs_rescore(tmp_path, config)
+    # rated on one batch of 32 before the supernet's validation images were a setting
+    _study_file(tmp_path / "correlate.json", proxies(config.ensembles, supernet=True),
+                supernet={"dataset": "digits", "steps_done": 200})
+    assert needs_rescore(tmp_path, config)
 
 
 def test_the_table_ranks_by_the_tau_within_macs_bins(tmp_path):

@@ -9,14 +9,14 @@ from autost.errors import BadInput, UsageError
 from autost.geometry import resolve_geometry
 from autost.model import build_model
 from autost.space import SearchSpace
-from autost.supernet import (SupernetConfig, check_space, inherited, largest, load, rate, sandwich, smallest,
-                             train_supernet)
+from autost.supernet import (SupernetConfig, _split, check_space, inherited, largest, load, rate, sandwich,
+                             smallest, train_supernet)
 from conftest import ROOT
 
 DIGITS_SPACE = str(ROOT / "spaces" / "digits.yaml")
 GEOMETRY = resolve_geometry(dataset="digits", input_shape=None, num_classes=None, patch_size=None, time_steps=2)
 SETTINGS = dict(space=DIGITS_SPACE, dataset="digits", steps=4, batch_size=8, time_steps=2, limit=64, save_every=2,
-                calibration_batches=2)
+                calibration_batches=2, validation_images=20)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,9 @@ def test_rating_is_an_accuracy_recalibrated_per_candidate_and_leaves_the_superne
     loaded = load(str(trained))
     before = {k: v.clone() for k, v in loaded.supernet.state_dict().items()}
     scores = [rate(loaded, arch, GEOMETRY) for arch in (Arch(1, 32, (2,), (2,)), Arch(2, 48, (3, 2), (2, 4)))]
-    assert all(0 <= s <= 1 and (s * len(loaded.validation[1])).is_integer() for s in scores)
+    # 20 held-out images in batches of 8, 8 and 4
+    assert [len(y) for _, y in loaded.validation] == [8, 8, 4]
+    assert all(0 <= s <= 1 and round(s * 20, 9).is_integer() for s in scores)
     assert rate(loaded, Arch(1, 32, (2,), (2,)), GEOMETRY) == scores[0]
     assert all(torch.equal(before[k], v) for k, v in loaded.supernet.state_dict().items())
     with pytest.raises(BadInput, match="not a candidate of the supernet"):
@@ -94,6 +96,23 @@ def test_rating_is_an_accuracy_recalibrated_per_candidate_and_leaves_the_superne
     other = resolve_geometry(dataset="digits", input_shape=None, num_classes=None, patch_size=None, time_steps=4)
     with pytest.raises(BadInput, match="same --dataset and --time-steps"):
         rate(loaded, Arch(1, 32, (2,), (2,)), other)
+
+
+def test_resuming_with_other_validation_images_changes_the_rating_set_without_training(trained, tmp_path):
+    out = tmp_path / "copy"
+    out.mkdir()
+    for name in ("supernet.pt", "supernet.json"):
+        (out / name).write_bytes((trained / name).read_bytes())
+    summary = train_supernet(SupernetConfig(**{**SETTINGS, "validation_images": 12}), out, resume=True,
+                             progress=False)
+    assert summary["validation_images"] == 12 and summary["steps_done"] == 4
+    assert (out / "supernet.pt").read_bytes() == (trained / "supernet.pt").read_bytes()
+    assert sum(len(y) for _, y in load(str(out)).validation) == 12
+    # a supernet.json written before the setting existed rates on the default
+    del summary["validation_images"]
+    (out / "supernet.json").write_text(json.dumps(summary))
+    loaded = load(str(out))
+    assert sum(len(y) for _, y in loaded.validation) == min(256, len(_split(loaded.config, "val")))
 
 
 def test_search_under_the_supernet_score(trained, tmp_path, capsys):

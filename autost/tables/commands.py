@@ -48,6 +48,9 @@ SUPERNET = (
     Option("save_every", int, 50, "checkpoint every N steps (default 50)", check=at_least(1)),
     Option("calibration_batches", int, 4, check=at_least(1),
            help="training batches that recalibrate BatchNorm when --score supernet rates a candidate (default 4)"),
+    Option("validation_images", int, 256, check=at_least(1),
+           help="held-out validation images --score supernet rates a candidate on (default 256, or the whole split "
+                "if smaller); only the rating uses it, so --resume may change it without training"),
 )
 SUPERNET_COMMAND = (*SUPERNET, OUT, Option("resume", bool, False, "continue the supernet in OUT"))
 REPORT = (
