@@ -135,14 +135,14 @@ def plan(profile: Converged) -> dict[str, Any]:
 
 
 def cost_line(result: dict[str, Any], out: Path) -> str:
-    """The study's time in one-thread process minutes: scoring, training (the sum of every run's
-    epochs) and the supernet's training."""
+    """The study's time in minutes of one-thread processes (wall time, so a loaded machine
+    inflates it): scoring, training (the sum of every run's epochs) and the supernet's training."""
     supernet = json.loads((out / "supernet" / SUMMARY).read_text())["elapsed_s"]
     timing = result["timing"]
     total = timing["scoring_s"] + timing["training_s"] + supernet
     return (f"{result['trained']}/{len(result['table'])} trained; scoring {timing['scoring_s'] / 60:.1f} min, training "
-            f"{timing['training_s'] / 60:.1f} min, supernet {supernet / 60:.1f} min: {total / 60:.1f} one-thread "
-            "process minutes")
+            f"{timing['training_s'] / 60:.1f} min, supernet {supernet / 60:.1f} min: {total / 60:.1f} minutes of "
+            "one-thread processes (wall time)")
 
 
 def _cell(value: float | None, interval: list[float] | None) -> str:
