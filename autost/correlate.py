@@ -151,14 +151,6 @@ def supernet_summary(config: StudyConfig, space: SearchSpace) -> dict[str, Any]:
     return summary
 
 
-def supernet_settings(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """What a study records of its supernet (from its supernet.json): its settings, the steps it
-    trained and the validation images its ratings used."""
-    from autost.supernet import validation_images
-
-    return {**summary["settings"], "steps_done": summary["steps_done"], "validation_images": validation_images(summary)}
-
-
 def geometry_of(config: StudyConfig) -> Geometry:
     return resolve_geometry(dataset=config.dataset, input_shape=None, num_classes=None, patch_size=None,
                             time_steps=config.time_steps)
@@ -335,7 +327,9 @@ class _Study:
         and a supernet's own settings in place of its folder."""
         data = {**self.config.to_dict(), "space": self.space.to_dict()["SEARCH_SPACE"], "network": NETWORK}
         if self.config.supernet is not None:
-            data[SUPERNET] = supernet_settings(self.supernet)
+            from autost.supernet import fingerprint_of
+
+            data[SUPERNET] = fingerprint_of(self.supernet)
         return data
 
     @cached_property

@@ -244,6 +244,22 @@ def validation_images(summary: dict[str, Any]) -> int:
     return summary.get("validation_images", default(SUPERNET, "validation_images"))
 
 
+def fingerprint_of(summary: dict[str, Any]) -> dict[str, Any]:
+    """What a search or a study that rates with a supernet records of it, in place of its folder
+    (a resumed one must match it): its settings, the steps it trained and the validation images
+    its ratings use."""
+    return {**summary["settings"], "steps_done": summary["steps_done"], "validation_images": validation_images(summary)}
+
+
+def read_summary(folder: str | Path) -> dict[str, Any]:
+    """The supernet.json of the supernet trained into ``folder``; one line if there is none."""
+    path = Path(folder) / SUMMARY
+    if not (Path(folder) / WEIGHTS).exists() or not path.exists():
+        raise BadInput(f"--supernet {folder} holds no trained supernet ({WEIGHTS} and {SUMMARY}); train one with "
+                       f"run.py supernet train --out {folder}")
+    return json.loads(path.read_text())
+
+
 @dataclass
 class Loaded:
     """A trained supernet ready to rate candidates: its weights, and its seeded batches for
@@ -258,10 +274,8 @@ class Loaded:
 
 def load(folder: str) -> Loaded:
     """The supernet trained into ``folder`` (read once per process, and again after it changes)."""
-    path = Path(folder) / WEIGHTS
-    if not path.exists():
-        raise BadInput(f"--supernet {folder} holds no {WEIGHTS}; train one with run.py supernet train --out {folder}")
-    return _load(folder, path.stat().st_mtime_ns, (Path(folder) / SUMMARY).stat().st_mtime_ns)
+    read_summary(folder)  # one line if it is not there
+    return _load(folder, (Path(folder) / WEIGHTS).stat().st_mtime_ns, (Path(folder) / SUMMARY).stat().st_mtime_ns)
 
 
 @lru_cache(maxsize=2)

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from autost.correlate import (RESULT, SUPERNET, StudyConfig, correlation_stats, geometry_of, proxies, ranking,
-                              run_study, sample_architectures, supernet_settings, validate)
+                              run_study, sample_architectures, validate)
 from autost.search.evaluate import Constraints
-from autost.supernet import SUMMARY, SupernetConfig, train_supernet
+from autost.supernet import SUMMARY, SupernetConfig, fingerprint_of, train_supernet
 from benchmarks.common import RESULTS, train_step_seconds
 
 ENSEMBLES = ("ensemble:flops+naswot", "ensemble:flops+zico")
@@ -85,7 +85,7 @@ def needs_rescore(out: Path, config: StudyConfig) -> bool:
     if any(column not in row for row in saved["table"] for column in columns):
         return True
     summary = Path(config.supernet or "") / SUMMARY
-    return summary.exists() and saved["settings"].get(SUPERNET) != supernet_settings(json.loads(summary.read_text()))
+    return summary.exists() and saved["settings"].get(SUPERNET) != fingerprint_of(json.loads(summary.read_text()))
 
 
 def run(profile: Converged, workers: int) -> dict[str, Any]:

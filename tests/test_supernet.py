@@ -98,11 +98,15 @@ def test_rating_is_an_accuracy_recalibrated_per_candidate_and_leaves_the_superne
         rate(loaded, Arch(1, 32, (2,), (2,)), other)
 
 
-def test_resuming_with_other_validation_images_changes_the_rating_set_without_training(trained, tmp_path):
-    out = tmp_path / "copy"
+def _copy(trained, out):
     out.mkdir()
     for name in ("supernet.pt", "supernet.json"):
         (out / name).write_bytes((trained / name).read_bytes())
+    return out
+
+
+def test_resuming_with_other_validation_images_changes_the_rating_set_without_training(trained, tmp_path):
+    out = _copy(trained, tmp_path / "copy")
     summary = train_supernet(SupernetConfig(**{**SETTINGS, "validation_images": 12}), out, resume=True,
                              progress=False)
     assert summary["validation_images"] == 12 and summary["steps_done"] == 4
@@ -125,3 +129,16 @@ def test_search_under_the_supernet_score(trained, tmp_path, capsys):
     capsys.readouterr()
     assert main([*args, "--out", str(tmp_path / "x")]) == 2
     assert "give --supernet DIR" in capsys.readouterr().err
+
+
+def test_a_search_resumes_only_with_the_supernet_it_rated_with(trained, tmp_path, capsys):
+    supernet = _copy(trained, tmp_path / "supernet")
+    args = ["search", "--space", DIGITS_SPACE, "--dataset", "digits", "--time-steps", "2", "--batch-size", "8",
+            "--score", "supernet", "--supernet", str(supernet), "--population", "3", "--select", "2",
+            "--mutation", "1", "--crossover", "1", "--generations", "1", "--out", str(tmp_path / "o")]
+    assert main(args) == 0
+    assert main([*args, "--resume"]) == 0
+    train_supernet(SupernetConfig(**{**SETTINGS, "validation_images": 12}), supernet, resume=True, progress=False)
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 2
+    assert "supernet.validation_images changed from 20 to 12" in capsys.readouterr().err

@@ -92,8 +92,15 @@ class SearchConfig:
 
     def fingerprint(self, space: SearchSpace) -> dict:
         """What a resumed search must share with the checkpoint: every setting, and the space's
-        content in place of its path (an edited space would mix two spaces' candidates)."""
-        return {**self.to_dict(), "space": space.to_dict()["SEARCH_SPACE"], "network": NETWORK}
+        content in place of its path (an edited space would mix two spaces' candidates), and a
+        supernet's settings in place of its folder (one trained on, or rated otherwise, would
+        mix two supernets' ratings)."""
+        data = {**self.to_dict(), "space": space.to_dict()["SEARCH_SPACE"], "network": NETWORK}
+        if self.supernet is not None:
+            from autost.supernet import fingerprint_of, read_summary
+
+            data["supernet"] = fingerprint_of(read_summary(self.supernet))
+        return data
 
 
 def energy_method(config: SearchConfig) -> str | None:
