@@ -162,12 +162,7 @@ def train_supernet(config: SupernetConfig, out: str | Path, *, resume: bool = Fa
     """Train (or, with ``resume``, continue) the supernet of ``config.space`` into ``out``;
     returns supernet.json's content."""
     space = SearchSpace.from_yaml(config.space)
-    check_space(space)
-    for flag, value in (("--steps", config.steps), ("--batch-size", config.batch_size),
-                        ("--save-every", config.save_every), ("--calibration-batches", config.calibration_batches),
-                        ("--validation-images", config.validation_images)):
-        if value < 1:
-            raise BadInput(f"{flag} must be at least 1, got {value}")
+    check_space(space)  # the settings' own checks ran when the config was built (check_fields)
     from datasets import check_available
 
     check_available(config.dataset, config.data_root)

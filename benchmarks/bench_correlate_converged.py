@@ -84,7 +84,9 @@ def needs_rescore(out: Path, config: StudyConfig) -> bool:
     columns = proxies(config.ensembles, supernet=config.supernet is not None)
     if any(column not in row for row in saved["table"] for column in columns):
         return True
-    summary = Path(config.supernet or "") / SUMMARY
+    if config.supernet is None:
+        return False
+    summary = Path(config.supernet) / SUMMARY
     return summary.exists() and saved["settings"].get(SUPERNET) != fingerprint_of(json.loads(summary.read_text()))
 
 
