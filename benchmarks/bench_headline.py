@@ -12,7 +12,9 @@ Arms, per dataset (``ARMS``):
     baseline's params and closed-form energy (``search --match-baseline``), its best architecture;
   * searched by the best accuracy signal, on the tiny space: once the converged Fashion-MNIST
     correlation study (``SIGNAL_STUDY``) is complete, the same search maximizing its best score by
-    size-controlled Kendall (``best_signal``), unless that is FLOPs;
+    size-controlled Kendall (``best_signal``), unless that is FLOPs; and that signal as a
+    tie-breaker, which is how the studies advise using it: of that search's candidates with the
+    baseline's own MACs, the best by the signal (``at_baseline_size``);
   * random control, per space: per seed one architecture drawn from the same constrained set: the
     space's sampler (uniform per gene) filtered by the same limits, as a random search of the same
     space sees them (``--algorithm random``), then one of its legal candidates picked by a seeded
@@ -42,7 +44,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autost.arch import Arch
-from autost.geometry import resolve_geometry
+from autost.cost import analytic_cost
+from autost.geometry import Geometry, resolve_geometry
 from autost.report.comparison import VERDICT_RULE, verdict
 from autost.search.generational import EvolutionSettings
 from autost.search.runner import SearchConfig, run_search
@@ -134,24 +137,47 @@ def best_signal(study: dict) -> dict | None:
     return None
 
 
-def _signal_arm(profile: Profile, dataset: str, space_name: str, work: Path, constraints: dict) -> dict | None:
-    """The searched arm of the converged study's best size-controlled signal, on the space and dataset
-    it was measured on; ``None`` while that study is not complete (the study then runs without it)."""
+def at_baseline_size(candidates: list[dict], macs: int, constraints: dict) -> tuple[dict | None, int]:
+    """The best-scored of a search's candidate records that have exactly ``macs`` (the baseline's)
+    and keep to ``constraints``, and how many such candidates there were: the signal as a
+    tie-breaker between networks of equal size, where the converged studies find it informative
+    (docs/search.md, "Which signal when")."""
+    equal = [c for c in candidates if c["macs"] == macs and c["params"] <= constraints["params_max"]
+             and c["energy_mj"] <= constraints["energy_max_mj"]]
+    return max(equal, key=lambda c: c["score"], default=None), len(equal)
+
+
+def _signal_arms(profile: Profile, dataset: str, space_name: str, work: Path, constraints: dict) -> list[dict]:
+    """The searched arms of the converged study's best size-controlled signal, on the space and
+    dataset it was measured on: its search's best, and its best at the baseline's MACs; none while
+    that study is not complete (the study then runs without them)."""
     path = SIGNAL_STUDY / "correlate.json"
     if space_name != SIGNAL_SPACE or not path.exists():
-        return None
+        return []
     study = json.loads(path.read_text())
     signal = best_signal(study)
     if signal is None or study["settings"]["dataset"] != dataset:
-        return None
+        return []
     needs_supernet = "supernet" in signal["score"]
     searched = _search(profile, dataset, SPACES[space_name], "evolution", profile.search,
                        work / dataset / f"search_{space_name}_{signal['score']}", score=signal["score"],
                        supernet=str(SIGNAL_STUDY / "supernet") if needs_supernet else None)
-    return {"name": f"searched {space_name} ({signal['score']})", "role": "searched", "space": SPACES[space_name],
-            "archs": {s: searched["best"]["arch"] for s in profile.seeds},
-            "closed_form": {s: searched["best"]["energy_mj"] for s in profile.seeds},
-            "constraints": constraints, "signal": signal}
+    found = [{"name": f"searched {space_name} ({signal['score']})", "role": "searched", "space": SPACES[space_name],
+              "archs": {s: searched["best"]["arch"] for s in profile.seeds},
+              "closed_form": {s: searched["best"]["energy_mj"] for s in profile.seeds},
+              "constraints": constraints, "signal": signal}]
+    geometry = Geometry(**searched["settings"]["geometry"])
+    macs = analytic_cost(profile.baseline, **geometry.model_kwargs()).macs
+    # the search's own limits: each search prices energy with its own calibrated rate table
+    own = {"params_max": round(searched["match_baseline"]["param_max"] * 1e6),
+           "energy_max_mj": searched["match_baseline"]["energy_max_mj"]}
+    pick, pool = at_baseline_size(searched["candidates"], macs, own)
+    if pick is not None:
+        found.append({"name": f"searched {space_name} ({signal['score']} at the baseline's MACs)", "role": "searched",
+                      "space": SPACES[space_name], "archs": {s: pick["arch"] for s in profile.seeds},
+                      "closed_form": {s: pick["energy_mj"] for s in profile.seeds}, "pool": pool,
+                      "constraints": own, "signal": signal})
+    return found
 
 
 def arms(profile: Profile, dataset: str, work: Path) -> tuple[list[dict], dict]:
@@ -168,9 +194,7 @@ def arms(profile: Profile, dataset: str, work: Path) -> tuple[list[dict], dict]:
                       "archs": {s: searched["best"]["arch"] for s in profile.seeds},
                       "closed_form": {s: searched["best"]["energy_mj"] for s in profile.seeds},
                       "constraints": constraints[space_name]})
-        signal = _signal_arm(profile, dataset, space_name, work, constraints[space_name])
-        if signal is not None:
-            found.append(signal)
+        found.extend(_signal_arms(profile, dataset, space_name, work, constraints[space_name]))
         drawn = _search(profile, dataset, space, "random", profile.control_draws, work / dataset / f"draws_{space_name}")
         pool = sorted(drawn["candidates"], key=lambda r: Arch.from_dict(r["arch"]).short())  # score-blind order
         picks = {s: random.Random(f"control {space_name} {s}").choice(pool) for s in profile.seeds}
@@ -278,7 +302,7 @@ def summarize(dataset_arms: list[dict], runs: dict[tuple[str, int], dict], seeds
                             "val_acc_by_epoch": [e["val_acc"] for e in runs[(name, s)]["epochs"]],
                             "train_s": sum(e["time_s"] for e in runs[(name, s)]["epochs"])} for s in seeds]}
         if arm.get("pool") is not None:
-            record["drawn_from"] = arm["pool"]
+            record["chosen_from"] = arm["pool"]
         for key in ("constraints", "signal"):
             if arm.get(key) is not None:
                 record[key] = arm[key]

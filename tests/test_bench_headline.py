@@ -3,7 +3,7 @@ intervals checked against SciPy's paired t-test."""
 import pytest
 from scipy import stats
 
-from benchmarks.bench_headline import best_signal, markdown_table, network, summarize
+from benchmarks.bench_headline import at_baseline_size, best_signal, markdown_table, network, summarize
 
 BASE = {"DEPTH": 2, "EMBED_DIM": 32, "MLP_RATIO": [4, 4], "NUM_HEADS": [1, 1]}
 WIDE = {"DEPTH": 1, "EMBED_DIM": 40, "MLP_RATIO": [3], "NUM_HEADS": [1]}
@@ -47,7 +47,7 @@ def test_summary_has_the_results_fields_and_scipys_paired_interval():
     assert searched["verdict"] == "dominates" and control["verdict"] == "loses"
     versus = stats.ttest_rel(arm_acc, control_acc).confidence_interval(0.95)
     assert searched["paired_diff_vs_random_control"]["ci95"] == pytest.approx([versus.low, versus.high])
-    assert "paired_diff_vs_baseline" not in base and control["drawn_from"] == 9
+    assert "paired_diff_vs_baseline" not in base and control["chosen_from"] == 9
     table = markdown_table({"datasets": {"fashion-mnist": result}})
     assert table.count("\n") == 4 and "dominates" in table
 
@@ -66,6 +66,18 @@ def test_the_signal_arm_takes_the_best_size_controlled_search_score():
     # MACs is the study's column of the FLOPs score, which the searched arm already maximizes
     assert best_signal(_study(["macs", "zico"])) is None
     assert best_signal(_study(["zico", "macs"], complete=False)) is None
+
+
+def test_the_tie_break_arm_picks_the_best_score_among_the_baselines_macs_within_the_limits():
+    def record(name: str, macs: int, score: float, params: int = 100, energy: float = 1.0) -> dict:
+        return {"arch": name, "macs": macs, "params": params, "energy_mj": energy, "score": score}
+
+    limits = {"params_max": 100, "energy_max_mj": 1.0}
+    candidates = [record("larger", 20, 9.0), record("over params", 10, 8.0, params=101),
+                  record("over energy", 10, 7.0, energy=1.01), record("best", 10, 5.0), record("baseline", 10, 4.0)]
+    pick, pool = at_baseline_size(candidates, 10, limits)
+    assert pick["arch"] == "best" and pool == 2
+    assert at_baseline_size(candidates, 11, limits) == (None, 0)
 
 
 def test_a_study_job_resumes_the_run_folder_it_left(tmp_path):
