@@ -334,24 +334,29 @@ def plot(dataset: str, result: dict, path: Path, profile: Profile) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"baseline": "tab:red", "searched": "tab:blue", "random-control": "tab:grey"}
-    fig, ax = plt.subplots(figsize=(7, 4.6))
+    # one colour per arm, marker by role; arms that picked the same networks say so in the legend,
+    # since their points coincide
+    palette = iter(["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
+                    "tab:cyan", "tab:grey"])
+    fig, ax = plt.subplots(figsize=(9.5, 4.6))
+    first_with: dict[tuple[str, ...], str] = {}
+    steps = train_config(profile, dataset, 0).time_steps
     for arm in result["arms"]:
         acc, energy = arm["test_acc"], arm["energy_mj"]
-        ax.scatter(energy["values"], [100 * v for v in acc["values"]], s=12, alpha=0.35, color=colours[arm["role"]])
+        colour = "tab:red" if arm["role"] == "baseline" else next(palette)
+        same = first_with.setdefault(tuple(network(a, steps) for a in arm["arch"]), arm["name"])
+        label = arm["name"] if same == arm["name"] else f"{arm['name']} (= {same})"
+        ax.scatter(energy["values"], [100 * v for v in acc["values"]], s=12, alpha=0.35, color=colour)
         ax.errorbar(energy["mean"], 100 * acc["mean"], xerr=_error_bar(energy, 1), yerr=_error_bar(acc, 100),
                     fmt={"baseline": "*", "searched": "o"}.get(arm["role"], "s"),
-                    markersize=12 if arm["role"] == "baseline" else 7, capsize=3, color=colours[arm["role"]],
-                    label=arm["name"])
-        ax.annotate(arm["name"], (energy["mean"], 100 * acc["mean"]), textcoords="offset points", xytext=(6, 4),
-                    fontsize=7)
+                    markersize=12 if arm["role"] == "baseline" else 7, capsize=3, color=colour, label=label)
     ax.set_xlabel("trained energy (mJ / sample, whole test set), mean and 95% interval")
     ax.set_ylabel("test accuracy (%), mean and 95% interval")
     images = "all" if profile.limit is None else f"{profile.limit:,}"
     ax.set_title(f"{dataset} (real data, {images} training images), seeds {', '.join(map(str, result['seeds']))}; "
                  "small points: single seeds", fontsize=8)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
