@@ -31,6 +31,7 @@ study (or one continued days later) goes on to the same result.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -147,7 +148,7 @@ def at_baseline_size(candidates: list[dict], macs: int, constraints: dict) -> tu
     return max(equal, key=lambda c: c["score"], default=None), len(equal)
 
 
-def _signal_arms(profile: Profile, dataset: str, space_name: str, work: Path, constraints: dict) -> list[dict]:
+def _signal_arms(profile: Profile, dataset: str, space_name: str, work: Path) -> list[dict]:
     """The searched arms of the converged study's best size-controlled signal, on the space and
     dataset it was measured on: its search's best, and its best at the baseline's MACs; none while
     that study is not complete (the study then runs without them)."""
@@ -162,15 +163,15 @@ def _signal_arms(profile: Profile, dataset: str, space_name: str, work: Path, co
     searched = _search(profile, dataset, SPACES[space_name], "evolution", profile.search,
                        work / dataset / f"search_{space_name}_{signal['score']}", score=signal["score"],
                        supernet=str(SIGNAL_STUDY / "supernet") if needs_supernet else None)
+    # the search's own limits: each search prices the baseline with its own calibrated rate table
+    own = {"params_max": round(searched["match_baseline"]["param_max"] * 1e6),
+           "energy_max_mj": searched["match_baseline"]["energy_max_mj"]}
     found = [{"name": f"searched {space_name} ({signal['score']})", "role": "searched", "space": SPACES[space_name],
               "archs": {s: searched["best"]["arch"] for s in profile.seeds},
               "closed_form": {s: searched["best"]["energy_mj"] for s in profile.seeds},
-              "constraints": constraints, "signal": signal}]
+              "constraints": own, "signal": signal}]
     geometry = Geometry(**searched["settings"]["geometry"])
     macs = analytic_cost(profile.baseline, **geometry.model_kwargs()).macs
-    # the search's own limits: each search prices energy with its own calibrated rate table
-    own = {"params_max": round(searched["match_baseline"]["param_max"] * 1e6),
-           "energy_max_mj": searched["match_baseline"]["energy_max_mj"]}
     pick, pool = at_baseline_size(searched["candidates"], macs, own)
     if pick is not None:
         found.append({"name": f"searched {space_name} ({signal['score']} at the baseline's MACs)", "role": "searched",
@@ -194,7 +195,7 @@ def arms(profile: Profile, dataset: str, work: Path) -> tuple[list[dict], dict]:
                       "archs": {s: searched["best"]["arch"] for s in profile.seeds},
                       "closed_form": {s: searched["best"]["energy_mj"] for s in profile.seeds},
                       "constraints": constraints[space_name]})
-        found.extend(_signal_arms(profile, dataset, space_name, work, constraints[space_name]))
+        found.extend(_signal_arms(profile, dataset, space_name, work))
         drawn = _search(profile, dataset, space, "random", profile.control_draws, work / dataset / f"draws_{space_name}")
         pool = sorted(drawn["candidates"], key=lambda r: Arch.from_dict(r["arch"]).short())  # score-blind order
         picks = {s: random.Random(f"control {space_name} {s}").choice(pool) for s in profile.seeds}
@@ -336,7 +337,7 @@ def plot(dataset: str, result: dict, path: Path, profile: Profile) -> Path:
 
     # one colour per arm, marker by role; arms that picked the same networks say so in the legend,
     # since their points coincide
-    palette = iter(["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
+    palette = itertools.cycle(["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
                     "tab:cyan", "tab:grey"])
     fig, ax = plt.subplots(figsize=(9.5, 4.6))
     first_with: dict[tuple[str, ...], str] = {}
