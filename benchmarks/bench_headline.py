@@ -118,6 +118,13 @@ def _search(profile: Profile, dataset: str, space: str, algorithm: str, settings
     return run_search(config, out, resume=True, progress=False)
 
 
+def limits(searched: dict) -> dict:
+    """The params and closed-form energy limits a search kept to (search.json's content): the
+    baseline's, each search pricing the baseline with its own calibrated rate table."""
+    return {"params_max": round(searched["match_baseline"]["param_max"] * 1e6),
+            "energy_max_mj": searched["match_baseline"]["energy_max_mj"]}
+
+
 def best_signal(study: dict) -> dict | None:
     """The search score with the highest size-controlled Kendall (within bins of equal MACs) in a
     complete converged study (correlate.json's content), with its tau and interval; ``None`` while
@@ -163,9 +170,7 @@ def _signal_arms(profile: Profile, dataset: str, space_name: str, work: Path) ->
     searched = _search(profile, dataset, SPACES[space_name], "evolution", profile.search,
                        work / dataset / f"search_{space_name}_{signal['score']}", score=signal["score"],
                        supernet=str(SIGNAL_STUDY / "supernet") if needs_supernet else None)
-    # the search's own limits: each search prices the baseline with its own calibrated rate table
-    own = {"params_max": round(searched["match_baseline"]["param_max"] * 1e6),
-           "energy_max_mj": searched["match_baseline"]["energy_max_mj"]}
+    own = limits(searched)
     found = [{"name": f"searched {space_name} ({signal['score']})", "role": "searched", "space": SPACES[space_name],
               "archs": {s: searched["best"]["arch"] for s in profile.seeds},
               "closed_form": {s: searched["best"]["energy_mj"] for s in profile.seeds},
@@ -188,9 +193,7 @@ def arms(profile: Profile, dataset: str, work: Path) -> tuple[list[dict], dict]:
     constraints = {}
     for space_name, space in SPACES.items():
         searched = _search(profile, dataset, space, "evolution", profile.search, work / dataset / f"search_{space_name}")
-        # each space's search prices the baseline with its own calibrated rate table
-        constraints[space_name] = {"params_max": round(searched["match_baseline"]["param_max"] * 1e6),
-                                   "energy_max_mj": searched["match_baseline"]["energy_max_mj"]}
+        constraints[space_name] = limits(searched)
         found.append({"name": f"searched {space_name}", "role": "searched", "space": space,
                       "archs": {s: searched["best"]["arch"] for s in profile.seeds},
                       "closed_form": {s: searched["best"]["energy_mj"] for s in profile.seeds},
